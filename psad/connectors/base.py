@@ -1,0 +1,77 @@
+"""The connector contract: the one shape every PSA module fills in.
+
+A connector knows its PSA's wire format and nothing else. It yields pages of
+normalized records (``psad.model``) per entity, can list ids for the
+deletion sweep, and answers live ticket calls. All HTTP goes through the
+shared :class:`psad.http.PsaClient`, which owns retries, back-off and rate
+limits; a connector only builds requests and translates responses.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from psad.model import Entity, Record, Rejected, Ticket, TicketPage, TicketQuery
+
+if TYPE_CHECKING:
+    from psad.config import IntegrationConfig
+    from psad.http import PsaClient
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A connector setting in ``[[integrations]]``; ``secret`` ones never sit inline."""
+
+    name: str
+    help: str
+    secret: bool = False
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One upstream page, translated. ``rejected`` records were malformed."""
+
+    records: Sequence[Record]
+    rejected: Sequence[Rejected] = ()
+
+
+class Connector(abc.ABC):
+    kind: ClassVar[str]
+    settings: ClassVar[tuple[Setting, ...]]
+    incremental: ClassVar[frozenset[Entity]]
+    """Entities whose fetch honours ``since`` (the rest are always full)."""
+
+    def __init__(
+        self, integration: IntegrationConfig, client: PsaClient, secrets: dict[str, str]
+    ) -> None:
+        self.integration = integration
+        self.client = client
+        self.secrets = secrets
+
+    @property
+    def name(self) -> str:
+        return self.integration.name
+
+    @abc.abstractmethod
+    def fetch(self, entity: Entity, *, since: datetime | None = None) -> AsyncIterator[Page]:
+        """Pages of ``entity``; only records changed after ``since`` when given."""
+
+    @abc.abstractmethod
+    def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
+        """Every upstream id of ``entity``, page by page, for the deletion sweep."""
+
+    @abc.abstractmethod
+    async def list_tickets(self, query: TicketQuery) -> TicketPage:
+        """One page of live tickets matching ``query``."""
+
+    @abc.abstractmethod
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        """One live ticket; raises :class:`psad.errors.PsaNotFound` when absent."""
+
+    async def close(self) -> None:
+        """Release anything the connector holds beyond the shared client."""

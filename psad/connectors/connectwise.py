@@ -1,0 +1,395 @@
+"""ConnectWise PSA (Manage) REST 3.0.
+
+Wire facts this module relies on (see ``shared/psa-apis.md`` §1):
+- Auth: ``Authorization: Basic base64("{companyId}+{publicKey}:{privateKey}")``
+  plus the ``clientId`` header (mandatory since 2019).
+- Lists are bare JSON arrays; ``pageSize`` tops out at 1000. psad pages by key
+  (``conditions=id>N`` with ``orderBy=id asc``) instead of by page number, so a
+  record changing mid-sync can neither be skipped nor repeated, and stops on
+  a short page (a ``Link`` header is not needed).
+- Changed-since: ``conditions=lastUpdated>[2025-01-31T02:00:00Z]`` (UTC).
+- Sites have no list-all endpoint: one call per company, bounded concurrency.
+  They have no cheaper change filter either, so sites are always fetched in
+  full (which doubles as their deletion sweep).
+- Custom fields: ``customFields[{id, caption, value}]``, selected by caption.
+- Ticket set-up data: ``/service/boards``, ``/service/boards/{id}/statuses``,
+  ``/service/priorities``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from psad.connectors import wire
+from psad.connectors.base import Connector, Page, Setting
+from psad.connectors.wire import BadRecord
+from psad.errors import PsaBadResponse
+from psad.model import (
+    Address,
+    Asset,
+    Board,
+    Company,
+    CompanyStatus,
+    Contact,
+    Entity,
+    Priority,
+    Record,
+    Rejected,
+    Site,
+    Ticket,
+    TicketPage,
+    TicketQuery,
+    TicketStatus,
+)
+
+MAX_PAGE_SIZE = 1000
+
+_PATHS: dict[Entity, str] = {
+    Entity.COMPANY_STATUS: "company/companies/statuses",
+    Entity.COMPANY: "company/companies",
+    Entity.ASSET: "company/configurations",
+    Entity.CONTACT: "company/contacts",
+    Entity.BOARD: "service/boards",
+    Entity.PRIORITY: "service/priorities",
+}
+
+
+class _BasicAuth:
+    def __init__(self, company: str, public_key: str, private_key: str, client_id: str) -> None:
+        token = base64.b64encode(f"{company}+{public_key}:{private_key}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {token}", "clientId": client_id}
+
+    async def headers(self) -> Mapping[str, str]:
+        return self._headers
+
+    async def refresh(self) -> bool:
+        return False
+
+
+def cw_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ConnectWiseConnector(Connector):
+    kind = "connectwise"
+    settings = (
+        Setting("company_id", "the ConnectWise company id you log in with"),
+        Setting("public_key", "API member public key", secret=True),
+        Setting("private_key", "API member private key", secret=True),
+        Setting("client_id", "the clientId GUID from developer.connectwise.com"),
+    )
+    incremental = frozenset({Entity.COMPANY, Entity.ASSET, Entity.CONTACT})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cfg = self.integration
+        self.auth = _BasicAuth(cfg.settings["company_id"], self.secrets["public_key"],
+                               self.secrets["private_key"], cfg.settings["client_id"])
+        self.page_size = min(cfg.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+
+    # -- transport -----------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self.integration.base_url + path
+
+    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = await self.client.get(self._url(path), params=params, auth=self.auth)
+        return response.body
+
+    async def _pages(self, path: str, *, conditions: Sequence[str] = (),
+                     fields: str | None = None) -> AsyncIterator[list[Any]]:
+        """Every item under ``path`` in id order, one upstream page at a time."""
+        last_id: int | None = None
+        while True:
+            where = list(conditions) + ([f"id>{last_id}"] if last_id is not None else [])
+            params: dict[str, Any] = {"pageSize": self.page_size, "orderBy": "id asc"}
+            if where:
+                params["conditions"] = " and ".join(f"({c})" for c in where)
+            if fields:
+                params["fields"] = fields
+            items = await self._get(path, params)
+            if not isinstance(items, list):
+                raise PsaBadResponse(f"GET {path}: expected a JSON array, got "
+                                     f"{type(items).__name__}", integration=self.name)
+            if not items:
+                return
+            yield items
+            ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
+            if len(items) < self.page_size or not ids:
+                return
+            last_id = max(ids)
+
+    # -- sync ------------------------------------------------------------------
+
+    async def fetch(self, entity: Entity, *, since: datetime | None = None) -> AsyncIterator[Page]:
+        conditions = ([f"lastUpdated>[{cw_timestamp(since)}]"]
+                      if since is not None and entity in self.incremental else [])
+        if entity is Entity.SITE:
+            async for page in self._fetch_sites():
+                yield page
+            return
+        if entity is Entity.TICKET_STATUS:
+            async for page in self._fetch_ticket_statuses():
+                yield page
+            return
+        parse = self._parsers()[entity]
+        async for items in self._pages(_PATHS[entity], conditions=conditions):
+            yield _translate(entity, items, parse)
+
+    async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
+        if entity in _PATHS:
+            async for items in self._pages(_PATHS[entity], fields="id"):
+                yield [str(i["id"]) for i in items if isinstance(i, dict) and "id" in i]
+            return
+        async for page in self.fetch(entity):
+            yield [r.psa_id for r in page.records] + [r.psa_id for r in page.rejected if r.psa_id]
+
+    async def _company_ids(self) -> AsyncIterator[list[int]]:
+        async for items in self._pages(_PATHS[Entity.COMPANY], fields="id"):
+            yield [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
+
+    async def _per_parent(self, parents: Sequence[int], path: Callable[[int], str],
+                          ) -> list[tuple[int, list[Any]]]:
+        """All items under each parent, fetched concurrently (the client caps it)."""
+        async def one(parent: int) -> tuple[int, list[Any]]:
+            items: list[Any] = []
+            async for page in self._pages(path(parent)):
+                items.extend(page)
+            return parent, items
+        return list(await asyncio.gather(*(one(p) for p in parents)))
+
+    async def _fetch_sites(self) -> AsyncIterator[Page]:
+        async for company_ids in self._company_ids():
+            for start in range(0, len(company_ids), 100):
+                chunk = company_ids[start:start + 100]
+                results = await self._per_parent(chunk, lambda c: f"company/companies/{c}/sites")
+                records: list[Record] = []
+                rejected: list[Rejected] = []
+                for company_id, items in results:
+                    page = _translate(Entity.SITE, items,
+                                      lambda d, cid=str(company_id): _site(d, cid))
+                    records.extend(page.records)
+                    rejected.extend(page.rejected)
+                yield Page(records, rejected)
+
+    async def _fetch_ticket_statuses(self) -> AsyncIterator[Page]:
+        board_ids: list[int] = []
+        async for items in self._pages(_PATHS[Entity.BOARD], fields="id"):
+            board_ids.extend(i["id"] for i in items
+                             if isinstance(i, dict) and isinstance(i.get("id"), int))
+        results = await self._per_parent(board_ids, lambda b: f"service/boards/{b}/statuses")
+        for board_id, items in results:
+            yield _translate(Entity.TICKET_STATUS, items,
+                             lambda d, bid=str(board_id): _ticket_status(d, bid))
+
+    def _parsers(self) -> dict[Entity, Callable[[Mapping[str, Any]], Record]]:
+        cfg = self.integration
+        return {
+            Entity.COMPANY_STATUS: _company_status,
+            Entity.COMPANY: _company,
+            Entity.ASSET: lambda d: _asset(d, cfg.asset_custom_fields),
+            Entity.CONTACT: lambda d: _contact(d, cfg.contact_custom_fields),
+            Entity.BOARD: _board,
+            Entity.PRIORITY: _priority,
+        }
+
+    # -- live tickets ------------------------------------------------------------
+
+    def ticket_link(self, ticket_id: str) -> str:
+        """The ticket in ConnectWise's own UI (the API host without its ``api-`` prefix)."""
+        parts = urlsplit(self.integration.base_url)
+        host = parts.netloc.removeprefix("api-")
+        codebase = parts.path.split("apis/3.0")[0]
+        return urlunsplit((parts.scheme, host, f"{codebase}ConnectWise.aspx",
+                           f"locale=en_US&routeTo=ServiceFV&recid={ticket_id}", ""))
+
+    async def list_tickets(self, query: TicketQuery) -> TicketPage:
+        conditions = []
+        for key, value in (("company/id", query.company), ("board/id", query.board),
+                           ("status/id", query.status), ("priority/id", query.priority)):
+            if value is not None:
+                if not value.isdigit():
+                    raise ValueError(f"{key.split('/')[0]} must be a numeric id")
+                conditions.append(f"{key}={value}")
+        if query.text:
+            conditions.append(f"summary contains {_quote(query.text)}")
+        params: dict[str, Any] = {"page": query.page, "pageSize": query.page_size,
+                                  "orderBy": "id desc"}
+        if conditions:
+            params["conditions"] = " and ".join(conditions)
+        response = await self.client.get(self._url("service/tickets"), params=params,
+                                         auth=self.auth)
+        if not isinstance(response.body, list):
+            raise PsaBadResponse("GET service/tickets: expected a JSON array",
+                                 integration=self.name)
+        tickets = tuple(self._ticket(wire.obj(t, "ticket")) for t in response.body)
+        link = response.headers.get("Link", "")
+        has_more = 'rel="next"' in link if link else len(tickets) == query.page_size
+        return TicketPage(tickets=tickets, page=query.page, page_size=query.page_size,
+                          has_more=has_more)
+
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        if not ticket_id.isdigit():
+            raise ValueError("ticket id must be numeric")
+        body = await self._get(f"service/tickets/{ticket_id}")
+        return self._ticket(wire.obj(body, "ticket"))
+
+    def _ticket(self, d: Mapping[str, Any]) -> Ticket:
+        ticket_id = wire.psa_id(d)
+        info = wire.ref(d, "_info") or {}
+        contact = wire.ref(d, "contact")
+        return Ticket(
+            psa_id=ticket_id,
+            summary=wire.opt_text(d, "summary") or "",
+            company_psa_id=wire.ref_id(d, "company"),
+            company_name=wire.ref_text(d, "company"),
+            board=wire.ref_text(d, "board"),
+            status=wire.ref_text(d, "status"),
+            priority=wire.ref_text(d, "priority"),
+            contact=wire.opt_text(contact, "name") if contact else wire.opt_text(d, "contactName"),
+            created_at=wire.parse_datetime(info.get("dateEntered"), "_info.dateEntered"),
+            updated_at=wire.parse_datetime(info.get("lastUpdated"), "_info.lastUpdated"),
+            closed=wire.flag(d, "closedFlag"),
+            url=self.ticket_link(ticket_id),
+        )
+
+
+def _translate(entity: Entity, items: Sequence[Any],
+               parse: Callable[[Mapping[str, Any]], Record]) -> Page:
+    records: list[Record] = []
+    rejected: list[Rejected] = []
+    for item in items:
+        try:
+            records.append(parse(wire.obj(item, entity.value)))
+        except BadRecord as err:
+            ident = item.get("id") if isinstance(item, dict) else None
+            rejected.append(Rejected(entity, str(ident) if ident is not None else None, str(err)))
+    return Page(records, rejected)
+
+
+def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
+    raw = d.get("customFields") or []
+    if not isinstance(raw, list):
+        raise BadRecord("customFields: expected a list")
+    pairs = [(f.get("caption"), f.get("value")) for f in raw if isinstance(f, dict)]
+    return dict(wire.pick_custom(pairs, selected))
+
+
+def _company_status(d: Mapping[str, Any]) -> CompanyStatus:
+    return CompanyStatus(psa_id=wire.psa_id(d), name=wire.text(d, "name"),
+                         is_default=wire.flag(d, "defaultFlag"))
+
+
+def _company(d: Mapping[str, Any]) -> Company:
+    types = d.get("types") or []
+    if not isinstance(types, list):
+        raise BadRecord("types: expected a list")
+    return Company(
+        psa_id=wire.psa_id(d),
+        name=wire.text(d, "name"),
+        website=wire.opt_text(d, "website"),
+        status=wire.ref_text(d, "status"),
+        types=tuple(n for t in types if (n := wire.opt_text(wire.obj(t, "types[]"), "name"))),
+    )
+
+
+def _site(d: Mapping[str, Any], company_id: str) -> Site:
+    state = wire.ref(d, "stateReference")
+    return Site(
+        psa_id=wire.psa_id(d),
+        company_psa_id=wire.ref_id(d, "company") or company_id,
+        name=wire.text(d, "name"),
+        active=not wire.flag(d, "inactiveFlag"),
+        primary=wire.flag(d, "primaryAddressFlag"),
+        address=Address(
+            line1=wire.opt_text(d, "addressLine1"),
+            line2=wire.opt_text(d, "addressLine2"),
+            city=wire.opt_text(d, "city"),
+            region=(wire.opt_text(state, "name") or wire.opt_text(state, "identifier"))
+            if state else None,
+            postal_code=wire.opt_text(d, "zip"),
+            country=wire.ref_text(d, "country"),
+        ),
+    )
+
+
+def _asset(d: Mapping[str, Any], selected: Sequence[str]) -> Asset:
+    return Asset(
+        psa_id=wire.psa_id(d),
+        company_psa_id=wire.ref_id(d, "company"),
+        name=wire.text(d, "name"),
+        status=wire.ref_text(d, "status"),
+        type=wire.ref_text(d, "type"),
+        purchase_date=wire.opt_date(d, "purchaseDate"),
+        warranty_expiration=wire.opt_date(d, "warrantyExpirationDate"),
+        serial_number=wire.opt_text(d, "serialNumber"),
+        os_type=wire.opt_text(d, "osType"),
+        notes=wire.opt_text(d, "notes"),
+        manufacturer=wire.ref_text(d, "manufacturer"),
+        custom_fields=_custom(d, selected),
+    )
+
+
+def _communication(d: Mapping[str, Any], kind: str) -> str | None:
+    items = d.get("communicationItems") or []
+    if not isinstance(items, list):
+        raise BadRecord("communicationItems: expected a list")
+    matches = [i for i in items if isinstance(i, dict) and i.get("communicationType") == kind]
+    matches.sort(key=lambda i: not i.get("defaultFlag"))
+    return wire.opt_text(matches[0], "value") if matches else None
+
+
+def _contact(d: Mapping[str, Any], selected: Sequence[str]) -> Contact:
+    types = d.get("types") or []
+    if not isinstance(types, list):
+        raise BadRecord("types: expected a list")
+    type_names = [n for t in types if (n := wire.opt_text(wire.obj(t, "types[]"), "name"))]
+    first, last = wire.opt_text(d, "firstName"), wire.opt_text(d, "lastName")
+    if first is None and last is None:
+        raise BadRecord("firstName/lastName: a contact needs a name")
+    return Contact(
+        psa_id=wire.psa_id(d),
+        company_psa_id=wire.ref_id(d, "company"),
+        first_name=first,
+        last_name=last,
+        type=", ".join(type_names) or None,
+        title=wire.opt_text(d, "title"),
+        email=_communication(d, "Email"),
+        phone=wire.opt_text(d, "defaultPhoneNbr") or _communication(d, "Phone"),
+        address=Address(
+            line1=wire.opt_text(d, "addressLine1"),
+            line2=wire.opt_text(d, "addressLine2"),
+            city=wire.opt_text(d, "city"),
+            region=wire.opt_text(d, "state"),
+            postal_code=wire.opt_text(d, "zip"),
+            country=wire.ref_text(d, "country"),
+        ),
+        active=not wire.flag(d, "inactiveFlag"),
+        custom_fields=_custom(d, selected),
+    )
+
+
+def _board(d: Mapping[str, Any]) -> Board:
+    return Board(psa_id=wire.psa_id(d), name=wire.text(d, "name"),
+                 active=not wire.flag(d, "inactiveFlag"))
+
+
+def _priority(d: Mapping[str, Any]) -> Priority:
+    return Priority(psa_id=wire.psa_id(d), name=wire.text(d, "name"),
+                    sort_order=wire.opt_int(d, "sortOrder"))
+
+
+def _ticket_status(d: Mapping[str, Any], board_id: str) -> TicketStatus:
+    return TicketStatus(psa_id=wire.psa_id(d), name=wire.text(d, "name"),
+                        board_psa_id=wire.ref_id(d, "board") or board_id,
+                        closed=wire.flag(d, "closedStatus"),
+                        sort_order=wire.opt_int(d, "sortOrder"))

@@ -1,0 +1,163 @@
+"""Small, strict readers for vendor JSON, shared by every connector.
+
+Each raises :class:`BadRecord` with the field at fault, so a malformed record
+is rejected alone with a reason that names what was wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from psad.model import CustomFields, CustomValue
+
+MAX_TEXT = 65_536
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class BadRecord(ValueError):
+    """A vendor record that cannot be translated; the message names the field."""
+
+
+def obj(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRecord(f"{where}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def psa_id(record: Mapping[str, Any], key: str = "id") -> str:
+    value = record.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadRecord(f"{key}: missing or not an id ({_show(value)})")
+    text = str(value).strip()
+    if not text or len(text) > 64:
+        raise BadRecord(f"{key}: not a usable id ({_show(value)})")
+    return text
+
+
+def opt_id(record: Mapping[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    if value is None or value == 0:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return psa_id(record, key)
+
+
+def text(record: Mapping[str, Any], key: str) -> str:
+    value = opt_text(record, key)
+    if value is None:
+        raise BadRecord(f"{key}: required text is missing")
+    return value
+
+
+def opt_text(record: Mapping[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise BadRecord(f"{key}: expected text, got {type(value).__name__}")
+    out = str(value).replace("\x00", "").strip()
+    if len(out) > MAX_TEXT:
+        raise BadRecord(f"{key}: text longer than {MAX_TEXT} characters")
+    return out or None
+
+
+def flag(record: Mapping[str, Any], key: str, default: bool = False) -> bool:
+    """A boolean that some vendors send as 0/1 or "true"/"false"."""
+    value = record.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.lower() in ("true", "1", "yes")
+    raise BadRecord(f"{key}: expected true/false, got {_show(value)}")
+
+
+def opt_int(record: Mapping[str, Any], key: str) -> int | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise BadRecord(f"{key}: expected a number, got a boolean")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise BadRecord(f"{key}: expected a whole number, got {_show(value)}")
+
+
+def ref(record: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    return obj(value, key)
+
+
+def ref_text(record: Mapping[str, Any], key: str, field: str = "name") -> str | None:
+    reference = ref(record, key)
+    return opt_text(reference, field) if reference is not None else None
+
+
+def ref_id(record: Mapping[str, Any], key: str) -> str | None:
+    reference = ref(record, key)
+    return opt_id(reference, "id") if reference is not None else None
+
+
+def parse_datetime(value: Any, key: str) -> datetime | None:
+    """ISO-8601 in the shapes vendors send: ``Z``, offsets, no zone (taken as UTC)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRecord(f"{key}: expected a date, got {type(value).__name__}")
+    raw = value.strip()
+    try:
+        if _DATE_ONLY.match(raw):
+            return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRecord(f"{key}: not a date ({_show(value)})") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def opt_date(record: Mapping[str, Any], key: str) -> date | None:
+    """The calendar date a vendor meant; PSAs send dates as midnight timestamps."""
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRecord(f"{key}: expected a date, got {type(value).__name__}")
+    raw = value.strip()
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        raise BadRecord(f"{key}: not a date ({_show(value)})") from None
+
+
+def custom_value(value: Any, where: str) -> CustomValue:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise BadRecord(f"{where}: value longer than {MAX_TEXT} characters")
+        return value
+    raise BadRecord(f"{where}: unsupported custom field value {type(value).__name__}")
+
+
+def pick_custom(pairs: Iterable[tuple[str, Any]], selected: Iterable[str]) -> CustomFields:
+    """The selected custom fields by name; a selected field the record lacks is None."""
+    wanted = tuple(selected)
+    if not wanted:
+        return {}
+    found = {name: value for name, value in pairs if name in wanted}
+    return {name: custom_value(found.get(name), f"custom field {name!r}") for name in wanted}
+
+
+def _show(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."

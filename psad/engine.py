@@ -1,0 +1,249 @@
+"""One sync of one integration: the entities in order, page by page, into the store.
+
+Rules it keeps:
+- pages stream from the connector into the store as they arrive, one
+  transaction each, with the next page fetched while this one is written;
+- a malformed record is rejected alone, logged with its reason, and the run
+  ends ``partial``;
+- the deletion sweep runs only after a complete fetch and refuses to delete
+  more than ``max_delete_share`` of an entity's live rows;
+- an entity's cursor moves only after a clean fetch of it, so a failed run
+  never skips data;
+- a stop request ends the run after its current page, marked ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from psad.config import IntegrationConfig, SyncConfig
+from psad.connectors.base import Connector, Page
+from psad.errors import PsaAuthError, PsaError, PsaUnavailable, SyncInterrupted
+from psad.metrics import Metrics
+from psad.model import SYNC_ORDER, Company, Entity
+from psad.store import EntityResult, Store, utcnow
+
+log = logging.getLogger("psad.engine")
+
+MAX_ERRORS_PER_ENTITY = 1000
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class RunReport:
+    run_id: int
+    integration: str
+    outcome: str = "running"
+    error: str | None = None
+    entities: list[EntityResult] = field(default_factory=list)
+
+
+async def prefetch(source: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]:
+    """Iterate ``source`` with up to ``depth`` items fetched ahead in a task."""
+    queue: asyncio.Queue[tuple[bool, T | BaseException | None]] = asyncio.Queue(maxsize=depth)
+
+    async def pump() -> None:
+        try:
+            async for item in source:
+                await queue.put((True, item))
+            await queue.put((False, None))
+        except Exception as err:
+            await queue.put((False, err))
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            more, item = await queue.get()
+            if not more:
+                if isinstance(item, BaseException):
+                    raise item
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception:
+                pass
+
+
+class SyncEngine:
+    def __init__(self, store: Store, sync: SyncConfig, metrics: Metrics | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.sync = sync
+        self.metrics = metrics
+        self.clock = clock
+
+    async def run(self, run_id: int, connector: Connector, *, full: bool = False,
+                  stop: asyncio.Event | None = None,
+                  on_entity: Callable[[Entity], None] | None = None) -> RunReport:
+        """Sync every entity of ``connector``'s integration under run ``run_id``."""
+        integration = connector.integration
+        report = RunReport(run_id, integration.name)
+        started = time.monotonic()
+        await self.store.update_run(run_id, outcome="running", started_at=self.clock())
+        log.info("integration=%s run=%d sync started (%s)", integration.name, run_id,
+                 "full" if full else "incremental where possible")
+        failed: list[str] = []
+        partial = False
+        companies_complete = False
+        try:
+            for entity in SYNC_ORDER:
+                if stop is not None and stop.is_set():
+                    raise SyncInterrupted()
+                if on_entity:
+                    on_entity(entity)
+                await self.store.update_run(run_id, current_entity=entity.value)
+                try:
+                    result = await self._sync_entity(run_id, connector, entity, full=full, stop=stop)
+                except (PsaAuthError, PsaUnavailable) as err:
+                    failed.append(f"{entity.value}: {err}")
+                    await self.store.add_run_errors(run_id, [(entity.value, None, str(err))],
+                                                    at=self.clock())
+                    log.error("integration=%s run=%d entity=%s fetch failed, run stops: %s",
+                              integration.name, run_id, entity.value, err)
+                    break
+                except PsaError as err:
+                    failed.append(f"{entity.value}: {err}")
+                    await self.store.add_run_errors(run_id, [(entity.value, None, str(err))],
+                                                    at=self.clock())
+                    log.error("integration=%s run=%d entity=%s fetch failed: %s",
+                              integration.name, run_id, entity.value, err)
+                    continue
+                report.entities.append(result)
+                partial = partial or bool(result.rejected) or bool(result.note)
+                if entity is Entity.COMPANY:
+                    companies_complete = result.complete
+            if companies_complete:
+                for entity in SYNC_ORDER:
+                    if entity.is_company_child:
+                        await self.store.apply_company_scope(integration.name, entity)
+            report.outcome = "failed" if failed else ("partial" if partial else "succeeded")
+            report.error = "; ".join(failed) or None
+        except (SyncInterrupted, asyncio.CancelledError) as err:
+            report.outcome = "interrupted"
+            report.error = "psad stopped during this run; it resumes at the next start"
+            log.warning("integration=%s run=%d interrupted", integration.name, run_id)
+            await self._finish(report, started)
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            return report
+        except Exception as err:
+            report.outcome = "failed"
+            report.error = f"internal error: {type(err).__name__}: {err}"
+            log.exception("integration=%s run=%d failed unexpectedly", integration.name, run_id)
+        await self._finish(report, started)
+        return report
+
+    async def _finish(self, report: RunReport, started: float) -> None:
+        await self.store.forget_seen(report.run_id)
+        await self.store.update_run(report.run_id, outcome=report.outcome,
+                                    finished_at=self.clock(), current_entity=None,
+                                    error=report.error)
+        if self.metrics:
+            self.metrics.run_duration.labels(report.integration).observe(
+                time.monotonic() - started)
+        log.info("integration=%s run=%d finished: %s%s", report.integration, report.run_id,
+                 report.outcome, f" ({report.error})" if report.error else "")
+
+    async def _sync_entity(self, run_id: int, connector: Connector, entity: Entity, *,
+                           full: bool, stop: asyncio.Event | None) -> EntityResult:
+        integration = connector.integration
+        state = await self.store.entity_state(integration.name, entity)
+        since: datetime | None = None
+        if not full and entity in connector.incremental and state.cursor is not None:
+            since = state.cursor - timedelta(seconds=self.sync.cursor_overlap_seconds)
+        fetch_started = self.clock()
+        result = EntityResult(entity, "incremental" if since else "full", fetch_started)
+        requests_before = connector.client.requests_made
+        errors: list[tuple[str | None, str | None, str]] = []
+        try:
+            async for page in prefetch(connector.fetch(entity, since=since)):
+                await self._apply(run_id, integration, entity, page, result, errors,
+                                  track_seen=since is None)
+                if stop is not None and stop.is_set():
+                    raise SyncInterrupted()
+            if since is not None:
+                async for ids in prefetch(connector.list_ids(entity)):
+                    await self.store.remember_seen(run_id, entity, ids)
+                    if stop is not None and stop.is_set():
+                        raise SyncInterrupted()
+            sweep = await self.store.sweep(integration.name, entity, run_id, now=self.clock(),
+                                           max_share=self.sync.max_delete_share)
+            result.deleted = sweep.deleted
+            result.complete = True
+            if sweep.refused:
+                result.note = (f"deletion sweep refused: {sweep.missing} of {sweep.live} live "
+                               f"records are gone upstream, more than the "
+                               f"{self.sync.max_delete_share:.0%} limit; nothing was deleted")
+                errors.append((entity.value, None, result.note))
+                log.warning("integration=%s run=%d entity=%s %s", integration.name, run_id,
+                            entity.value, result.note)
+        finally:
+            result.finished_at = self.clock()
+            result.requests = connector.client.requests_made - requests_before
+            await self.store.add_run_errors(run_id, errors[:MAX_ERRORS_PER_ENTITY],
+                                            at=self.clock())
+            if len(errors) > MAX_ERRORS_PER_ENTITY:
+                await self.store.add_run_errors(
+                    run_id, [(entity.value, None, f"{len(errors) - MAX_ERRORS_PER_ENTITY} "
+                              "more errors not listed")], at=self.clock())
+            await self.store.save_entity_result(run_id, result)
+            self._count(integration.name, result)
+        if result.complete and not result.rejected and not result.note:
+            await self.store.entity_succeeded(integration.name, entity, run_id,
+                                              cursor=fetch_started, at=self.clock(),
+                                              swept=True)
+            if self.metrics:
+                self.metrics.last_success.labels(integration.name, entity.value).set(
+                    self.clock().timestamp())
+        log.info("integration=%s run=%d entity=%s %s fetched=%d created=%d updated=%d "
+                 "unchanged=%d deleted=%d rejected=%d requests=%d", integration.name, run_id,
+                 entity.value, result.mode, result.fetched, result.created, result.updated,
+                 result.unchanged, result.deleted, result.rejected, result.requests)
+        return result
+
+    async def _apply(self, run_id: int, integration: IntegrationConfig, entity: Entity,
+                     page: Page, result: EntityResult,
+                     errors: list[tuple[str | None, str | None, str]], *,
+                     track_seen: bool) -> None:
+        out_of_scope: list[str] = []
+        if entity is Entity.COMPANY:
+            out_of_scope = [r.psa_id for r in page.records if isinstance(r, Company)
+                            and not integration.company_filter.includes(r.status, r.types)]
+        counts = await self.store.apply_page(
+            integration.name, entity, page.records, now=self.clock(),
+            run_id=run_id if track_seen else None, out_of_scope=out_of_scope)
+        result.add(counts)
+        if page.rejected:
+            result.fetched += len(page.rejected)
+            result.rejected += len(page.rejected)
+            if track_seen:
+                await self.store.remember_seen(
+                    run_id, entity, [r.psa_id for r in page.rejected if r.psa_id])
+            for rejected in page.rejected:
+                errors.append((entity.value, rejected.psa_id, f"rejected: {rejected.reason}"))
+                log.warning("integration=%s run=%d entity=%s id=%s rejected: %s",
+                            integration.name, run_id, entity.value, rejected.psa_id,
+                            rejected.reason)
+
+    def _count(self, integration: str, result: EntityResult) -> None:
+        if self.metrics is None:
+            return
+        for operation in ("created", "updated", "unchanged", "deleted", "rejected"):
+            value = getattr(result, operation)
+            if value:
+                self.metrics.records.labels(integration, result.entity.value, operation).inc(value)

@@ -1,0 +1,318 @@
+"""The one HTTP client every connector uses.
+
+It owns what every PSA call needs and no connector should write twice:
+timeouts, bounded retries with exponential back-off and full jitter,
+``Retry-After``, a per-integration concurrency cap and request rate, a
+circuit that stops hammering a dead PSA, token refresh on 401, metrics, and
+the translation of HTTP failures into :mod:`psad.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import aiohttp
+
+from psad.errors import (
+    PsaAuthError,
+    PsaBadResponse,
+    PsaCircuitOpen,
+    PsaNotFound,
+    PsaRateLimited,
+    PsaTimeout,
+    PsaUnavailable,
+)
+
+if TYPE_CHECKING:
+    from psad.metrics import Metrics
+
+log = logging.getLogger("psad.http")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+SENSITIVE_PARAMS = frozenset({"api_key", "apikey", "token", "access_token", "secret",
+                              "password", "client_secret", "key"})
+MAX_RETRY_AFTER = 300.0
+USER_AGENT = "psad/0.1"
+
+
+class Authenticator(Protocol):
+    """Adds a PSA's credentials to a request and renews them when refused."""
+
+    async def headers(self) -> Mapping[str, str]: ...
+
+    async def refresh(self) -> bool:
+        """Renew credentials after a 401; False when renewing cannot help."""
+        ...
+
+
+def redact_url(url: str) -> str:
+    """The URL with secret-looking query values replaced, fit for logs and errors."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, "***" if k.lower() in SENSITIVE_PARAMS else v)
+             for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    circuit_threshold: int = 5
+    circuit_cooldown: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+class _RateLimiter:
+    """Spaces request starts at most ``rate`` per second."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self.lock:
+            now = time.monotonic()
+            delay = self.next_at - now
+            self.next_at = max(now, self.next_at) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class _Circuit:
+    def __init__(self, name: str, threshold: int, cooldown: float) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.failures = 0
+        self.open_until = 0.0
+
+    def check(self) -> None:
+        if self.open_until and time.monotonic() < self.open_until:
+            wait = self.open_until - time.monotonic()
+            raise PsaCircuitOpen(
+                f"calls to this PSA are paused for {wait:.0f}s after {self.failures} "
+                "consecutive failures", integration=self.name)
+
+    def success(self) -> None:
+        if self.failures >= self.threshold:
+            log.info("integration=%s PSA answering again; circuit closed", self.name)
+        self.failures = 0
+        self.open_until = 0.0
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.failures == self.threshold or (self.failures > self.threshold
+                                               and time.monotonic() >= self.open_until):
+            self.open_until = time.monotonic() + self.cooldown
+            log.warning("integration=%s PSA failed %d times in a row; pausing calls for %.0fs",
+                        self.name, self.failures, self.cooldown)
+
+
+class PsaClient:
+    """HTTP to one integration's PSA. Share one ``aiohttp.ClientSession`` across clients."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        integration: str,
+        *,
+        timeout: float = 60.0,
+        max_concurrency: int = 4,
+        requests_per_second: float | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        metrics: Metrics | None = None,
+        psa: str = "",
+    ) -> None:
+        self.session = session
+        self.integration = integration
+        self.psa = psa
+        self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 15.0),
+                                             sock_read=timeout)
+        self.semaphore = asyncio.Semaphore(max_concurrency)
+        self.rate = _RateLimiter(requests_per_second) if requests_per_second else None
+        self.policy = policy
+        self.metrics = metrics
+        self.circuit = _Circuit(integration, policy.circuit_threshold, policy.circuit_cooldown)
+        self.requests_made = 0
+
+    async def get(self, url: str, *, params: Mapping[str, Any] | None = None,
+                  headers: Mapping[str, str] | None = None,
+                  auth: Authenticator | None = None) -> Response:
+        return await self.request("GET", url, params=params, headers=headers, auth=auth)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        auth: Authenticator | None = None,
+        allow_statuses: frozenset[int] = frozenset(),
+    ) -> Response:
+        """Send one logical request, retrying what is worth retrying.
+
+        Statuses in ``allow_statuses`` are returned instead of raised, for
+        vendors that report errors in the body of an otherwise normal answer.
+        """
+        self.circuit.check()
+        shown = redact_url(url)
+        refreshed = False
+        attempt = 0
+        while True:
+            send_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+            if auth is not None:
+                send_headers.update(await auth.headers())
+            if headers:
+                send_headers.update(headers)
+            try:
+                status, resp_headers, text = await self._send(
+                    method, url, params, send_headers, json_body, form)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+                reason = "timeout" if isinstance(err, asyncio.TimeoutError) else "connection"
+                if attempt < self.policy.max_retries:
+                    await self._retry_wait(attempt, reason, None, shown)
+                    attempt += 1
+                    continue
+                self.circuit.failure()
+                if isinstance(err, asyncio.TimeoutError):
+                    raise PsaTimeout(f"{method} {shown}: no answer within "
+                                     f"{self.timeout.total:.0f}s", integration=self.integration,
+                                     url=shown) from None
+                raise PsaUnavailable(f"{method} {shown}: {type(err).__name__}: {err}",
+                                     integration=self.integration, url=shown) from None
+
+            if status == 401 and auth is not None and not refreshed:
+                refreshed = True
+                if await auth.refresh():
+                    continue
+            if status in RETRY_STATUSES and status not in allow_statuses:
+                retry_after = parse_retry_after(resp_headers.get("Retry-After"))
+                if status == 429 and self.metrics:
+                    self.metrics.psa_throttle(self.integration)
+                if attempt < self.policy.max_retries:
+                    await self._retry_wait(attempt, str(status), retry_after, shown)
+                    attempt += 1
+                    continue
+                self.circuit.failure()
+                if status == 429:
+                    raise PsaRateLimited(f"{method} {shown}: still throttled after "
+                                         f"{attempt} retries", retry_after=retry_after,
+                                         integration=self.integration, url=shown)
+                raise PsaUnavailable(f"{method} {shown}: HTTP {status} after {attempt} retries",
+                                     integration=self.integration, url=shown)
+
+            try:
+                body = json.loads(text) if text.strip() else None
+            except ValueError:
+                if 200 <= status < 300 and attempt < self.policy.max_retries:
+                    await self._retry_wait(attempt, "bad_json", None, shown)
+                    attempt += 1
+                    continue
+                if 200 <= status < 300:
+                    self.circuit.failure()
+                    raise PsaBadResponse(f"{method} {shown}: response is not valid JSON",
+                                         status=status, body_excerpt=text[:200],
+                                         integration=self.integration, url=shown) from None
+                body = text[:500]
+            self.circuit.success()
+            if status >= 400 and status not in allow_statuses:
+                self._raise_for(method, shown, status, body)
+            return Response(status=status, headers=resp_headers, body=body, url=url)
+
+    async def _send(self, method: str, url: str, params: Mapping[str, Any] | None,
+                    headers: Mapping[str, str], json_body: Any,
+                    form: Mapping[str, str] | None) -> tuple[int, Mapping[str, str], str]:
+        async with self.semaphore:
+            if self.rate is not None:
+                await self.rate.wait()
+            started = time.perf_counter()
+            status_label = "error"
+            try:
+                async with self.session.request(
+                    method, url, params=params, headers=headers, json=json_body, data=form,
+                    timeout=self.timeout, allow_redirects=False,
+                ) as resp:
+                    status_label = str(resp.status)
+                    text = await resp.text(errors="replace")
+                    return resp.status, dict(resp.headers), text
+            finally:
+                self.requests_made += 1
+                if self.metrics:
+                    self.metrics.psa_request(self.integration, status_label,
+                                             time.perf_counter() - started)
+
+    async def _retry_wait(self, attempt: int, reason: str, retry_after: float | None,
+                          shown: str) -> None:
+        delay = retry_after if retry_after is not None else self.policy.backoff(attempt)
+        if self.metrics:
+            self.metrics.psa_retry(self.integration, reason)
+        log.info("integration=%s retrying %s after %s in %.2fs (attempt %d/%d)",
+                 self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
+        await asyncio.sleep(delay)
+
+    def _raise_for(self, method: str, shown: str, status: int, body: Any) -> None:
+        detail = _error_detail(body)
+        message = f"{method} {shown}: HTTP {status}" + (f": {detail}" if detail else "")
+        if status in (401, 403):
+            raise PsaAuthError(message, integration=self.integration, url=shown)
+        if status == 404:
+            raise PsaNotFound(message, integration=self.integration, url=shown)
+        raise PsaBadResponse(message, status=status, body_excerpt=detail[:200],
+                             integration=self.integration, url=shown)
+
+
+def _error_detail(body: Any) -> str:
+    """The human part of a vendor error body, whatever its shape."""
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errors", "Message"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("Message")
+            if isinstance(value, list):
+                value = "; ".join(str(v.get("message", v) if isinstance(v, dict) else v)
+                                  for v in value[:3])
+            if value:
+                return str(value)[:300]
+        return ""
+    if isinstance(body, str):
+        return body[:300]
+    return ""

@@ -1,0 +1,65 @@
+"""Every psad metric, declared once, on a registry handed in.
+
+Each app instance (and each test) builds its own ``CollectorRegistry``; labels
+stay low-cardinality: integration, psa, entity, trigger, outcome, operation.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, float("inf"))
+REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf"))
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.runs = Counter(
+            "psad_sync_runs", "Finished sync runs.",
+            ["integration", "trigger", "outcome"], registry=registry)
+        self.run_duration = Histogram(
+            "psad_sync_run_duration_seconds", "Wall time of finished sync runs.",
+            ["integration"], buckets=RUN_BUCKETS, registry=registry)
+        self.records = Counter(
+            "psad_sync_records", "Records processed by syncs, by what happened to them.",
+            ["integration", "entity", "operation"], registry=registry)
+        self.last_success = Gauge(
+            "psad_sync_last_success_timestamp_seconds",
+            "When each entity of each integration last synced cleanly (Unix time).",
+            ["integration", "entity"], registry=registry)
+        self.queue_depth = Gauge(
+            "psad_queue_depth", "Sync runs waiting in the queue.", registry=registry)
+        self.queue_oldest_age = Gauge(
+            "psad_queue_oldest_age_seconds", "Age of the longest-waiting queued run.",
+            registry=registry)
+        self.running = Gauge(
+            "psad_sync_running", "Sync runs in progress.", registry=registry)
+        self.psa_requests = Counter(
+            "psad_psa_requests", "HTTP requests sent to PSAs, by status code.",
+            ["integration", "code"], registry=registry)
+        self.psa_latency = Histogram(
+            "psad_psa_request_duration_seconds", "Latency of HTTP requests to PSAs.",
+            ["integration"], buckets=REQUEST_BUCKETS, registry=registry)
+        self.psa_retries = Counter(
+            "psad_psa_retries", "PSA requests retried, by reason.",
+            ["integration", "reason"], registry=registry)
+        self.psa_throttled = Counter(
+            "psad_psa_throttled", "PSA answers that throttled psad (HTTP 429).",
+            ["integration"], registry=registry)
+        self.ticket_requests = Counter(
+            "psad_ticket_proxy_requests", "Live ticket requests served, by outcome.",
+            ["integration", "outcome"], registry=registry)
+        self.ticket_latency = Histogram(
+            "psad_ticket_proxy_request_duration_seconds", "Latency of live ticket requests.",
+            ["integration"], buckets=REQUEST_BUCKETS, registry=registry)
+
+    def psa_request(self, integration: str, code: str, seconds: float) -> None:
+        self.psa_requests.labels(integration, code).inc()
+        self.psa_latency.labels(integration).observe(seconds)
+
+    def psa_retry(self, integration: str, reason: str) -> None:
+        self.psa_retries.labels(integration, reason).inc()
+
+    def psa_throttle(self, integration: str) -> None:
+        self.psa_throttled.labels(integration).inc()
