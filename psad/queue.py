@@ -1,0 +1,207 @@
+"""The sync queue: force syncs ahead of nightly work, deduplicated, with workers.
+
+Rules:
+- at most one waiting and one running run per integration;
+- asking for an integration that is already waiting returns that run (a
+  waiting nightly run is upgraded to force and moves ahead);
+- asking while it runs queues exactly one follow-up;
+- a worker takes the highest-priority waiting run whose integration is idle;
+- every request gets its run id (a row in the sync log) at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from psad.store import Store, utcnow
+
+log = logging.getLogger("psad.queue")
+
+PRIORITY = {"force": 0, "manual": 0, "startup": 1, "nightly": 2}
+
+
+@dataclass(slots=True)
+class QueuedRun:
+    run_id: int
+    integration: str
+    trigger: str
+    requested_by: str
+    full: bool
+    queued_at: datetime
+    seq: int
+    queued_monotonic: float = field(default_factory=time.monotonic)
+    started_at: datetime | None = None
+    current_entity: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        return PRIORITY[self.trigger], self.seq
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    run_id: int
+    position: int
+    """1-based place among waiting runs; 0 if it already started."""
+    deduplicated: bool
+
+
+Execute = Callable[[QueuedRun, asyncio.Event], Awaitable[None]]
+
+
+class QueueClosed(Exception):
+    """The daemon is stopping and takes no new work."""
+
+
+class SyncQueue:
+    def __init__(self, store: Store, execute: Execute, *, workers: int = 2,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.execute = execute
+        self.workers = workers
+        self.on_change = on_change
+        self.waiting: list[QueuedRun] = []
+        self.running: dict[str, QueuedRun] = {}
+        self.stop_event = asyncio.Event()
+        self._seq = itertools.count()
+        self._lock = asyncio.Lock()
+        self._wakeup = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    # -- asking ----------------------------------------------------------------
+
+    async def submit(self, integration: str, trigger: str, requested_by: str, *,
+                     full: bool = False, scheduled_for: datetime | None = None) -> Submission:
+        if trigger not in PRIORITY:
+            raise ValueError(f"unknown trigger {trigger!r}")
+        async with self._lock:
+            if self._closed:
+                raise QueueClosed("psad is stopping")
+            existing = self._waiting_for(integration)
+            if existing is not None:
+                await self._merge(existing, trigger, requested_by, full)
+                return Submission(existing.run_id, self.position(existing.run_id) or 0, True)
+            now = utcnow()
+            run_id = await self.store.create_run(integration, trigger, requested_by, full=full,
+                                                 queued_at=now, scheduled_for=scheduled_for)
+            entry = QueuedRun(run_id, integration, trigger, requested_by, full, now,
+                              next(self._seq))
+            self.waiting.append(entry)
+            self.waiting.sort(key=lambda r: r.sort_key)
+            position = self.position(run_id) or 0
+        log.info("integration=%s run=%d queued (%s by %s, position %d%s)", integration, run_id,
+                 trigger, requested_by, position,
+                 ", follow-up to the running sync" if integration in self.running else "")
+        await self._notify()
+        return Submission(run_id, position, False)
+
+    async def _merge(self, entry: QueuedRun, trigger: str, requested_by: str, full: bool) -> None:
+        changes: dict[str, object] = {}
+        if PRIORITY[trigger] < PRIORITY[entry.trigger]:
+            entry.trigger, entry.requested_by = trigger, requested_by
+            changes.update(trigger=trigger, requested_by=requested_by)
+            self.waiting.sort(key=lambda r: r.sort_key)
+        if full and not entry.full:
+            entry.full = True
+            changes["full_sync"] = 1
+        if changes:
+            await self.store.update_run(entry.run_id, **changes)
+            log.info("integration=%s run=%d already queued; now %s%s", entry.integration,
+                     entry.run_id, entry.trigger, " (full)" if entry.full else "")
+            self._changed()
+
+    def _waiting_for(self, integration: str) -> QueuedRun | None:
+        return next((r for r in self.waiting if r.integration == integration), None)
+
+    def position(self, run_id: int) -> int | None:
+        for index, entry in enumerate(self.waiting, start=1):
+            if entry.run_id == run_id:
+                return index
+        return None
+
+    def state(self, integration: str) -> dict[str, QueuedRun | None]:
+        return {"waiting": self._waiting_for(integration),
+                "running": self.running.get(integration)}
+
+    def oldest_wait_seconds(self) -> float:
+        if not self.waiting:
+            return 0.0
+        return time.monotonic() - min(r.queued_monotonic for r in self.waiting)
+
+    async def cancel_waiting(self, integration: str, reason: str) -> None:
+        """Drop an integration's waiting run (it was removed from the config)."""
+        async with self._lock:
+            entry = self._waiting_for(integration)
+            if entry is None:
+                return
+            self.waiting.remove(entry)
+            await self.store.update_run(entry.run_id, outcome="cancelled", error=reason,
+                                        finished_at=utcnow())
+        self._changed()
+
+    # -- working ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._worker(n), name=f"psad-worker-{n}")
+                       for n in range(self.workers)]
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Take no new work, ask running syncs to end after their page, then wait."""
+        async with self._lock:
+            self._closed = True
+        self.stop_event.set()
+        await self._notify()
+        if not self._tasks:
+            return
+        done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("cancelled %d sync(s) still running after %.0fs", len(pending), timeout)
+            await asyncio.gather(*pending, return_exceptions=True)
+        log.info("queue stopped; %d run(s) left waiting resume at the next start",
+                 len(self.waiting))
+
+    async def _worker(self, number: int) -> None:
+        while True:
+            async with self._wakeup:
+                entry = self._next()
+                while entry is None:
+                    if self.stop_event.is_set():
+                        return
+                    await self._wakeup.wait()
+                    entry = self._next()
+                self.waiting.remove(entry)
+                entry.started_at = utcnow()
+                self.running[entry.integration] = entry
+            self._changed()
+            try:
+                await self.execute(entry, self.stop_event)
+            except Exception:
+                log.exception("integration=%s run=%d worker error", entry.integration,
+                              entry.run_id)
+            finally:
+                self.running.pop(entry.integration, None)
+                self._changed()
+                await self._notify()
+
+    def _next(self) -> QueuedRun | None:
+        if self.stop_event.is_set():
+            return None
+        return next((r for r in self.waiting if r.integration not in self.running), None)
+
+    async def _notify(self) -> None:
+        self._changed()
+        async with self._wakeup:
+            self._wakeup.notify_all()
+
+    def _changed(self) -> None:
+        if self.on_change:
+            self.on_change()

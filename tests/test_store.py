@@ -1,0 +1,121 @@
+"""The store: per-page upserts, change detection, soft deletes, sync log, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from psad.model import Address, Asset, Company, Entity, Site
+from psad.store import Store, backup_before_migrate
+from psad.store.rows import columns
+from psad.store.schema import SCHEMA_VERSION
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def asset(i: int, notes: str = "n") -> Asset:
+    return Asset(psa_id=str(i), company_psa_id="1", name=f"PC-{i}", status="Active",
+                 type="Workstation", purchase_date=date(2024, 1, 2), serial_number=f"SN{i}",
+                 notes=notes, custom_fields={"Backup": True, "Rack": None})
+
+
+async def test_tables_match_the_model_for_every_entity(store: Store) -> None:
+    for entity in Entity:
+        rows = await store.fetch_all(f"PRAGMA table_info({entity.value})")
+        names = {r["name"] for r in rows}
+        assert set(columns(entity)) <= names, entity
+
+
+async def test_page_upsert_counts_created_updated_unchanged(store: Store) -> None:
+    first = await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(10)], now=NOW)
+    assert (first.created, first.updated, first.unchanged) == (10, 0, 0)
+    page = [asset(i, notes="changed" if i < 3 else "n") for i in range(12)]
+    second = await store.apply_page("acme", Entity.ASSET, page, now=NOW)
+    assert (second.fetched, second.created, second.updated, second.unchanged) == (12, 2, 3, 7)
+    rows = await store.records("acme", Entity.ASSET)
+    assert rows[0]["notes"] == "changed" and rows[0]["custom_fields"] == {"Backup": True, "Rack": None}
+    assert rows[0]["purchase_date"] == "2024-01-02"
+
+
+async def test_unchanged_page_writes_nothing(store: Store) -> None:
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(50)], now=NOW)
+    async with store._writer.execute("SELECT total_changes()") as cur:
+        changes_before = (await cur.fetchone())[0]
+    counts = await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(50)],
+                                    now=datetime(2027, 1, 1, tzinfo=UTC))
+    async with store._writer.execute("SELECT total_changes()") as cur:
+        changes_after = (await cur.fetchone())[0]
+    assert counts.unchanged == 50 and changes_after == changes_before
+
+
+async def test_integrations_are_kept_apart(store: Store) -> None:
+    await store.apply_page("a", Entity.ASSET, [asset(1)], now=NOW)
+    counts = await store.apply_page("b", Entity.ASSET, [asset(1)], now=NOW)
+    assert counts.created == 1
+    assert len(await store.records("a", Entity.ASSET)) == 1
+
+
+async def test_sweep_soft_deletes_unseen_rows_and_resurrects_them(store: Store) -> None:
+    run = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(20)], now=NOW, run_id=run)
+    run2 = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(18)], now=NOW, run_id=run2)
+    result = await store.sweep("acme", Entity.ASSET, run2, now=NOW, max_share=0.5)
+    assert (result.deleted, result.refused) == (2, False)
+    rows = {r["psa_id"]: r for r in await store.records("acme", Entity.ASSET)}
+    assert rows["19"]["deleted_at"] is not None and rows["0"]["deleted_at"] is None
+    assert len(rows) == 20  # never a hard delete
+    back = await store.apply_page("acme", Entity.ASSET, [asset(19)], now=NOW)
+    assert back.updated == 1
+    assert (await store.records("acme", Entity.ASSET, where="psa_id = '19'"))[0]["deleted_at"] is None
+
+
+async def test_mass_delete_guard_refuses_and_deletes_nothing(store: Store) -> None:
+    run = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(20)], now=NOW, run_id=run)
+    run2 = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(5)], now=NOW, run_id=run2)
+    result = await store.sweep("acme", Entity.ASSET, run2, now=NOW, max_share=0.5)
+    assert (result.deleted, result.refused, result.missing, result.live) == (0, True, 15, 20)
+    assert all(r["deleted_at"] is None for r in await store.records("acme", Entity.ASSET))
+
+
+async def test_company_scope_flows_to_sites(store: Store) -> None:
+    companies = [Company(psa_id="1", name="In", website=None, status="Active"),
+                 Company(psa_id="2", name="Out", website=None, status="Lead")]
+    await store.apply_page("acme", Entity.COMPANY, companies, now=NOW, out_of_scope=["2"])
+    sites = [Site(psa_id=str(i), company_psa_id=str(1 + i % 2), name=f"S{i}", active=True,
+                  primary=False, address=Address(city="Leeds")) for i in range(4)]
+    await store.apply_page("acme", Entity.SITE, sites, now=NOW)
+    assert await store.apply_company_scope("acme", Entity.SITE) == 2
+    scoped = {r["psa_id"]: r["out_of_scope"] for r in await store.records("acme", Entity.SITE)}
+    assert scoped == {"0": False, "1": True, "2": False, "3": True}
+    assert await store.apply_company_scope("acme", Entity.SITE) == 0
+
+
+async def test_unfinished_runs_are_marked_interrupted_at_start(store: Store) -> None:
+    queued = await store.create_run("acme", "force", "u", full=False, queued_at=NOW)
+    running = await store.create_run("acme", "nightly", "s", full=False, queued_at=NOW)
+    await store.update_run(running, outcome="running", started_at=NOW)
+    done = await store.create_run("acme", "nightly", "s", full=False, queued_at=NOW)
+    await store.update_run(done, outcome="succeeded", finished_at=NOW)
+    found = await store.interrupt_unfinished_runs(at=NOW)
+    assert [r["id"] for r in found] == [queued, running]
+    assert {(await store.get_run(i))["outcome"] for i in (queued, running)} == {"interrupted"}
+    assert (await store.get_run(done))["outcome"] == "succeeded"
+
+
+async def test_schema_version_is_recorded_and_old_databases_are_backed_up(tmp_path: Path) -> None:
+    path = tmp_path / "psad.db"
+    store = await Store.open(path)
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert backup_before_migrate(path) is None  # current: nothing to copy
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:
+        conn.execute("CREATE TABLE keep (x)")
+        conn.execute("PRAGMA user_version = 0")
+    assert backup_before_migrate(old) is None  # empty/new database
