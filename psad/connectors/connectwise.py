@@ -280,8 +280,17 @@ def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
     raw = d.get("customFields") or []
     if not isinstance(raw, list):
         raise BadRecord("customFields: expected a list")
-    pairs = [(f.get("caption"), f.get("value")) for f in raw if isinstance(f, dict)]
+    pairs = [(f.get("caption"), _custom_value(f)) for f in raw if isinstance(f, dict)]
     return dict(wire.pick_custom(pairs, selected))
+
+
+def _custom_value(field: Mapping[str, Any]) -> Any:
+    """Date fields arrive as midnight timestamps; keep the calendar date."""
+    value = field.get("value")
+    if field.get("type") == "Date" and isinstance(value, str) and value:
+        parsed = wire.opt_date(field, "value")
+        return parsed.isoformat() if parsed else None
+    return value
 
 
 def _company_status(d: Mapping[str, Any]) -> CompanyStatus:

@@ -212,9 +212,15 @@ COMPANY_STATUSES: Final = (
     ("Imported", False, False),
 )
 COMPANY_TYPES: Final = ("Client", "Prospect", "Vendor", "Partner")
-ASSET_TYPES: Final = ("Workstation", "Laptop", "Server", "Firewall", "Switch", "Printer", "Access Point", "NAS")
-ASSET_STATUSES: Final = ("Active", "Active", "Active", "Active", "In Repair", "On Order", "Inactive", "Retired")
-MANUFACTURERS: Final = ("Dell", "HP", "Lenovo", "Cisco", "Ubiquiti", "Fortinet", "Synology", "Brother", "Apple")
+ASSET_TYPES: Final = (
+    "Workstation", "Laptop", "Server", "Firewall", "Switch", "Printer", "Access Point", "NAS",
+)
+ASSET_STATUSES: Final = (
+    "Active", "Active", "Active", "Active", "In Repair", "On Order", "Inactive", "Retired",
+)
+MANUFACTURERS: Final = (
+    "Dell", "HP", "Lenovo", "Cisco", "Ubiquiti", "Fortinet", "Synology", "Brother", "Apple",
+)
 CONTACT_TYPES: Final = ("Technical", "Billing", "Decision Maker", "End User", "End User", "End User")
 TITLES: Final = (
     "Office Manager", "IT Manager", "CFO", "CEO", "Operations Director", "Receptionist",

@@ -220,8 +220,11 @@ _REASONS: Final = {
 }
 
 
+_BODY_HEADERS: Final = ("content-length", "content-type")
+
+
 def _with_body(response: web.Response, body: bytes) -> web.Response:
-    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in _BODY_HEADERS}
     return web.Response(body=body, status=response.status, headers=headers, content_type="application/json")
 
 
@@ -229,7 +232,7 @@ async def _reset_mid_body(request: web.Request, response: web.Response, body: by
     """Send the headers and half the body, then reset the connection."""
     stream = web.StreamResponse(status=response.status)
     for key, value in response.headers.items():
-        if key.lower() not in ("content-length", "content-type"):
+        if key.lower() not in _BODY_HEADERS:
             stream.headers[key] = value
     stream.content_type = "application/json"
     stream.content_length = len(body) if body else 1

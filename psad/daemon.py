@@ -1,0 +1,169 @@
+"""The daemon's lifecycle: bind, tell systemd, watch, reload on SIGHUP, stop cleanly.
+
+It drives ``AppRunner``/``TCPSite`` itself instead of ``web.run_app`` so that
+``READY=1`` goes to systemd only after the port is bound, and so that SIGHUP
+can reload the config in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, ProcessCollector
+
+from psad.config import Config, load_config
+from psad.errors import ConfigError
+from psad.metrics import Metrics
+from psad.runtime import Runtime
+from psad.systemd import Notifier, watchdog_interval
+from psad.web.app import create_app
+
+log = logging.getLogger("psad.daemon")
+
+MAX_LOOP_LAG = 5.0
+
+
+class Daemon:
+    def __init__(self, config: Config, *, config_path: Path | None = None,
+                 notifier: Notifier | None = None,
+                 registry: CollectorRegistry | None = None) -> None:
+        self.config_path = config_path
+        self.notifier = notifier or Notifier()
+        if registry is None:
+            registry = CollectorRegistry()
+            ProcessCollector(registry=registry)
+        self.runtime = Runtime(config, Metrics(registry))
+        self.app = create_app(self.runtime)
+        self.stopping = asyncio.Event()
+        self.url = ""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, on_ready: asyncio.Event | None = None) -> None:
+        config = self.runtime.config
+        runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
+                               shutdown_timeout=10)
+        loop = asyncio.get_running_loop()
+        try:
+            await runner.setup()
+            site = web.TCPSite(runner, config.server.listen_host, config.server.listen_port)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            self.url = f"http://{host}:{port}"
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
+            log.info("psad listening on %s", self.url)
+            self.notifier.ready(self.status_line())
+            if on_ready is not None:
+                on_ready.set()
+            watchdog = asyncio.create_task(self._watch())
+            await self.stopping.wait()
+            log.info("stopping: no new work; running syncs end after their current page")
+            self.notifier.stopping()
+            watchdog.cancel()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await runner.cleanup()
+            log.info("psad stopped")
+
+    def status_line(self) -> str:
+        rt = self.runtime
+        if not rt.ready:
+            return "starting"
+        return (f"{len(rt.queue.running)} running, {len(rt.queue.waiting)} queued, "
+                f"{len(rt.config.integrations)} integrations")
+
+    def _spawn_reload(self) -> None:
+        task = asyncio.create_task(self.reload())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def reload(self) -> bool:
+        """Load the config file again; a bad one is refused and the old one stays."""
+        if self.config_path is None:
+            log.warning("reload asked, but psad was not started from a config file")
+            return False
+        self.notifier.reloading()
+        try:
+            new = await asyncio.to_thread(load_config, self.config_path)
+        except ConfigError as err:
+            for problem in err.problems:
+                log.error("reload refused, keeping the running config: %s", problem)
+            self.notifier.ready(self.status_line())
+            return False
+        old = self.runtime.config
+        for what, before, after in (
+                ("database", old.database, new.database),
+                ("server", old.server, new.server),
+                ("sync.workers", old.sync.workers, new.sync.workers)):
+            if before != after:
+                log.warning("reload: %s changed; it takes effect at the next restart", what)
+        await self.runtime.reload(new)
+        self.notifier.ready(self.status_line())
+        return True
+
+    async def _watch(self) -> None:
+        """Ping the systemd watchdog while the loop is responsive and the DB answers."""
+        interval = watchdog_interval()
+        period = interval if interval else 10.0
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(period)
+            lag = time.monotonic() - started - period
+            healthy = lag < MAX_LOOP_LAG and await self.runtime.store.ping()
+            if interval and healthy:
+                self.notifier.watchdog()
+            elif interval:
+                log.error("health check failed (loop lag %.1fs); not pinging the watchdog", lag)
+            self.notifier.status(self.status_line())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from psad.cli import EXIT_CONFIG, _load
+
+    config = _load(args.config)
+    try:
+        asyncio.run(Daemon(config, config_path=args.config).run())
+    except ConfigError as err:
+        for problem in err.problems:
+            log.error("%s", problem)
+        return EXIT_CONFIG
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return asyncio.run(run_demo(args))
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    from psad.demo import start_demo
+
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="psad-demo-"))
+    demo = await start_demo(directory, port=args.port, companies=args.companies,
+                            assets=args.assets, contacts=args.contacts,
+                            token=secrets.token_urlsafe(24))
+    daemon = Daemon(demo.config, config_path=demo.config_path)
+    ready = asyncio.Event()
+    task = asyncio.create_task(daemon.run(on_ready=ready))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        await demo.stop()
+        task.result()
+        return 1
+    print(demo.banner(daemon.url), flush=True)
+    try:
+        await task
+    finally:
+        await demo.stop()
+    return 0

@@ -1,0 +1,227 @@
+"""The running daemon's parts and what ties them: config, store, queue, scheduler.
+
+:class:`Runtime` is what the web layer and the lifecycle in
+:mod:`psad.daemon` talk to. It executes queued runs (the worker body),
+builds connectors on demand, and applies a reloaded config without losing
+queued or running work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from psad.config import Config, IntegrationConfig
+from psad.errors import ConfigError
+from psad.logs import register_secret
+from psad.web.auth import Tokens
+from psad.connectors import build_connector
+from psad.connectors.base import Connector
+from psad.engine import SyncEngine
+from psad.metrics import Metrics
+from psad.model import Entity
+from psad.queue import QueuedRun, SyncQueue
+from psad.scheduler import NightlyScheduler
+from psad.store import Store, utcnow
+
+log = logging.getLogger("psad.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationView:
+    """What the API and dashboard show about one integration."""
+
+    name: str
+    kind: str
+    enabled: bool
+    schedule: str
+    timezone: str
+    next_run: datetime | None
+    waiting: QueuedRun | None
+    waiting_position: int | None
+    running: QueuedRun | None
+
+
+class Runtime:
+    """Built before the loop runs; :meth:`open` and :meth:`start` bring it up in order."""
+
+    store: Store
+    session: aiohttp.ClientSession
+    engine: SyncEngine
+    queue: SyncQueue
+    scheduler: NightlyScheduler
+    tokens: Tokens
+
+    def __init__(self, config: Config, metrics: Metrics) -> None:
+        self.config = config
+        self.metrics = metrics
+        self._connectors: dict[str, Connector] = {}
+        self._connector_lock = asyncio.Lock()
+        self.ready = False
+
+    async def open(self) -> None:
+        """Read the tokens, open the store (migrating it) and the HTTP session."""
+        server = self.config.server
+        if server.api_token is None:
+            raise ConfigError(["server.api_token: is required to run the daemon"])
+        api_token = await server.api_token.read()
+        metrics_token = await server.metrics_token.read() if server.metrics_token else None
+        if len(api_token) < 16:
+            raise ConfigError(["server.api_token: must be at least 16 characters"])
+        for token in (api_token, metrics_token):
+            if token:
+                register_secret(token)
+        self.tokens = Tokens(api_token, metrics_token)
+        self.store = await Store.open(self.config.database)
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, limit_per_host=16))
+        self.engine = SyncEngine(self.store, self.config.sync, self.metrics)
+        self.queue = SyncQueue(self.store, self.execute, workers=self.config.sync.workers,
+                               on_change=self._queue_changed)
+        self.scheduler = NightlyScheduler(self.queue, self.config.sync.jitter_seconds)
+        self.metrics.queue_oldest_age.set_function(self.queue.oldest_wait_seconds)
+
+    async def close(self) -> None:
+        await self.session.close()
+        await self.store.close()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        interrupted = await self.store.interrupt_unfinished_runs(at=utcnow())
+        self.queue.start()
+        self.scheduler.start(self.config.integrations)
+        resumed: set[str] = set()
+        for run in interrupted:
+            name = run["integration"]
+            integration = self.config.integration(name)
+            if integration is None or not integration.enabled or name in resumed:
+                continue
+            resumed.add(name)
+            log.info("integration=%s run=%d was interrupted; resuming it", name, run["id"])
+            await self.queue.submit(name, "startup", f"resume of run {run['id']}",
+                                    full=bool(run["full_sync"]))
+        await self.scheduler.catch_up(self.store)
+        self.ready = True
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        self.ready = False
+        self.scheduler.shutdown()
+        await self.queue.stop(timeout=timeout)
+        for connector in self._connectors.values():
+            await connector.close()
+        self._connectors.clear()
+
+    async def reload(self, config: Config) -> None:
+        """Apply a new, already validated config; queued and running work is kept."""
+        old = self.config
+        self.config = config
+        changed = {i.name for i in config.integrations if old.integration(i.name) != i}
+        removed = {i.name for i in old.integrations if config.integration(i.name) is None}
+        async with self._connector_lock:
+            for name in changed | removed:
+                connector = self._connectors.pop(name, None)
+                if connector is not None and name not in self.queue.running:
+                    await connector.close()
+        for name in removed:
+            await self.queue.cancel_waiting(name, "integration removed from the config")
+        self.scheduler.apply(config.integrations)
+        log.info("config reloaded: %d integration(s); changed %s, removed %s",
+                 len(config.integrations), sorted(changed) or "none", sorted(removed) or "none")
+
+    # -- work ----------------------------------------------------------------------
+
+    async def connector(self, name: str) -> Connector:
+        async with self._connector_lock:
+            connector = self._connectors.get(name)
+            if connector is None:
+                integration = self.config.integration(name)
+                if integration is None:
+                    raise KeyError(name)
+                connector = await build_connector(integration, self.session, self.config.sync,
+                                                  self.metrics)
+                self._connectors[name] = connector
+            return connector
+
+    async def execute(self, run: QueuedRun, stop: asyncio.Event) -> None:
+        """The worker body: one queued run, start to finish."""
+        self.metrics.running.inc()
+        try:
+            try:
+                connector = await self.connector(run.integration)
+            except Exception as err:
+                reason = ("integration no longer configured" if isinstance(err, KeyError)
+                          else f"cannot start: {err}")
+                await self.store.update_run(run.run_id, outcome="failed", error=reason,
+                                            started_at=utcnow(), finished_at=utcnow())
+                self.metrics.runs.labels(run.integration, run.trigger, "failed").inc()
+                log.error("integration=%s run=%d %s", run.integration, run.run_id, reason)
+                return
+
+            def on_entity(entity: Entity) -> None:
+                run.current_entity = entity.value
+
+            report = await self.engine.run(run.run_id, connector, full=run.full, stop=stop,
+                                           on_entity=on_entity)
+            self.metrics.runs.labels(run.integration, run.trigger, report.outcome).inc()
+        finally:
+            self.metrics.running.dec()
+
+    def _queue_changed(self) -> None:
+        self.metrics.queue_depth.set(len(self.queue.waiting))
+
+    # -- views ---------------------------------------------------------------------
+
+    def integration_view(self, integration: IntegrationConfig) -> IntegrationView:
+        state = self.queue.state(integration.name)
+        waiting = state["waiting"]
+        return IntegrationView(
+            name=integration.name, kind=integration.kind, enabled=integration.enabled,
+            schedule=integration.schedule, timezone=integration.timezone,
+            next_run=self.scheduler.next_run(integration.name) if integration.enabled else None,
+            waiting=waiting,
+            waiting_position=self.queue.position(waiting.run_id) if waiting else None,
+            running=state["running"])
+
+    async def integration_summary(self, integration: IntegrationConfig) -> dict[str, Any]:
+        view = self.integration_view(integration)
+        last = await self.store.fetch_one(
+            "SELECT * FROM runs WHERE integration = ? AND outcome NOT IN ('queued', 'running') "
+            "ORDER BY id DESC LIMIT 1", (integration.name,))
+        last_success = await self.store.fetch_one(
+            "SELECT id, finished_at FROM runs WHERE integration = ? AND outcome = 'succeeded' "
+            "ORDER BY id DESC LIMIT 1", (integration.name,))
+        states = await self.store.entity_states(integration.name)
+        return {
+            "name": view.name,
+            "kind": view.kind,
+            "enabled": view.enabled,
+            "schedule": view.schedule,
+            "timezone": view.timezone,
+            "next_run": view.next_run.isoformat() if view.next_run else None,
+            "state": ("running" if view.running else "queued" if view.waiting else "idle"),
+            "queued": ({"run_id": view.waiting.run_id, "position": view.waiting_position,
+                        "trigger": view.waiting.trigger} if view.waiting else None),
+            "running": ({"run_id": view.running.run_id, "entity": view.running.current_entity,
+                         "trigger": view.running.trigger,
+                         "started_at": view.running.started_at.isoformat()
+                         if view.running.started_at else None} if view.running else None),
+            "last_run": _run_brief(last),
+            "last_success": last_success,
+            "entities": {e.value: {"last_success_at": states.get(e.value, {}).get("last_success_at"),
+                                   "last_success_run": states.get(e.value, {}).get("last_success_run")}
+                         for e in Entity},
+            "records": await self.store.count_records(integration.name),
+        }
+
+
+def _run_brief(run: dict[str, Any] | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {k: run[k] for k in ("id", "trigger", "requested_by", "queued_at", "started_at",
+                                "finished_at", "outcome", "error")}

@@ -1,0 +1,1161 @@
+"""ConnectWise PSA (Manage) REST 3.0 simulator over the shared :class:`Dataset`.
+
+``create_app(dataset)`` serves ``/{codebase}apis/3.0/…`` (companies, statuses,
+types, sites per company, configurations, contacts, boards and their statuses,
+priorities, tickets, ``/system/info``), ``/login/companyinfo/{companyId}`` and
+the shared ``/_sim/`` control plane.
+
+Confirmed with public sources (see ``shared/psa-apis.md`` for more):
+
+- Auth is Basic ``{companyId}+{publicKey}:{privateKey}`` plus a ``clientId``
+  header; a missing clientId is refused with a 400 that names ``clientId``
+  (mspvectis ConnectWise guide). 401 bodies use ``code: "Unauthorized"``
+  (christaylorcodes/ConnectWiseManageAPI ``Invoke-CWMWebRequest.ps1``).
+- Error JSON is ``{"code", "message", "errors": [{"code", "message",
+  "resource", "field"}]}`` with ``InvalidObject`` for 400s (christaylorcodes
+  issue #30, xyte ConnectWise KB); 5xx bodies use ``code: "ConnectWiseApi"``
+  (christaylorcodes issue #1).
+- ``Link`` looks like ``<https://host/v4_6_release/apis/3.0/company/companies?pageSize=1000&page=2>;
+  rel="next", …`` (thelazyadministrator.com, 2024); ``page`` is the last query
+  parameter because pyconnectwise parses ``page=(\\d+)>; rel="…"``.
+- ``pageSize`` has a hard maximum of 1,000 records (ConnectWise "PSA
+  Pagination" guide; django-connectwise ``CW_RESPONSE_MAX_RECORDS``).
+- Forward-only paging: request header ``pagination-type: forward-only``;
+  ``pageId`` acts as ``id > pageId``; the client follows the first URL in
+  ``Link`` and stops when it is empty (christaylorcodes ``Invoke-CWMAllResult.ps1``,
+  which also requires the header to exist on the first page).
+- Conditions: ``= != < <= > >=``, ``contains``, ``like`` (``%`` wildcard),
+  ``in``, ``not``; strings double-quoted, datetimes in ``[…]``, ``and``/``or``,
+  parentheses; keywords in either case (pyconnectwise emits upper case).
+- ``/login/companyinfo`` answers ``null`` for an unknown company (django-connectwise).
+- Cloud throttling is Cloudflare's 429 with ``Retry-After`` (pyconnectwise PR #41).
+
+Inferred: a ``pageSize`` over 1000 is clamped rather than refused; the default
+page size is 25; ``Link`` is always sent, empty when there is no other page
+(pyconnectwise's ``PaginatedResponse`` fails on a missing header); the exact
+400 body for a bad ``conditions`` or a missing ``clientId``; the 429 body;
+sites of an unknown company answer 404; ``orderBy`` is ignored in forward-only
+mode; string comparisons are case-insensitive (SQL Server's default collation).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import binascii
+import operator
+import re
+import zlib
+from bisect import bisect_left, bisect_right
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any, Final, NamedTuple
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from psad.simulators import (
+    DATASET_KEY,
+    FAULTS_KEY,
+    REQUEST_LOG_KEY,
+    RequestLog,
+    add_control_routes,
+    request_log_middleware,
+)
+from psad.simulators.dataset import (
+    ASSET_STATUSES,
+    ASSET_TYPES,
+    CONTACT_TYPES,
+    DELETE,
+    MANUFACTURERS,
+    Asset,
+    Board,
+    Company,
+    CompanyStatus,
+    CompanyType,
+    Contact,
+    CustomFieldDef,
+    CustomValue,
+    Dataset,
+    Priority,
+    Site,
+    Ticket,
+    TicketStatus,
+)
+from psad.simulators.faults import Faults, default_error_body
+
+DEFAULT_CLIENT_ID: Final = "5f3c0f0e-7d1a-4c6b-9a52-2e8f4b1d9c70"
+DEFAULT_PAGE_SIZE: Final = 25
+MAX_PAGE_SIZE: Final = 1000
+VERSION_CODE: Final = "v2025.8"
+VERSION_NUMBER: Final = "v4.6.2025080"
+ACTOR: Final = "psadsim"
+_dumps: Final = functools.partial(json.dumps, separators=(",", ":"), check_circular=False)
+
+Wire = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CwConfig:
+    company_id: str
+    public_key: str
+    private_key: str
+    client_id: str
+    codebase: str
+
+    @property
+    def api_prefix(self) -> str:
+        return f"/{self.codebase}apis/3.0"
+
+
+CONFIG_KEY = web.AppKey("psad.simulators.connectwise.config", CwConfig)
+
+
+# --- errors -----------------------------------------------------------------------------
+
+_CODES: Final = {400: "InvalidObject", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                 405: "MethodNotAllowed", 429: "TooManyRequests"}
+
+
+def cw_error_body(status: int, message: str) -> dict[str, Any]:
+    """A ConnectWise error body for ``status`` (also used for injected faults)."""
+    return {"code": _CODES.get(status, "ConnectWiseApi"), "message": message}
+
+
+def cw_error(status: int, message: str, *, errors: Sequence[Mapping[str, str]] = ()) -> web.Response:
+    body = cw_error_body(status, message)
+    if errors:
+        body["errors"] = list(errors)
+    return _json(body, status=status)
+
+
+class BadQuery(Exception):
+    """A query parameter ConnectWise would refuse; becomes a 400."""
+
+    def __init__(self, message: str, field: str = "conditions") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _json(body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    """Compact JSON, as ConnectWise sends it."""
+    return web.json_response(body, status=status, headers=headers, dumps=_dumps)
+
+
+def _not_found(label: str, record_id: object) -> web.Response:
+    return cw_error(404, f"{label} with id {record_id} not found")
+
+
+# --- wire rendering ---------------------------------------------------------------------
+
+
+def ts(value: datetime) -> str:
+    """``2025-01-31T02:00:00Z``: ConnectWise's UTC format, whole seconds."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat()[:19] + "Z"
+
+
+def day(value: date) -> str:
+    return value.isoformat() + "T00:00:00Z"
+
+
+def _stable_id(name: str) -> int:
+    return 1000 + zlib.crc32(name.encode()) % 90000
+
+
+def _name_ids(names: Iterable[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for name in names:
+        ids.setdefault(name, len(ids) + 1)
+    return ids
+
+
+ASSET_TYPE_IDS: Final = _name_ids(ASSET_TYPES)
+ASSET_STATUS_IDS: Final = _name_ids(ASSET_STATUSES)
+MANUFACTURER_IDS: Final = _name_ids(MANUFACTURERS)
+CONTACT_TYPE_IDS: Final = _name_ids(CONTACT_TYPES)
+COUNTRY_IDS: Final = _name_ids(("United States", "Canada", "United Kingdom", "Australia"))
+PRIORITY_COLORS: Final = ("Red", "Orange", "Green", "Blue")
+
+
+_NAMED_CACHE: Final[dict[tuple[int, str], Wire]] = {}
+
+
+def _named(ids: Mapping[str, int], name: str | None) -> Wire | None:
+    """A shared ``{id, name}`` reference (rendering reuses it; overrides copy first)."""
+    if name is None:
+        return None
+    key = (id(ids), name)
+    ref = _NAMED_CACHE.get(key)
+    if ref is None:
+        ref = _NAMED_CACHE[key] = {"id": ids.get(name) or _stable_id(name), "name": name}
+    return ref
+
+
+def _info(updated: datetime, created: datetime | None = None) -> Wire:
+    info: Wire = {"lastUpdated": ts(updated), "updatedBy": ACTOR}
+    if created is not None:
+        info["dateEntered"] = ts(created)
+        info["enteredBy"] = ACTOR
+    return info
+
+
+def _company_ref(ds: Dataset, company_id: int | None, base: str) -> Wire | None:
+    company = ds.companies.get(company_id) if company_id is not None else None
+    if company is None:
+        return None if company_id is None else {"id": company_id}
+    return {"id": company.id, "identifier": company.identifier, "name": company.name,
+            "_info": {"company_href": f"{base}/company/companies/{company.id}"}}
+
+
+def _country(name: str | None) -> Wire | None:
+    return _named(COUNTRY_IDS, name)
+
+
+@functools.cache
+def _custom_field_shell(d: CustomFieldDef) -> Wire:
+    return {"id": d.id, "caption": d.caption, "type": d.type,
+            "entryMethod": "Date" if d.type == "Date" else "EntryField", "numberOfDecimals": 0}
+
+
+def _custom_fields(defs: Sequence[CustomFieldDef], values: Mapping[str, CustomValue]) -> list[Wire]:
+    out = []
+    for d in defs:
+        value = values.get(d.caption)
+        out.append({**_custom_field_shell(d), "value": day(value) if isinstance(value, date) else value})
+    return out
+
+
+def render_company_status(ds: Dataset, s: CompanyStatus, base: str = "") -> Wire:
+    return {"id": s.id, "name": s.name, "defaultFlag": s.is_default, "inactiveFlag": s.inactive,
+            "notifyFlag": False, "disallowSavingFlag": False, "notificationMessage": None,
+            "customNoteFlag": False, "cancelOpenTracksFlag": False, "_info": _info(s.updated_at)}
+
+
+def render_company_type(ds: Dataset, t: CompanyType, base: str = "") -> Wire:
+    return {"id": t.id, "name": t.name, "defaultFlag": t.id == 1, "vendorFlag": t.name == "Vendor",
+            "_info": _info(t.updated_at)}
+
+
+def render_company(ds: Dataset, c: Company, base: str = "") -> Wire:
+    status = ds.company_statuses.get(c.status_id) if c.status_id is not None else None
+    primary = next((ds.sites[i] for i in ds.children("sites", c.id) if ds.sites[i].primary), None)
+    return {
+        "id": c.id,
+        "identifier": c.identifier,
+        "name": c.name,
+        "status": None if status is None else {
+            "id": status.id, "name": status.name,
+            "_info": {"status_href": f"{base}/company/companies/statuses/{status.id}"}},
+        "types": [{"id": t.id, "name": t.name,
+                   "_info": {"type_href": f"{base}/company/companies/types/{t.id}"}}
+                  for t in (ds.company_types.get(i) for i in c.type_ids) if t is not None],
+        "addressLine1": c.line1,
+        "addressLine2": c.line2,
+        "city": c.city,
+        "state": c.region_code,
+        "zip": c.postal_code,
+        "country": _country(c.country),
+        "phoneNumber": c.phone,
+        "website": c.website,
+        "site": None if primary is None else {
+            "id": primary.id, "name": primary.name,
+            "_info": {"site_href": f"{base}/company/companies/{c.id}/sites/{primary.id}"}},
+        "deletedFlag": False,
+        "customFields": [],
+        "_info": _info(c.updated_at, c.created_at),
+    }
+
+
+def render_site(ds: Dataset, s: Site, base: str = "") -> Wire:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "addressLine1": s.line1,
+        "addressLine2": s.line2,
+        "city": s.city,
+        "stateReference": None if s.region_code is None else {
+            "id": _stable_id(s.region_code), "identifier": s.region_code, "name": s.region},
+        "zip": s.postal_code,
+        "country": None if s.country is None else {
+            "id": COUNTRY_IDS.get(s.country) or _stable_id(s.country),
+            "identifier": s.country, "name": s.country},
+        "phoneNumber": s.phone,
+        "inactiveFlag": not s.active,
+        "primaryAddressFlag": s.primary,
+        "defaultBillingFlag": s.primary,
+        "defaultShippingFlag": s.primary,
+        "defaultMailingFlag": s.primary,
+        "company": _company_ref(ds, s.company_id, base),
+        "_info": _info(s.updated_at, s.created_at),
+    }
+
+
+def render_configuration(ds: Dataset, a: Asset, base: str = "") -> Wire:
+    return {
+        "id": a.id,
+        "name": a.name,
+        "type": _named(ASSET_TYPE_IDS, a.type),
+        "status": _named(ASSET_STATUS_IDS, a.status),
+        "company": _company_ref(ds, a.company_id, base),
+        "serialNumber": a.serial_number,
+        "modelNumber": None,
+        "tagNumber": None,
+        "purchaseDate": None if a.purchase_date is None else day(a.purchase_date),
+        "warrantyExpirationDate": None if a.warranty_expiration is None else day(a.warranty_expiration),
+        "osType": a.os_type,
+        "manufacturer": _named(MANUFACTURER_IDS, a.manufacturer),
+        "notes": a.notes,
+        "activeFlag": a.status not in ("Inactive", "Retired"),
+        "customFields": _custom_fields(ds.asset_fields, a.custom_fields),
+        "_info": _info(a.updated_at, a.created_at),
+    }
+
+
+def _communication_items(c: Contact) -> list[Wire]:
+    items: list[Wire] = []
+    if c.email:
+        items.append({"id": c.id * 2, "type": {"id": 1, "name": "Email"}, "value": c.email,
+                      "defaultFlag": True, "domain": "@" + c.email.partition("@")[2],
+                      "communicationType": "Email"})
+    if c.phone:
+        items.append({"id": c.id * 2 + 1, "type": {"id": 2, "name": "Direct"}, "value": c.phone,
+                      "extension": None, "defaultFlag": True, "communicationType": "Phone"})
+    return items
+
+
+def render_contact(ds: Dataset, c: Contact, base: str = "") -> Wire:
+    kind = _named(CONTACT_TYPE_IDS, c.type)
+    return {
+        "id": c.id,
+        "firstName": c.first_name,
+        "lastName": c.last_name,
+        "company": _company_ref(ds, c.company_id, base),
+        "title": c.title,
+        "types": [] if kind is None else [kind],
+        "inactiveFlag": not c.active,
+        "addressLine1": c.line1,
+        "addressLine2": c.line2,
+        "city": c.city,
+        "state": c.region,
+        "zip": c.postal_code,
+        "country": _country(c.country),
+        "defaultPhoneType": "Direct" if c.phone else None,
+        "defaultPhoneNbr": c.phone,
+        "communicationItems": _communication_items(c),
+        "customFields": _custom_fields(ds.contact_fields, c.custom_fields),
+        "_info": _info(c.updated_at, c.created_at),
+    }
+
+
+def render_board(ds: Dataset, b: Board, base: str = "") -> Wire:
+    return {"id": b.id, "name": b.name, "inactiveFlag": not b.active, "projectFlag": b.name == "Projects",
+            "_info": _info(b.updated_at)}
+
+
+def render_board_status(ds: Dataset, s: TicketStatus, base: str = "") -> Wire:
+    board = ds.boards.get(s.board_id)
+    first = ds.children("ticket_statuses", s.board_id)
+    return {
+        "id": s.id,
+        "name": s.name,
+        "board": {"id": s.board_id, "name": board.name if board else None,
+                  "_info": {"board_href": f"{base}/service/boards/{s.board_id}"}},
+        "sortOrder": s.sort_order,
+        "displayOnBoard": not s.closed,
+        "inactive": False,
+        "closedStatus": s.closed,
+        "timeEntryNotAllowed": s.closed,
+        "defaultFlag": bool(first) and first[0] == s.id,
+        "_info": _info(s.updated_at),
+    }
+
+
+def render_priority(ds: Dataset, p: Priority, base: str = "") -> Wire:
+    color = PRIORITY_COLORS[(p.sort_order - 1) % len(PRIORITY_COLORS)]
+    return {"id": p.id, "name": p.name, "color": color, "sortOrder": p.sort_order,
+            "defaultFlag": p.sort_order == 3, "_info": _info(p.updated_at)}
+
+
+def render_ticket(ds: Dataset, t: Ticket, base: str = "") -> Wire:
+    board = ds.boards.get(t.board_id) if t.board_id is not None else None
+    status = ds.ticket_statuses.get(t.status_id) if t.status_id is not None else None
+    priority = ds.priorities.get(t.priority_id) if t.priority_id is not None else None
+    contact = ds.contacts.get(t.contact_id) if t.contact_id is not None else None
+    wire: Wire = {
+        "id": t.id,
+        "summary": t.summary,
+        "recordType": "ServiceTicket",
+        "board": None if board is None else {
+            "id": board.id, "name": board.name,
+            "_info": {"board_href": f"{base}/service/boards/{board.id}"}},
+        "status": None if status is None else {
+            "id": status.id, "name": status.name,
+            "_info": {"status_href": f"{base}/service/boards/{status.board_id}/statuses/{status.id}"}},
+        "company": _company_ref(ds, t.company_id, base),
+        "priority": None if priority is None else {
+            "id": priority.id, "name": priority.name, "sort": priority.sort_order,
+            "_info": {"priority_href": f"{base}/service/priorities/{priority.id}"}},
+        "closedFlag": t.closed,
+        "_info": _info(t.updated_at, t.created_at),
+    }
+    if contact is not None:
+        wire["contact"] = {"id": contact.id, "name": f"{contact.first_name} {contact.last_name}",
+                           "_info": {"contact_href": f"{base}/company/contacts/{contact.id}"}}
+        wire["contactName"] = wire["contact"]["name"]
+    return wire
+
+
+# --- condition fields ---------------------------------------------------------------------
+
+
+class Field(NamedTuple):
+    get: Callable[[Any], Any]
+    kind: str
+    """"int", "str", "bool" or "datetime"."""
+
+
+def _midnight(value: date | None) -> datetime | None:
+    return None if value is None else datetime.combine(value, time(), UTC)
+
+
+def _common(*, created: bool = False) -> dict[str, Field]:
+    fields = {
+        "id": Field(lambda r: r.id, "int"),
+        "lastUpdated": Field(lambda r: r.updated_at, "datetime"),
+        "_info/lastUpdated": Field(lambda r: r.updated_at, "datetime"),
+    }
+    if created:
+        fields["dateEntered"] = Field(lambda r: r.created_at, "datetime")
+        fields["_info/dateEntered"] = Field(lambda r: r.created_at, "datetime")
+    return fields
+
+
+def _company_fields(ds: Dataset) -> dict[str, Field]:
+    def company(r: Any) -> Company | None:
+        return None if r.company_id is None else ds.companies.get(r.company_id)
+
+    return {
+        "company/id": Field(lambda r: r.company_id, "int"),
+        "company/name": Field(lambda r: (c := company(r)) and c.name, "str"),
+        "company/identifier": Field(lambda r: (c := company(r)) and c.identifier, "str"),
+    }
+
+
+# --- conditions grammar ---------------------------------------------------------------------
+
+_TOKEN: Final = re.compile(r"""
+    \s*(?:
+      (?P<lp>\() | (?P<rp>\)) | (?P<comma>,)
+    | (?P<op><=|>=|!=|<>|=|<|>)
+    | (?P<str>"(?:[^"\\]|\\.)*")
+    | (?P<dt>\[[^\]]*\])
+    | (?P<num>-?\d+(?:\.\d+)?)(?![\w/])
+    | (?P<word>[A-Za-z_][\w/]*)
+    )""", re.VERBOSE)
+_KEYWORDS: Final = frozenset({"and", "or", "not", "like", "contains", "in", "true", "false", "null"})
+
+
+class Cmp(NamedTuple):
+    field: str
+    op: str
+    value: Any
+
+
+class BoolOp(NamedTuple):
+    op: str
+    items: tuple[Any, ...]
+
+
+def tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise BadQuery(f"Unexpected character at position {pos}: {text[pos:pos + 10]!r}")
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        pos = match.end()
+    return tokens
+
+
+def _parse_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadQuery(f"Invalid date/time [{text}]") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = tokenize(text)
+        self.pos = 0
+
+    def parse(self) -> Any:
+        if not self.tokens:
+            raise BadQuery("conditions is empty")
+        node = self.expr()
+        if self.pos != len(self.tokens):
+            raise BadQuery(f"Unexpected {self.tokens[self.pos][1]!r} in conditions")
+        return node
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def next(self, what: str) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise BadQuery(f"conditions ended early, expected {what}")
+        self.pos += 1
+        return token
+
+    def keyword(self, word: str) -> bool:
+        token = self.peek()
+        if token is not None and token[0] == "word" and token[1].lower() == word:
+            self.pos += 1
+            return True
+        return False
+
+    def expr(self) -> Any:
+        items = [self.term()]
+        while self.keyword("or"):
+            items.append(self.term())
+        return items[0] if len(items) == 1 else BoolOp("or", tuple(items))
+
+    def term(self) -> Any:
+        items = [self.factor()]
+        while self.keyword("and"):
+            items.append(self.factor())
+        return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
+
+    def factor(self) -> Any:
+        token = self.peek()
+        if token is not None and token[0] == "lp":
+            self.pos += 1
+            node = self.expr()
+            if self.next("')'")[0] != "rp":
+                raise BadQuery("Expected ')' in conditions")
+            return node
+        return self.comparison()
+
+    def comparison(self) -> Cmp:
+        kind, name = self.next("a field name")
+        if kind != "word" or name.lower() in _KEYWORDS:
+            raise BadQuery(f"Expected a field name, found {name!r}")
+        negate = self.keyword("not")
+        kind, op = self.next("an operator")
+        if kind == "op" and not negate:
+            return Cmp(name, "!=" if op == "<>" else op, self.value())
+        word = op.lower()
+        if kind == "word" and word in ("like", "contains"):
+            return Cmp(name, f"not {word}" if negate else word, self.value())
+        if kind == "word" and word == "in":
+            return Cmp(name, "not in" if negate else "in", self.value_list())
+        raise BadQuery(f"Unknown operator {op!r} after {name}")
+
+    def value(self) -> Any:
+        kind, text = self.next("a value")
+        if kind == "str":
+            return re.sub(r"\\(.)", r"\1", text[1:-1])
+        if kind == "num":
+            return float(text) if "." in text else int(text)
+        if kind == "dt":
+            return _parse_datetime(text[1:-1])
+        if kind == "word" and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        if kind == "word" and text.lower() == "null":
+            return None
+        raise BadQuery(f"Expected a value, found {text!r}")
+
+    def value_list(self) -> tuple[Any, ...]:
+        if self.next("'('")[0] != "lp":
+            raise BadQuery("Expected '(' after in")
+        values = [self.value()]
+        while True:
+            kind, _ = self.next("',' or ')'")
+            if kind == "rp":
+                return tuple(values)
+            if kind != "comma":
+                raise BadQuery("Expected ',' or ')' in list")
+            values.append(self.value())
+
+
+def parse_conditions(text: str) -> Any:
+    """The syntax tree of a ``conditions`` string; raises :class:`BadQuery`."""
+    return _Parser(text).parse()
+
+
+Predicate = Callable[[Any], bool]
+_ORDERING: Final = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+                    ">": operator.gt, ">=": operator.ge}
+_KIND_TYPES: Final[dict[str, tuple[type, ...]]] = {
+    "int": (int, float), "str": (str,), "bool": (bool,), "datetime": (datetime,)}
+
+
+def _lookup(fields: Mapping[str, Field], name: str) -> tuple[str, Field]:
+    """The field's canonical name and accessor (names match case-insensitively)."""
+    if name in fields:
+        return name, fields[name]
+    folded = name.casefold()
+    for known, found in fields.items():
+        if known.casefold() == folded:
+            return known, found
+    raise BadQuery(f"Unknown field '{name}'")
+
+
+def _check_value(name: str, kind: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, _KIND_TYPES[kind]) and (kind == "bool" or not isinstance(value, bool)):
+        return
+    shown = f"[{value.isoformat()}]" if isinstance(value, datetime) else repr(value)
+    raise BadQuery(f"Value {shown} is not valid for field '{name}' ({kind})")
+
+
+def compile_conditions(node: Any, fields: Mapping[str, Field]) -> Predicate:
+    if isinstance(node, BoolOp):
+        parts = [compile_conditions(item, fields) for item in node.items]
+        if node.op == "and":
+            return lambda r: all(p(r) for p in parts)
+        return lambda r: any(p(r) for p in parts)
+    return _compile_cmp(node, fields)
+
+
+def _compile_cmp(cmp: Cmp, fields: Mapping[str, Field]) -> Predicate:
+    _, (get, kind) = _lookup(fields, cmp.field)
+    op, value = cmp.op, cmp.value
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        _check_value(cmp.field, kind, v)
+    if op in ("like", "not like", "contains", "not contains"):
+        if kind != "str" or not isinstance(value, str):
+            raise BadQuery(f"Operator '{op}' needs a string field and value ({cmp.field})")
+        pattern = re.escape(value).replace("%", ".*").replace(r"\*", ".*") if "like" in op \
+            else ".*" + re.escape(value) + ".*"
+        regex = re.compile(pattern, re.IGNORECASE | re.DOTALL)
+        if op.startswith("not"):
+            return lambda r: (v := get(r)) is not None and regex.fullmatch(v) is None
+        return lambda r: (v := get(r)) is not None and regex.fullmatch(v) is not None
+    norm: Callable[[Any], Any] = (lambda v: v.casefold()) if kind == "str" else (lambda v: v)
+    if op in ("in", "not in"):
+        wanted = frozenset(norm(v) for v in values if v is not None)
+        if op == "in":
+            return lambda r: (v := get(r)) is not None and norm(v) in wanted
+        return lambda r: (v := get(r)) is not None and norm(v) not in wanted
+    if value is None:
+        if op not in ("=", "!="):
+            raise BadQuery(f"Operator '{op}' cannot compare with null ({cmp.field})")
+        return (lambda r: get(r) is None) if op == "=" else (lambda r: get(r) is not None)
+    if kind == "bool" and op not in ("=", "!="):
+        raise BadQuery(f"Operator '{op}' is not valid for boolean field '{cmp.field}'")
+    compare, target = _ORDERING[op], norm(value)
+    return lambda r: (v := get(r)) is not None and compare(norm(v), target)
+
+
+def _and_terms(node: Any) -> list[Any]:
+    if isinstance(node, BoolOp) and node.op == "and":
+        return [term for item in node.items for term in _and_terms(item)]
+    return [node]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Conditions split into an id range (for bisect) and a residual predicate."""
+
+    low: int | None = None
+    high: int | None = None
+    residual: Predicate | None = None
+
+    def bounds(self, ids: Sequence[int]) -> tuple[int, int]:
+        start = 0 if self.low is None else bisect_left(ids, self.low)
+        stop = len(ids) if self.high is None else bisect_right(ids, self.high)
+        return start, max(start, stop)
+
+
+def plan_conditions(text: str | None, fields: Mapping[str, Field]) -> Plan:
+    if text is None or not text.strip():
+        return Plan()
+    node = parse_conditions(text)
+    low: int | None = None
+    high: int | None = None
+    rest = []
+    for term in _and_terms(node):
+        bound = _id_bound(term)
+        if bound is None:
+            rest.append(term)
+            continue
+        term_low, term_high = bound
+        if term_low is not None:
+            low = term_low if low is None else max(low, term_low)
+        if term_high is not None:
+            high = term_high if high is None else min(high, term_high)
+    residual = None
+    if rest:
+        residual = compile_conditions(rest[0] if len(rest) == 1 else BoolOp("and", tuple(rest)), fields)
+    return Plan(low, high, residual)
+
+
+def _id_bound(term: Any) -> tuple[int | None, int | None] | None:
+    if not (isinstance(term, Cmp) and term.field.casefold() == "id"):
+        return None
+    value = term.value
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return {">": (value + 1, None), ">=": (value, None), "<": (None, value - 1),
+            "<=": (None, value), "=": (value, value)}.get(term.op)
+
+
+# --- resources ------------------------------------------------------------------------------
+
+
+Renderer = Callable[[Dataset, Any, str], Wire]
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    path: str
+    entity: str
+    label: str
+    render: Renderer
+    fields: Mapping[str, Field]
+    parent: str | None = None
+    """Dataset entity of the parent in the path (companies for sites)."""
+    parent_attr: str | None = None
+    parent_label: str = ""
+
+
+def resources(ds: Dataset) -> tuple[Resource, ...]:
+    def name_field(attr: str = "name") -> Field:
+        return Field(lambda r: getattr(r, attr), "str")
+
+    def looked_up(table: Mapping[int, Any], attr: str) -> Field:
+        """The name of the record that ``attr`` points at."""
+        def get(r: Any) -> str | None:
+            target = table.get(getattr(r, attr))
+            return None if target is None else target.name
+        return Field(get, "str")
+
+    return (
+        Resource("/company/companies/statuses", "company_statuses", "CompanyStatus",
+                 render_company_status, {
+                     **_common(), "name": name_field(),
+                     "defaultFlag": Field(lambda r: r.is_default, "bool"),
+                     "inactiveFlag": Field(lambda r: r.inactive, "bool")}),
+        Resource("/company/companies/types", "company_types", "CompanyType", render_company_type,
+                 {**_common(), "name": name_field()}),
+        Resource("/company/companies", "companies", "Company", render_company, {
+            **_common(created=True), "name": name_field(), "identifier": name_field("identifier"),
+            "website": name_field("website"), "city": name_field("city"),
+            "state": name_field("region_code"), "zip": name_field("postal_code"),
+            "phoneNumber": name_field("phone"),
+            "deletedFlag": Field(lambda r: False, "bool"),
+            "status/id": Field(lambda r: r.status_id, "int"),
+            "status/name": looked_up(ds.company_statuses, "status_id"),
+            "types/id": Field(lambda r: r.type_ids[0] if r.type_ids else None, "int")}),
+        Resource("/company/companies/{parent}/sites", "sites", "CompanySite", render_site, {
+            **_common(created=True), "name": name_field(), "city": name_field("city"),
+            "zip": name_field("postal_code"),
+            "inactiveFlag": Field(lambda r: not r.active, "bool"),
+            "primaryAddressFlag": Field(lambda r: r.primary, "bool"),
+            **_company_fields(ds)}, parent="companies", parent_attr="company_id", parent_label="Company"),
+        Resource("/company/configurations", "assets", "Configuration", render_configuration, {
+            **_common(created=True), "name": name_field(),
+            "serialNumber": name_field("serial_number"), "osType": name_field("os_type"),
+            "notes": name_field("notes"),
+            "type/name": name_field("type"), "status/name": name_field("status"),
+            "manufacturer/name": name_field("manufacturer"),
+            "type/id": Field(lambda r: r.type and (ASSET_TYPE_IDS.get(r.type) or _stable_id(r.type)), "int"),
+            "status/id": Field(
+                lambda r: r.status and (ASSET_STATUS_IDS.get(r.status) or _stable_id(r.status)), "int"),
+            "activeFlag": Field(lambda r: r.status not in ("Inactive", "Retired"), "bool"),
+            "purchaseDate": Field(lambda r: _midnight(r.purchase_date), "datetime"),
+            "warrantyExpirationDate": Field(lambda r: _midnight(r.warranty_expiration), "datetime"),
+            **_company_fields(ds)}),
+        Resource("/company/contacts", "contacts", "Contact", render_contact, {
+            **_common(created=True), "firstName": name_field("first_name"),
+            "lastName": name_field("last_name"), "title": name_field("title"),
+            "city": name_field("city"),
+            "inactiveFlag": Field(lambda r: not r.active, "bool"),
+            "types/name": name_field("type"),
+            **_company_fields(ds)}),
+        Resource("/service/boards", "boards", "Board", render_board, {
+            **_common(), "name": name_field(), "inactiveFlag": Field(lambda r: not r.active, "bool")}),
+        Resource("/service/boards/{parent}/statuses", "ticket_statuses", "BoardStatus",
+                 render_board_status, {
+                     **_common(), "name": name_field(),
+                     "closedStatus": Field(lambda r: r.closed, "bool"),
+                     "inactive": Field(lambda r: False, "bool"),
+                     "sortOrder": Field(lambda r: r.sort_order, "int"),
+                     "board/id": Field(lambda r: r.board_id, "int")},
+                 parent="boards", parent_attr="board_id", parent_label="Board"),
+        Resource("/service/priorities", "priorities", "Priority", render_priority, {
+            **_common(), "name": name_field(), "sortOrder": Field(lambda r: r.sort_order, "int")}),
+        Resource("/service/tickets", "tickets", "Ticket", render_ticket, {
+            **_common(created=True), "summary": name_field("summary"),
+            "closedFlag": Field(lambda r: r.closed, "bool"),
+            "board/id": Field(lambda r: r.board_id, "int"),
+            "board/name": looked_up(ds.boards, "board_id"),
+            "status/id": Field(lambda r: r.status_id, "int"),
+            "status/name": looked_up(ds.ticket_statuses, "status_id"),
+            "priority/id": Field(lambda r: r.priority_id, "int"),
+            "priority/name": looked_up(ds.priorities, "priority_id"),
+            "contact/id": Field(lambda r: r.contact_id, "int"),
+            **_company_fields(ds)}),
+    )
+
+
+# --- query handling -------------------------------------------------------------------------
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadQuery(f"{name} must be an integer", field=name) from None
+
+
+def page_size(request: web.Request) -> int:
+    size = _int_param(request, "pageSize", DEFAULT_PAGE_SIZE)
+    return DEFAULT_PAGE_SIZE if size < 1 else min(size, MAX_PAGE_SIZE)
+
+
+class SortKey(NamedTuple):
+    name: str
+    field: Field
+    descending: bool
+
+
+def order_keys(text: str | None, fields: Mapping[str, Field]) -> list[SortKey]:
+    """``orderBy`` as sort keys; empty means id ascending."""
+    if text is None or not text.strip():
+        return []
+    keys = []
+    for part in text.split(","):
+        words = part.split()
+        if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
+            raise BadQuery(f"Invalid orderBy '{part.strip()}'", field="orderBy")
+        name, found = _lookup(fields, words[0])
+        keys.append(SortKey(name, found, len(words) == 2 and words[1].lower() == "desc"))
+    return keys
+
+
+def _sort(ids: list[int], table: Mapping[int, Any], keys: list[SortKey]) -> list[int]:
+    for _, (get, kind), descending in reversed(keys):
+        def key(i: int, get: Callable[[Any], Any] = get, kind: str = kind) -> tuple[bool, Any]:
+            value = get(table[i])
+            if value is None:
+                return (not descending, 0)
+            return (descending, value.casefold() if kind == "str" else value)
+        ids.sort(key=key, reverse=descending)
+    return ids
+
+
+class Selection(NamedTuple):
+    """Matching ids as ``ids[start:stop]`` (no copy for plain id ranges)."""
+
+    ids: Sequence[int]
+    start: int
+    stop: int
+    reverse: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.stop - self.start
+
+    def page(self, offset: int, size: int) -> Sequence[int]:
+        if self.reverse:
+            hi = max(self.stop - offset, self.start)
+            return self.ids[max(hi - size, self.start):hi][::-1]
+        lo = min(self.start + offset, self.stop)
+        return self.ids[lo:min(lo + size, self.stop)]
+
+
+def select(table: Mapping[int, Any], ids: Sequence[int], plan: Plan, keys: list[SortKey]) -> Selection:
+    start, stop = plan.bounds(ids)
+    by_id = not keys or (len(keys) == 1 and keys[0].name == "id")
+    if plan.residual is None and by_id:
+        return Selection(ids, start, stop, reverse=bool(keys) and keys[0].descending)
+    residual = plan.residual
+    chosen = [i for i in ids[start:stop] if residual(table[i])] if residual else list(ids[start:stop])
+    if keys:
+        chosen = _sort(chosen, table, keys)
+    return Selection(chosen, 0, len(chosen))
+
+
+def forward_page(table: Mapping[int, Any], ids: Sequence[int], plan: Plan, after: int,
+                 size: int) -> tuple[list[int], bool]:
+    """Up to ``size`` matching ids above ``after``, and whether more follow."""
+    start, stop = plan.bounds(ids)
+    start = max(start, bisect_right(ids, after))
+    if plan.residual is None:
+        return list(ids[start:min(start + size, stop)]), start + size < stop
+    found: list[int] = []
+    for position in range(start, stop):
+        record_id = ids[position]
+        if plan.residual(table[record_id]):
+            if len(found) == size:
+                return found, True
+            found.append(record_id)
+    return found, False
+
+
+def _url(request: web.Request, **last: int) -> str:
+    """This request's URL with ``page``/``pageId`` dropped and ``last`` appended at the end."""
+    pairs = [(k, v) for k, v in request.query.items() if k.lower() not in ("page", "pageid")]
+    pairs.extend((k, str(v)) for k, v in last.items())
+    return f"{request.url.with_query(None)}?{urlencode(pairs, quote_via=quote)}"
+
+
+def link_header(request: web.Request, page: int, last_page: int) -> str:
+    rels = []
+    if page > 1:
+        rels.append((1, "first"))
+        rels.append((min(page - 1, max(last_page, 1)), "prev"))
+    if page < last_page:
+        rels.append((page + 1, "next"))
+        rels.append((last_page, "last"))
+    return ", ".join(f'<{_url(request, page=n)}>; rel="{rel}"' for n, rel in rels)
+
+
+def fields_tree(text: str | None) -> dict[str, Any] | None:
+    if text is None or not text.strip():
+        return None
+    tree: dict[str, Any] = {}
+    for path in text.split(","):
+        node = tree
+        parts = [p.strip() for p in path.strip().split("/") if p.strip()]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        if parts:
+            node[parts[-1]] = None
+    return tree
+
+
+def project(wire: Mapping[str, Any], tree: Mapping[str, Any]) -> Wire:
+    out: Wire = {}
+    for key, sub in tree.items():
+        if key not in wire:
+            continue
+        value = wire[key]
+        if sub is None:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = project(value, sub)
+        elif isinstance(value, list):
+            out[key] = [project(v, sub) if isinstance(v, dict) else v for v in value]
+    return out
+
+
+def apply_overrides(wire: Wire, overrides: Mapping[str, object]) -> Wire:
+    """Set or drop wire keys; ``a/b`` reaches into a nested object (copied, as refs are shared)."""
+    for path, value in overrides.items():
+        *parents, key = path.split("/")
+        node: Any = wire
+        for part in parents:
+            if not isinstance(node, dict):
+                break
+            child = node.get(part)
+            node[part] = dict(child) if isinstance(child, dict) else {}
+            node = node[part]
+        if not isinstance(node, dict):
+            continue
+        if value is DELETE:
+            node.pop(key, None)
+        else:
+            node[key] = value
+    return wire
+
+
+class Api:
+    """The request handlers of one app; everything reads the app's dataset."""
+
+    def __init__(self, ds: Dataset, config: CwConfig) -> None:
+        self.ds = ds
+        self.config = config
+
+    def base(self, request: web.Request) -> str:
+        return f"{request.scheme}://{request.host}{self.config.api_prefix}"
+
+    def wire(self, resource: Resource, record: Any, base: str, tree: Mapping[str, Any] | None) -> Wire:
+        wire = resource.render(self.ds, record, base)
+        overrides = self.ds.overrides(resource.entity, record.id)
+        if overrides:
+            wire = apply_overrides(wire, overrides)
+        return wire if tree is None else project(wire, tree)
+
+    def candidates(self, resource: Resource, request: web.Request) -> Sequence[int] | web.Response:
+        if resource.parent is None:
+            return self.ds.ids(resource.entity)
+        parent_id = int(request.match_info["parent"])
+        if self.ds.get(resource.parent, parent_id) is None:
+            return _not_found(resource.parent_label, parent_id)
+        return self.ds.children(resource.entity, parent_id)
+
+    def list_handler(self, resource: Resource) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            ids = self.candidates(resource, request)
+            if isinstance(ids, web.Response):
+                return ids
+            plan = plan_conditions(request.query.get("conditions"), resource.fields)
+            size = page_size(request)
+            tree = fields_tree(request.query.get("fields"))
+            table = self.ds.table(resource.entity)
+            if request.headers.get("pagination-type", "").lower() == "forward-only":
+                after = _int_param(request, "pageId", 0)
+                page_ids, more = forward_page(table, ids, plan, after, size)
+                link = f'<{_url(request, pageId=page_ids[-1])}>; rel="next"' if more else ""
+            else:
+                keys = order_keys(request.query.get("orderBy"), resource.fields)
+                selection = select(table, ids, plan, keys)
+                page = max(_int_param(request, "page", 1), 1)
+                page_ids = selection.page((page - 1) * size, size)
+                link = link_header(request, page, -(-selection.total // size))
+            base = self.base(request)
+            body = [self.wire(resource, table[i], base, tree) for i in page_ids]
+            return _json(body, headers={"Link": link})
+
+        return handle
+
+    def count_handler(self, resource: Resource) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            ids = self.candidates(resource, request)
+            if isinstance(ids, web.Response):
+                return ids
+            plan = plan_conditions(request.query.get("conditions"), resource.fields)
+            selection = select(self.ds.table(resource.entity), ids, plan, [])
+            return _json({"count": selection.total})
+
+        return handle
+
+    def get_handler(self, resource: Resource) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            record_id = int(request.match_info["id"])
+            record = self.ds.get(resource.entity, record_id)
+            if record is not None and resource.parent_attr is not None:
+                if getattr(record, resource.parent_attr) != int(request.match_info["parent"]):
+                    record = None
+            if record is None:
+                return _not_found(resource.label, record_id)
+            tree = fields_tree(request.query.get("fields"))
+            return _json(self.wire(resource, record, self.base(request), tree))
+
+        return handle
+
+    async def system_info(self, request: web.Request) -> web.Response:
+        return _json({"version": VERSION_NUMBER, "isCloud": True,
+                                  "serverTimeZone": "Eastern Standard Time", "cloudRegion": "NA"})
+
+    async def company_info(self, request: web.Request) -> web.Response:
+        if request.match_info["companyId"].casefold() != self.config.company_id.casefold():
+            return _json(None)
+        return _json({
+            "CompanyName": self.config.company_id,
+            "Codebase": self.config.codebase,
+            "VersionCode": VERSION_CODE,
+            "VersionNumber": VERSION_NUMBER,
+            "CompanyID": self.config.company_id,
+            "IsCloud": True,
+            "SiteUrl": request.host,
+        })
+
+
+# --- auth and errors ------------------------------------------------------------------------
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def check_auth(request: web.Request, config: CwConfig) -> web.Response | None:
+    """The ConnectWise refusal for this request's credentials, or None if they pass."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return cw_error(401, "Authentication is required: send Basic companyId+publicKey:privateKey")
+    try:
+        user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return cw_error(401, "The Authorization header is not valid Basic credentials")
+    company, _, public_key = user.partition("+")
+    if (company.casefold() != config.company_id.casefold() or public_key != config.public_key
+            or password != config.private_key):
+        return cw_error(401, "Incorrect company, public key or private key")
+    client_id = request.headers.get("clientId", "")
+    if not client_id:
+        return cw_error(400, "The clientId header is required", errors=[{
+            "code": "MissingRequiredField", "message": "clientId is required",
+            "resource": "request", "field": "clientId"}])
+    if client_id.casefold() != config.client_id.casefold():
+        return cw_error(400, "The clientId is not registered", errors=[{
+            "code": "InvalidField", "message": f"clientId {client_id} is not valid",
+            "resource": "request", "field": "clientId"}])
+    return None
+
+
+def api_middleware(config: CwConfig) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def connectwise(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(config.api_prefix + "/"):
+            return await handler(request)
+        refusal = check_auth(request, config)
+        if refusal is not None:
+            return refusal
+        try:
+            response = await handler(request)
+        except BadQuery as err:
+            return cw_error(400, str(err), errors=[{
+                "code": "InvalidField", "message": str(err), "resource": request.path.rsplit("/", 1)[-1],
+                "field": err.field}])
+        except web.HTTPNotFound:
+            return cw_error(404, f"The resource {request.path} was not found")
+        except web.HTTPMethodNotAllowed:
+            return cw_error(405, f"{request.method} is not allowed on {request.path}")
+        response.headers.setdefault("api-current-version", VERSION_CODE.lstrip("v"))
+        return response
+
+    return connectwise
+
+
+# --- app factory ----------------------------------------------------------------------------
+
+
+def create_app(
+    dataset: Dataset,
+    *,
+    company_id: str = "psad-demo",
+    public_key: str = "pub",
+    private_key: str = "priv",
+    client_id: str = DEFAULT_CLIENT_ID,
+    codebase: str = "v4_6_release/",
+    faults: Faults | None = None,
+) -> web.Application:
+    config = CwConfig(company_id, public_key, private_key, client_id, codebase.strip("/") + "/")
+    if faults is None:
+        faults = Faults(error_body=cw_error_body)
+    elif faults.error_body is default_error_body:
+        faults.error_body = cw_error_body
+    log = RequestLog()
+    app = web.Application(middlewares=[
+        request_log_middleware(log), faults.middleware, api_middleware(config)])
+    app[DATASET_KEY] = dataset
+    app[FAULTS_KEY] = faults
+    app[REQUEST_LOG_KEY] = log
+    app[CONFIG_KEY] = config
+
+    api = Api(dataset, config)
+    prefix = config.api_prefix
+    for resource in resources(dataset):
+        path = prefix + resource.path.replace("{parent}", r"{parent:\d+}")
+        app.router.add_get(path, api.list_handler(resource))
+        app.router.add_get(path + "/count", api.count_handler(resource))
+        app.router.add_get(path + r"/{id:\d+}", api.get_handler(resource))
+    app.router.add_get(prefix + "/system/info", api.system_info)
+    app.router.add_get("/login/companyinfo/{companyId}", api.company_info)
+    add_control_routes(app)
+    return app

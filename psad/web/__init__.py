@@ -1,0 +1,1 @@
+"""The web side of psad: JSON API, dashboard, ticket proxy, metrics, health."""

@@ -1,0 +1,60 @@
+"""The aiohttp application and the lifecycle of the daemon's parts.
+
+Start-up runs as cleanup contexts in order (store and session, then the
+queue, workers and scheduler); teardown runs in reverse, so a stop finishes
+running syncs before the store closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from psad.runtime import Runtime
+from psad.web import api
+from psad.web.auth import auth_middleware
+from psad.web.errors import Handler, error_middleware
+from psad.web.keys import RUNTIME_KEY
+
+MAX_BODY = 64 * 1024
+STOP_TIMEOUT = 30.0
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _open_runtime(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME_KEY]
+    await runtime.open()
+    yield
+    await runtime.close()
+
+
+async def _run_work(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME_KEY]
+    await runtime.start()
+    yield
+    await runtime.stop(timeout=STOP_TIMEOUT)
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    app = web.Application(middlewares=[security_headers, error_middleware, auth_middleware],
+                          client_max_size=MAX_BODY)
+    app[RUNTIME_KEY] = runtime
+    app.cleanup_ctx.extend([_open_runtime, _run_work])
+    app.add_routes(api.routes)
+    app.router.add_get("/metrics", make_aiohttp_handler(runtime.metrics.registry))
+    return app

@@ -1,0 +1,12 @@
+"""Typed keys for everything stored on the aiohttp app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from psad.runtime import Runtime
+
+RUNTIME_KEY = web.AppKey("runtime", "Runtime")
