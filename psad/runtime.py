@@ -20,6 +20,7 @@ from psad.config import Config, IntegrationConfig
 from psad.errors import ConfigError
 from psad.logs import register_secret
 from psad.web.auth import Tokens
+from psad.web.tickets import Coalescer
 from psad.connectors import build_connector
 from psad.connectors.base import Connector
 from psad.engine import SyncEngine
@@ -62,6 +63,7 @@ class Runtime:
         self.metrics = metrics
         self._connectors: dict[str, Connector] = {}
         self._connector_lock = asyncio.Lock()
+        self.ticket_coalescer = Coalescer()
         self.ready = False
 
     async def open(self) -> None:
@@ -93,18 +95,20 @@ class Runtime:
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        interrupted = await self.store.interrupt_unfinished_runs(at=utcnow())
+        """Resume what the last process left unfinished, start workers and schedule."""
+        await self.store.interrupt_unfinished_runs(at=utcnow())
         self.queue.start()
         self.scheduler.start(self.config.integrations)
-        resumed: set[str] = set()
-        for run in interrupted:
-            name = run["integration"]
-            integration = self.config.integration(name)
-            if integration is None or not integration.enabled or name in resumed:
+        for run in await self.store.fetch_all(
+                "SELECT r.* FROM runs r JOIN (SELECT integration, max(id) AS id FROM runs "
+                "GROUP BY integration) latest ON latest.id = r.id "
+                "WHERE r.outcome = 'interrupted' ORDER BY r.id"):
+            integration = self.config.integration(run["integration"])
+            if integration is None or not integration.enabled:
                 continue
-            resumed.add(name)
-            log.info("integration=%s run=%d was interrupted; resuming it", name, run["id"])
-            await self.queue.submit(name, "startup", f"resume of run {run['id']}",
+            log.info("integration=%s run=%d was interrupted; resuming it", run["integration"],
+                     run["id"])
+            await self.queue.submit(run["integration"], "startup", f"resume of run {run['id']}",
                                     full=bool(run["full_sync"]))
         await self.scheduler.catch_up(self.store)
         self.ready = True

@@ -29,3 +29,75 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(tmp_path / "psad.db")
     yield opened
     await opened.close()
+
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+def write_config(directory: Path, sims: list, *, extra: str = "", integration_extra: str = "",
+                 port: int = 0, workers: int = 2) -> Path:
+    """A psad.toml for ``sims`` (RunningSimulator objects), with secrets in files."""
+    from psad.demo import demo_config_text
+
+    text = demo_config_text(directory, port, sims)
+    text = text.replace("workers = 2", f"workers = {workers}")
+    if integration_extra:
+        text = text.replace('schedule = "0 4 * * *"', 'schedule = "0 4 * * *"\n' + integration_extra)
+    secrets = directory / "secrets"
+    secrets.mkdir(exist_ok=True)
+    (secrets / "api-token").write_text(TOKEN)
+    for sim in sims:
+        name = f"demo-{sim.spec.kind.replace('_', '-')}"
+        for key, value in sim.spec.secrets.items():
+            (secrets / f"{name}-{key}").write_text(value)
+    path = directory / "psad.toml"
+    path.write_text(text + extra)
+    return path
+
+
+@pytest.fixture
+async def cw_sim():
+    from psad.simulators.dataset import Dataset
+    from psad.simulators.serve import start_simulator
+
+    sim = await start_simulator("connectwise", Dataset.generate(5, companies=10, assets=120,
+                                                                contacts=40, tickets=40))
+    yield sim
+    await sim.stop()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+async def daemon_client(tmp_path: Path, cw_sim, aiohttp_client):
+    """The real daemon app (store, queue, workers, scheduler) on a loopback test server."""
+    from prometheus_client import CollectorRegistry
+
+    from psad.config import load_config
+    from psad.metrics import Metrics
+    from psad.runtime import Runtime
+    from psad.web.app import create_app
+
+    config = load_config(write_config(tmp_path, [cw_sim]))
+    runtime = Runtime(config, Metrics(CollectorRegistry()))
+    client = await aiohttp_client(create_app(runtime))
+    client.runtime = runtime
+    client.sim = cw_sim
+    return client
+
+
+async def wait_for_run(client, run_id: int, headers: dict[str, str], timeout: float = 20) -> dict:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        resp = await client.get(f"/api/runs/{run_id}", headers=headers)
+        run = await resp.json()
+        if run["outcome"] not in ("queued", "running"):
+            return run
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish in {timeout}s")

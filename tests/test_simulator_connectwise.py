@@ -191,7 +191,8 @@ async def test_forward_only_paging_walks_every_record_by_page_id(sim: Sim) -> No
             seen.extend(ids(await response.json()))
             assert "Link" in response.headers
             links.append(response.headers["Link"])
-            url = response.links.get("next", {}).get("url")  # type: ignore[assignment]
+            next_link = response.links.get("next")
+            url = str(next_link["url"]) if next_link else None
     assert seen == sim.ds.ids("assets")
     assert links[-1] == ""
     assert all(set(rels(link)) == {"next"} for link in links[:-1])
@@ -297,6 +298,7 @@ async def test_order_by_id_desc_and_last_updated_desc(sim: Sim) -> None:
 async def test_unknown_order_by_field_is_a_400(sim: Sim) -> None:
     status, _, body = await sim.get("/company/companies", {"orderBy": "colour asc"})
     assert status == 400 and body["code"] == "InvalidObject"
+    assert body["errors"][0]["field"] == "orderBy"
 
 
 async def test_counts_honour_conditions(sim: Sim) -> None:
@@ -349,6 +351,7 @@ async def test_company_wire_shape(sim: Sim) -> None:
     company = await sim.body("/company/companies/1")
     record = sim.ds.companies[1]
     assert company["identifier"] == record.identifier and company["name"] == record.name
+    assert record.status_id is not None
     assert company["status"]["name"] == sim.ds.company_statuses[record.status_id].name
     assert [t["id"] for t in company["types"]] == record.type_ids
     assert company["deletedFlag"] is False and company["website"] == record.website

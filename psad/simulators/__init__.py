@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from psad.simulators.dataset import DELETE, ENTITIES, Dataset, to_json
 from psad.simulators.faults import CONTROL_PREFIX, Faults
@@ -74,9 +75,7 @@ REQUEST_LOG_KEY = web.AppKey("psad.simulators.request_log", RequestLog)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def request_log_middleware(
-    log: RequestLog,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def request_log_middleware(log: RequestLog) -> Middleware:
     @web.middleware
     async def log_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(CONTROL_PREFIX):

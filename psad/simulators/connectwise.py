@@ -41,9 +41,9 @@ mode; string comparisons are case-insensitive (SQL Server's default collation).
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import json
-import binascii
 import operator
 import re
 import zlib
@@ -55,6 +55,7 @@ from typing import Any, Final, NamedTuple
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
     DATASET_KEY,
@@ -597,7 +598,7 @@ _KIND_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "int": (int, float), "str": (str,), "bool": (bool,), "datetime": (datetime,)}
 
 
-def _lookup(fields: Mapping[str, Field], name: str) -> tuple[str, Field]:
+def _lookup(fields: Mapping[str, Field], name: str, param: str = "conditions") -> tuple[str, Field]:
     """The field's canonical name and accessor (names match case-insensitively)."""
     if name in fields:
         return name, fields[name]
@@ -605,7 +606,7 @@ def _lookup(fields: Mapping[str, Field], name: str) -> tuple[str, Field]:
     for known, found in fields.items():
         if known.casefold() == folded:
             return known, found
-    raise BadQuery(f"Unknown field '{name}'")
+    raise BadQuery(f"Unknown field '{name}'", field=param)
 
 
 def _check_value(name: str, kind: str, value: Any) -> None:
@@ -635,8 +636,10 @@ def _compile_cmp(cmp: Cmp, fields: Mapping[str, Field]) -> Predicate:
     if op in ("like", "not like", "contains", "not contains"):
         if kind != "str" or not isinstance(value, str):
             raise BadQuery(f"Operator '{op}' needs a string field and value ({cmp.field})")
-        pattern = re.escape(value).replace("%", ".*").replace(r"\*", ".*") if "like" in op \
-            else ".*" + re.escape(value) + ".*"
+        if "like" in op:
+            pattern = re.escape(value).replace("%", ".*").replace(r"\*", ".*")
+        else:
+            pattern = ".*" + re.escape(value) + ".*"
         regex = re.compile(pattern, re.IGNORECASE | re.DOTALL)
         if op.startswith("not"):
             return lambda r: (v := get(r)) is not None and regex.fullmatch(v) is None
@@ -730,7 +733,7 @@ class Resource:
 
 
 def resources(ds: Dataset) -> tuple[Resource, ...]:
-    def name_field(attr: str = "name") -> Field:
+    def text_field(attr: str = "name") -> Field:
         return Field(lambda r: getattr(r, attr), "str")
 
     def looked_up(table: Mapping[int, Any], attr: str) -> Field:
@@ -743,32 +746,31 @@ def resources(ds: Dataset) -> tuple[Resource, ...]:
     return (
         Resource("/company/companies/statuses", "company_statuses", "CompanyStatus",
                  render_company_status, {
-                     **_common(), "name": name_field(),
+                     **_common(), "name": text_field(),
                      "defaultFlag": Field(lambda r: r.is_default, "bool"),
                      "inactiveFlag": Field(lambda r: r.inactive, "bool")}),
         Resource("/company/companies/types", "company_types", "CompanyType", render_company_type,
-                 {**_common(), "name": name_field()}),
+                 {**_common(), "name": text_field()}),
         Resource("/company/companies", "companies", "Company", render_company, {
-            **_common(created=True), "name": name_field(), "identifier": name_field("identifier"),
-            "website": name_field("website"), "city": name_field("city"),
-            "state": name_field("region_code"), "zip": name_field("postal_code"),
-            "phoneNumber": name_field("phone"),
+            **_common(created=True), "name": text_field(), "identifier": text_field("identifier"),
+            "website": text_field("website"), "city": text_field("city"),
+            "state": text_field("region_code"), "zip": text_field("postal_code"),
+            "phoneNumber": text_field("phone"),
             "deletedFlag": Field(lambda r: False, "bool"),
             "status/id": Field(lambda r: r.status_id, "int"),
-            "status/name": looked_up(ds.company_statuses, "status_id"),
-            "types/id": Field(lambda r: r.type_ids[0] if r.type_ids else None, "int")}),
+            "status/name": looked_up(ds.company_statuses, "status_id")}),
         Resource("/company/companies/{parent}/sites", "sites", "CompanySite", render_site, {
-            **_common(created=True), "name": name_field(), "city": name_field("city"),
-            "zip": name_field("postal_code"),
+            **_common(created=True), "name": text_field(), "city": text_field("city"),
+            "zip": text_field("postal_code"),
             "inactiveFlag": Field(lambda r: not r.active, "bool"),
             "primaryAddressFlag": Field(lambda r: r.primary, "bool"),
             **_company_fields(ds)}, parent="companies", parent_attr="company_id", parent_label="Company"),
         Resource("/company/configurations", "assets", "Configuration", render_configuration, {
-            **_common(created=True), "name": name_field(),
-            "serialNumber": name_field("serial_number"), "osType": name_field("os_type"),
-            "notes": name_field("notes"),
-            "type/name": name_field("type"), "status/name": name_field("status"),
-            "manufacturer/name": name_field("manufacturer"),
+            **_common(created=True), "name": text_field(),
+            "serialNumber": text_field("serial_number"), "osType": text_field("os_type"),
+            "notes": text_field("notes"),
+            "type/name": text_field("type"), "status/name": text_field("status"),
+            "manufacturer/name": text_field("manufacturer"),
             "type/id": Field(lambda r: r.type and (ASSET_TYPE_IDS.get(r.type) or _stable_id(r.type)), "int"),
             "status/id": Field(
                 lambda r: r.status and (ASSET_STATUS_IDS.get(r.status) or _stable_id(r.status)), "int"),
@@ -777,26 +779,26 @@ def resources(ds: Dataset) -> tuple[Resource, ...]:
             "warrantyExpirationDate": Field(lambda r: _midnight(r.warranty_expiration), "datetime"),
             **_company_fields(ds)}),
         Resource("/company/contacts", "contacts", "Contact", render_contact, {
-            **_common(created=True), "firstName": name_field("first_name"),
-            "lastName": name_field("last_name"), "title": name_field("title"),
-            "city": name_field("city"),
+            **_common(created=True), "firstName": text_field("first_name"),
+            "lastName": text_field("last_name"), "title": text_field("title"),
+            "city": text_field("city"),
             "inactiveFlag": Field(lambda r: not r.active, "bool"),
-            "types/name": name_field("type"),
+            "types/name": text_field("type"),
             **_company_fields(ds)}),
         Resource("/service/boards", "boards", "Board", render_board, {
-            **_common(), "name": name_field(), "inactiveFlag": Field(lambda r: not r.active, "bool")}),
+            **_common(), "name": text_field(), "inactiveFlag": Field(lambda r: not r.active, "bool")}),
         Resource("/service/boards/{parent}/statuses", "ticket_statuses", "BoardStatus",
                  render_board_status, {
-                     **_common(), "name": name_field(),
+                     **_common(), "name": text_field(),
                      "closedStatus": Field(lambda r: r.closed, "bool"),
                      "inactive": Field(lambda r: False, "bool"),
                      "sortOrder": Field(lambda r: r.sort_order, "int"),
                      "board/id": Field(lambda r: r.board_id, "int")},
                  parent="boards", parent_attr="board_id", parent_label="Board"),
         Resource("/service/priorities", "priorities", "Priority", render_priority, {
-            **_common(), "name": name_field(), "sortOrder": Field(lambda r: r.sort_order, "int")}),
+            **_common(), "name": text_field(), "sortOrder": Field(lambda r: r.sort_order, "int")}),
         Resource("/service/tickets", "tickets", "Ticket", render_ticket, {
-            **_common(created=True), "summary": name_field("summary"),
+            **_common(created=True), "summary": text_field("summary"),
             "closedFlag": Field(lambda r: r.closed, "bool"),
             "board/id": Field(lambda r: r.board_id, "int"),
             "board/name": looked_up(ds.boards, "board_id"),
@@ -842,7 +844,7 @@ def order_keys(text: str | None, fields: Mapping[str, Field]) -> list[SortKey]:
         words = part.split()
         if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
             raise BadQuery(f"Invalid orderBy '{part.strip()}'", field="orderBy")
-        name, found = _lookup(fields, words[0])
+        name, found = _lookup(fields, words[0], "orderBy")
         keys.append(SortKey(name, found, len(words) == 2 and words[1].lower() == "desc"))
     return keys
 
@@ -945,7 +947,7 @@ def project(wire: Mapping[str, Any], tree: Mapping[str, Any]) -> Wire:
         if key not in wire:
             continue
         value = wire[key]
-        if sub is None:
+        if sub is None or value is None:
             out[key] = value
         elif isinstance(value, dict):
             out[key] = project(value, sub)
@@ -1008,6 +1010,7 @@ class Api:
             size = page_size(request)
             tree = fields_tree(request.query.get("fields"))
             table = self.ds.table(resource.entity)
+            page_ids: Sequence[int]
             if request.headers.get("pagination-type", "").lower() == "forward-only":
                 after = _int_param(request, "pageId", 0)
                 page_ids, more = forward_page(table, ids, plan, after, size)
@@ -1098,7 +1101,7 @@ def check_auth(request: web.Request, config: CwConfig) -> web.Response | None:
     return None
 
 
-def api_middleware(config: CwConfig) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def api_middleware(config: CwConfig) -> Middleware:
     @web.middleware
     async def connectwise(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(config.api_prefix + "/"):

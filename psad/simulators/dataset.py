@@ -18,7 +18,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypedDict
 
 CustomValue: TypeAlias = str | int | float | bool | date | None
 
@@ -297,6 +297,16 @@ _SUMMARIES: Final = (
 _FLOORS: Final = ("ground", "first", "second", "third")
 
 
+class _Address(TypedDict):
+    line1: str | None
+    line2: str | None
+    city: str | None
+    region: str | None
+    region_code: str | None
+    postal_code: str | None
+    country: str | None
+
+
 def _camel(words: str) -> str:
     return "".join(ch for ch in words.title() if ch.isalnum())
 
@@ -571,7 +581,7 @@ class _Generator:
         for order, name in enumerate(PRIORITIES, start=1):
             ds._insert("priorities", Priority(name=name, sort_order=order, updated_at=self.stamp()))
 
-    def address(self) -> dict[str, str | None]:
+    def address(self) -> _Address:
         rng = self.rng
         city, region, code, country, postal = rng.choice(_CITIES)
         return {
@@ -616,7 +626,7 @@ class _Generator:
         for company in list(ds.companies.values()):
             for n in range(per_company):
                 name = "Main" if n == 0 else f"{rng.choice(_SITE_NAMES[1:])} {n}"
-                address = self.address() if n else {
+                address: _Address = self.address() if n else {
                     "line1": company.line1, "line2": company.line2, "city": company.city,
                     "region": company.region, "region_code": company.region_code,
                     "postal_code": company.postal_code, "country": company.country,
@@ -668,11 +678,11 @@ class _Generator:
         for _ in range(count):
             company = ds.companies[rng.choice(company_ids)] if company_ids else None
             first, last = rng.choice(_FIRST), rng.choice(_LAST)
-            domain = (company.website or "").removeprefix("www.") or "mail.example.com"
+            website = company.website if company is not None else None
+            domain = (website or "").removeprefix("www.") or "mail.example.com"
             local = f"{first}.{last}".lower().replace("'", "")
             created, updated = self.stamps()
-            address = self.address()
-            address.pop("region_code")
+            place = self.address()
             ds._insert("contacts", Contact(
                 company_id=company.id if company else None,
                 first_name=first, last_name=last,
@@ -686,7 +696,9 @@ class _Generator:
                     "VIP": rng.random() < 0.1,
                     "Extension": rng.randint(100, 899) if rng.random() < 0.5 else None,
                 },
-                created_at=created, updated_at=updated, **address))
+                line1=place["line1"], line2=place["line2"], city=place["city"],
+                region=place["region"], postal_code=place["postal_code"], country=place["country"],
+                created_at=created, updated_at=updated))
             if company is not None:
                 by_company.setdefault(company.id, []).append(ds._ids["contacts"][-1])
         return by_company

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 FaultKind = Literal["status", "delay", "reset", "truncated_json", "invalid_json"]
 ErrorBody = Callable[[int, str], Mapping[str, Any]]
@@ -172,7 +173,7 @@ class Faults:
     # --- middleware -----------------------------------------------------------------
 
     @property
-    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         @web.middleware
         async def faults_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
             if request.path.startswith(CONTROL_PREFIX):
@@ -201,9 +202,9 @@ class Faults:
             await asyncio.sleep(fault.seconds)
             return await handler(request)
         response = await handler(request)
-        body = response.body if isinstance(response, web.Response) else None
-        if not isinstance(body, bytes):
+        if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
             return response
+        body = response.body
         if fault.kind == "invalid_json":
             return _with_body(response, _INVALID_JSON)
         if fault.kind == "truncated_json":

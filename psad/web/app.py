@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from psad.runtime import Runtime
-from psad.web import api
+from psad.web import api, tickets
 from psad.web.auth import auth_middleware
 from psad.web.errors import Handler, error_middleware
 from psad.web.keys import RUNTIME_KEY
@@ -56,5 +56,6 @@ def create_app(runtime: Runtime) -> web.Application:
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.extend([_open_runtime, _run_work])
     app.add_routes(api.routes)
+    app.add_routes(tickets.routes)
     app.router.add_get("/metrics", make_aiohttp_handler(runtime.metrics.registry))
     return app

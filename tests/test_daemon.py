@@ -1,0 +1,188 @@
+"""The daemon as a real process: schedule, SIGTERM mid-sync and resume, and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from conftest import ROOT, TOKEN, wait_for_run, write_config
+from psad.simulators.dataset import Dataset
+from psad.simulators.serve import RunningSimulator, start_simulator
+
+PSAD = [sys.executable, "-m", "psad.cli"]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DaemonProcess:
+    def __init__(self, config: Path, port: int) -> None:
+        self.config = config
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.log = config.parent / "daemon.log"
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                *PSAD, "run", "--config", str(self.config), cwd=ROOT, stdout=log, stderr=log)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(self.url + "/readyz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                if self.proc.returncode is not None:
+                    break
+                await asyncio.sleep(0.05)
+        raise AssertionError("daemon did not become ready:\n" + self.log.read_text())
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        return await asyncio.wait_for(self.proc.wait(), 30)
+
+    async def api(self, method: str, path: str) -> Any:
+        async with aiohttp.ClientSession() as session:
+            async with session.request(method, self.url + path, headers=AUTH) as resp:
+                return await resp.json()
+
+
+async def cli(config: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *PSAD, *args, "--config", str(config), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def slow_sim() -> AsyncIterator[RunningSimulator]:
+    sim = await start_simulator("connectwise", Dataset.generate(
+        11, companies=30, assets=2000, contacts=300, tickets=20))
+    yield sim
+    await sim.stop()
+
+
+async def wait_outcome(daemon: DaemonProcess, run_id: int, outcomes: tuple[str, ...],
+                       timeout: float = 60) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        run = await daemon.api("GET", f"/api/runs/{run_id}")
+        if run["outcome"] in outcomes:
+            return run
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"run {run_id} never reached {outcomes}")
+
+
+def db_counts(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return {t: conn.execute(f"SELECT count(*) FROM {t} WHERE deleted_at IS NULL").fetchone()[0]
+                for t in ("companies", "sites", "assets", "contacts")}
+
+
+async def test_sigterm_mid_sync_interrupts_and_the_next_start_completes_it(
+        tmp_path: Path, slow_sim: RunningSimulator) -> None:
+    port = free_port()
+    config = write_config(tmp_path, [slow_sim], port=port,
+                          integration_extra="page_size = 50")
+    slow_sim.faults.latency = 0.02
+    daemon = DaemonProcess(config, port)
+    await daemon.start()
+    runs = (await daemon.api("GET", "/api/runs"))["runs"]
+    first = runs[0]["id"]  # the start-up sync of a new integration
+    await wait_outcome(daemon, first, ("running",))
+    while (await daemon.api("GET", f"/api/runs/{first}")).get("current_entity") != "assets":
+        await asyncio.sleep(0.02)
+    assert await daemon.stop() == 0
+    run = await asyncio.to_thread(lambda: sqlite3.connect(tmp_path / "psad.db").execute(
+        "SELECT outcome FROM runs WHERE id = ?", (first,)).fetchone())
+    assert run == ("interrupted",)
+    partial = await asyncio.to_thread(db_counts, tmp_path / "psad.db")
+    assert 0 < partial["assets"] < 2000  # committed pages kept, the rest not yet there
+
+    slow_sim.faults.latency = 0
+    daemon = DaemonProcess(config, port)
+    await daemon.start()
+    try:
+        runs = (await daemon.api("GET", "/api/runs"))["runs"]
+        resumed = runs[0]
+        assert resumed["trigger"] == "startup" and "resume" in resumed["requested_by"]
+        done = await wait_outcome(daemon, resumed["id"], ("succeeded", "partial", "failed"))
+        assert done["outcome"] == "succeeded", done
+    finally:
+        assert await daemon.stop() == 0
+    ds = slow_sim.dataset
+    assert await asyncio.to_thread(db_counts, tmp_path / "psad.db") == {
+        "companies": ds.count("companies"), "sites": ds.count("sites"),
+        "assets": ds.count("assets"), "contacts": ds.count("contacts")}
+
+
+async def test_cli_sync_wait_status_and_runs_against_a_running_daemon(
+        tmp_path: Path, cw_sim: RunningSimulator) -> None:
+    port = free_port()
+    config = write_config(tmp_path, [cw_sim], port=port)
+    daemon = DaemonProcess(config, port)
+    await daemon.start()
+    try:
+        code, out, err = await cli(config, "sync", "demo-connectwise", "--wait")
+        assert code == 0, out + err
+        assert "queued for demo-connectwise" in out and "succeeded" in out
+        assert "assets" in out
+        code, out, _ = await cli(config, "status")
+        assert code == 0 and "demo-connectwise" in out and "connectwise" in out
+        code, out, _ = await cli(config, "runs", "demo-connectwise")
+        assert code == 0 and "force" in out and "succeeded" in out
+        code, _, err = await cli(config, "sync", "missing")
+        assert code == 1 and "no integration named 'missing'" in err
+    finally:
+        await daemon.stop()
+    code, _, err = await cli(config, "status")
+    assert code == 1 and "cannot reach psad" in err
+
+
+async def test_a_cron_fire_queues_a_nightly_run_that_completes(daemon_client: Any,
+                                                               auth: dict) -> None:
+    runtime = daemon_client.runtime
+    while runtime.queue.waiting or runtime.queue.running:
+        await asyncio.sleep(0.05)
+    runtime.scheduler.scheduler.modify_job("demo-connectwise", next_run_time=datetime.now(UTC))
+    for _ in range(200):
+        runs = (await (await daemon_client.get("/api/runs", headers=auth)).json())["runs"]
+        if runs[0]["trigger"] == "nightly":
+            break
+        await asyncio.sleep(0.02)
+    assert runs[0]["trigger"] == "nightly" and runs[0]["requested_by"] == "schedule"
+    done = await wait_for_run(daemon_client, runs[0]["id"], auth)
+    assert done["outcome"] == "succeeded"
+
+
+async def test_sync_once_prints_the_summary_and_exit_code(tmp_path: Path,
+                                                          cw_sim: RunningSimulator) -> None:
+    config = write_config(tmp_path, [cw_sim])
+    code, out, err = await cli(config, "sync-once", "demo-connectwise")
+    assert code == 0, err
+    assert "succeeded" in out and "assets" in out and "120" in out
+    cw_sim.dataset.corrupt("assets", cw_sim.dataset.ids("assets")[0], "name", None)
+    code, out, _ = await cli(config, "sync-once", "demo-connectwise", "--full")
+    assert code == 3 and "partial" in out
