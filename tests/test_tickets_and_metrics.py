@@ -1,0 +1,141 @@
+"""Live tickets through psad (never stored, coalesced, errors mapped) and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import require_tool, wait_for_run
+from psad.simulators import REQUEST_LOG_KEY
+
+TICKETS = "/api/integrations/demo-connectwise/tickets"
+SIM_TICKETS = "/v4_6_release/apis/3.0/service/tickets"
+
+
+async def settle(client: Any) -> None:
+    runtime = client.runtime
+    while runtime.queue.waiting or runtime.queue.running:
+        await asyncio.sleep(0.05)
+
+
+def db_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    for suffix in ("", "-wal"):
+        file = path.with_name(path.name + suffix)
+        if file.exists():
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+async def test_ticket_list_is_live_filtered_and_paged(daemon_client: Any, auth: dict) -> None:
+    ds = daemon_client.sim.dataset
+    page = await (await daemon_client.get(f"{TICKETS}?page_size=10", headers=auth)).json()
+    assert len(page["tickets"]) == 10 and page["has_more"] is True
+    ticket = page["tickets"][0]
+    assert set(ticket) >= {"id", "summary", "company_id", "company_name", "board", "status",
+                           "priority", "contact", "created_at", "updated_at", "url"}
+    assert "recid=" in ticket["url"]
+    board = ds.records("tickets")[0].board_id
+    filtered = await (await daemon_client.get(f"{TICKETS}?board={board}&page_size=100",
+                                              headers=auth)).json()
+    expected = {str(t.id) for t in ds.records("tickets") if t.board_id == board}
+    assert {t["id"] for t in filtered["tickets"]} == expected
+    ds.update("tickets", ds.ids("tickets")[0], summary="Changed just now")
+    one = await (await daemon_client.get(f"{TICKETS}/{ds.ids('tickets')[0]}",
+                                         headers=auth)).json()
+    assert one["summary"] == "Changed just now"  # live, not cached
+
+
+async def test_ticket_calls_write_nothing_to_the_database(daemon_client: Any, auth: dict) -> None:
+    await settle(daemon_client)
+    path = daemon_client.runtime.store.path
+    before = await asyncio.to_thread(db_digest, path)
+    ids = daemon_client.sim.dataset.ids("tickets")[:5]
+    for query in ("", "?page=2&page_size=5", "?q=printer", f"/{ids[0]}", f"/{ids[1]}", "/999999"):
+        await daemon_client.get(TICKETS + query, headers=auth)
+    assert await asyncio.to_thread(db_digest, path) == before
+
+
+async def test_identical_concurrent_ticket_requests_share_one_upstream_call(
+        daemon_client: Any, auth: dict) -> None:
+    await settle(daemon_client)
+    sim = daemon_client.sim
+    sim.faults.latency = 0.2
+    sim.app[REQUEST_LOG_KEY].clear()
+    answers = await asyncio.gather(*(daemon_client.get(f"{TICKETS}?page_size=7", headers=auth)
+                                     for _ in range(20)))
+    assert {a.status for a in answers} == {200}
+    bodies = [await a.json() for a in answers]
+    assert all(b == bodies[0] for b in bodies)
+    assert sim.app[REQUEST_LOG_KEY].count(SIM_TICKETS) == 1
+
+
+async def test_upstream_failures_map_to_clear_gateway_errors(daemon_client: Any,
+                                                            auth: dict) -> None:
+    sim = daemon_client.sim
+    missing = await daemon_client.get(f"{TICKETS}/999999", headers=auth)
+    assert missing.status == 404 and "no such ticket" in (await missing.json())["error"]
+    sim.faults.status(SIM_TICKETS, 503, count=None)
+    broken = await daemon_client.get(TICKETS, headers=auth)
+    assert broken.status == 502 and "unavailable" in (await broken.json())["error"]
+    sim.faults.clear()
+    connector = await daemon_client.runtime.connector("demo-connectwise")
+    connector.client.timeout = type(connector.client.timeout)(total=0.2)
+    connector.client.policy = type(connector.client.policy)(max_retries=0)
+    sim.faults.delay(SIM_TICKETS, 2.0, count=None)
+    slow = await daemon_client.get(TICKETS, headers=auth)
+    assert slow.status == 504 and "did not answer in time" in (await slow.json())["error"]
+
+
+async def test_ticket_filters_are_validated_before_any_upstream_call(daemon_client: Any,
+                                                                    auth: dict) -> None:
+    sim = daemon_client.sim
+    sim.app[REQUEST_LOG_KEY].clear()
+    for query in ("?board=1%20or%201=1", "?company=../../system", "?page=0", "?page_size=1000",
+                  "?q=%00", "?host=evil.example", "?status=" + "9" * 80):
+        resp = await daemon_client.get(TICKETS + query, headers=auth)
+        assert resp.status == 400, query
+    resp = await daemon_client.get(f"{TICKETS}/..%2F..%2Fsystem%2Finfo", headers=auth)
+    assert resp.status in (400, 404)
+    assert sim.app[REQUEST_LOG_KEY].count(SIM_TICKETS) == 0
+
+
+async def test_metrics_move_as_runs_happen_and_pass_promtool(daemon_client: Any, auth: dict,
+                                                            tmp_path: Path) -> None:
+    await settle(daemon_client)
+    before = await (await daemon_client.get("/metrics", headers=auth)).text()
+    run = await (await daemon_client.post("/api/integrations/demo-connectwise/sync?full=true",
+                                          headers=auth)).json()
+    await wait_for_run(daemon_client, run["run_id"], auth)
+    await settle(daemon_client)
+    await daemon_client.get(f"{TICKETS}?page_size=3", headers=auth)
+    text = await (await daemon_client.get("/metrics", headers=auth)).text()
+
+    def value(body: str, name: str, **labels: str) -> float:
+        return sum(sample.value for family in text_string_to_metric_families(body)
+                   for sample in family.samples
+                   if sample.name == name and labels.items() <= sample.labels.items())
+
+    i = {"integration": "demo-connectwise"}
+    runs = dict(i, trigger="force", outcome="succeeded")
+    assert value(text, "psad_sync_runs_total", **runs) == value(before, "psad_sync_runs_total", **runs) + 1
+    unchanged = dict(i, entity="assets", operation="unchanged")
+    assert value(text, "psad_sync_records_total", **unchanged) > \
+        value(before, "psad_sync_records_total", **unchanged)
+    assert value(text, "psad_psa_requests_total", code="200", **i) > \
+        value(before, "psad_psa_requests_total", code="200", **i)
+    assert value(text, "psad_ticket_proxy_requests_total", outcome="ok", **i) >= 1
+    assert value(text, "psad_sync_last_success_timestamp_seconds", entity="assets", **i) > 0
+    assert value(text, "psad_sync_run_duration_seconds_count", **i) >= 2
+    assert value(text, "psad_queue_depth") == 0
+    assert "psad_queue_oldest_age_seconds" in text
+
+    promtool = require_tool("promtool")
+    result = await asyncio.to_thread(subprocess.run, [promtool, "check", "metrics"],
+                                     input=text, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
