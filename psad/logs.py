@@ -16,7 +16,7 @@ import sys
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
              logging.CRITICAL: 2}
 _PATTERNS = [
-    re.compile(r"(?i)(authorization:?\s*['\"]?\s*(?:basic|bearer)\s+)[A-Za-z0-9+/=._~-]+"),
+    re.compile(r"(?i)\b((?:basic|bearer)\s+)[A-Za-z0-9+/=._~-]{8,}"),
     re.compile(r"(?i)((?:api_key|apikey|access_token|client_secret|password|secret|token)"
                r"['\"]?\s*[=:]\s*['\"]?)[^\s&'\",}]+"),
 ]

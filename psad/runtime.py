@@ -28,7 +28,7 @@ from psad.metrics import Metrics
 from psad.model import Entity
 from psad.queue import QueuedRun, SyncQueue
 from psad.scheduler import NightlyScheduler
-from psad.store import Store, utcnow
+from psad.store import Store, parse_ts, utcnow
 
 log = logging.getLogger("psad.runtime")
 
@@ -97,6 +97,7 @@ class Runtime:
     async def start(self) -> None:
         """Resume what the last process left unfinished, start workers and schedule."""
         await self.store.interrupt_unfinished_runs(at=utcnow())
+        await self._restore_gauges()
         self.queue.start()
         self.scheduler.start(self.config.integrations)
         for run in await self.store.fetch_all(
@@ -112,6 +113,14 @@ class Runtime:
                                     full=bool(run["full_sync"]))
         await self.scheduler.catch_up(self.store)
         self.ready = True
+
+    async def _restore_gauges(self) -> None:
+        """Last-success times survive restarts, so an overdue alert survives them too."""
+        for integration in self.config.integrations:
+            for entity, state in (await self.store.entity_states(integration.name)).items():
+                if moment := parse_ts(state["last_success_at"]):
+                    self.metrics.last_success.labels(integration.name, entity).set(
+                        moment.timestamp())
 
     async def stop(self, timeout: float = 30.0) -> None:
         self.ready = False
