@@ -140,7 +140,7 @@ class _Circuit:
         if self.failures == self.threshold or (self.failures > self.threshold
                                                and time.monotonic() >= self.open_until):
             self.open_until = time.monotonic() + self.cooldown
-            log.warning("integration=%s PSA failed %d times in a row; pausing calls for %.0fs",
+            log.warning("integration=%s PSA failed %d times in a row; pausing calls for %.1fs",
                         self.name, self.failures, self.cooldown)
 
 
