@@ -78,7 +78,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     await sim.stop()
 
 
-def expected(ds: Dataset, entity: Entity) -> dict[str, dict[str, Any]]:
+def expected(ds: Dataset, entity: Entity, asset_fields: tuple[str, ...] = ASSET_FIELDS,
+             contact_fields: tuple[str, ...] = CONTACT_FIELDS) -> dict[str, dict[str, Any]]:
     """What psad must store for each entity, straight from the simulator's dataset."""
     def address(r: Any, region: str | None) -> dict[str, Any]:
         return {"line1": r.line1, "line2": r.line2, "city": r.city, "region": region,
@@ -105,13 +106,13 @@ def expected(ds: Dataset, entity: Entity) -> dict[str, dict[str, Any]]:
             "warranty_expiration": a.warranty_expiration.isoformat()
             if a.warranty_expiration else None,
             "serial_number": a.serial_number, "os_type": a.os_type, "notes": a.notes,
-            "manufacturer": a.manufacturer, "custom_fields": custom(a.custom_fields, ASSET_FIELDS)},
+            "manufacturer": a.manufacturer, "custom_fields": custom(a.custom_fields, asset_fields)},
         Entity.CONTACT: lambda c: {
             "company_psa_id": str(c.company_id) if c.company_id else None,
             "first_name": c.first_name, "last_name": c.last_name, "type": c.type,
             "title": c.title, "email": c.email, "phone": c.phone,
             "address": address(c, c.region), "active": c.active,
-            "custom_fields": custom(c.custom_fields, CONTACT_FIELDS)},
+            "custom_fields": custom(c.custom_fields, contact_fields)},
         Entity.BOARD: lambda b: {"name": b.name, "active": b.active},
         Entity.PRIORITY: lambda p: {"name": p.name, "sort_order": p.sort_order},
         Entity.TICKET_STATUS: lambda s: {"name": s.name, "board_psa_id": str(s.board_id),
