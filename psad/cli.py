@@ -19,6 +19,7 @@ from psad.errors import ConfigError
 from psad.logs import setup_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PARTIAL = 0, 1, 2, 3
+SIMULATOR_KINDS = ("connectwise", "autotask", "syncro", "kaseya_bms", "halo")
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
 
     p = sub.add_parser("simulate", help="run a PSA simulator standalone")
-    p.add_argument("kind", choices=["connectwise"])
+    p.add_argument("kind", choices=sorted(SIMULATOR_KINDS))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8081)
     p.add_argument("--seed", type=int, default=1)

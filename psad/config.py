@@ -116,6 +116,7 @@ class SyncConfig:
     cursor_overlap_seconds: int = 300
     request_timeout_seconds: float = 60.0
     max_retries: int = 5
+    entity_concurrency: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +348,7 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
 
     sy = r.table(doc, "sync", "sync")
     r.unknown(sy, {"workers", "jitter_seconds", "max_delete_share", "cursor_overlap_seconds",
-                   "request_timeout_seconds", "max_retries"}, "sync")
+                   "request_timeout_seconds", "max_retries", "entity_concurrency"}, "sync")
     sync = SyncConfig(
         workers=r.number(sy, "workers", "sync.workers", 2, minimum=1, maximum=64),
         jitter_seconds=r.number(sy, "jitter_seconds", "sync.jitter_seconds", 900,
@@ -360,6 +361,8 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
                                          "sync.request_timeout_seconds", 60.0, minimum=1,
                                          maximum=3600, integer=False),
         max_retries=r.number(sy, "max_retries", "sync.max_retries", 5, minimum=0, maximum=20),
+        entity_concurrency=r.number(sy, "entity_concurrency", "sync.entity_concurrency", 3,
+                                    minimum=1, maximum=8),
     )
 
     raw_integrations = doc.get("integrations", [])

@@ -25,6 +25,7 @@ from typing import TypeVar
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.base import Connector, Page
 from psad.errors import PsaAuthError, PsaError, PsaUnavailable, SyncInterrupted
+from psad.http import REQUEST_COUNTER
 from psad.metrics import Metrics
 from psad.model import SYNC_ORDER, Company, Entity
 from psad.store import EntityResult, Store, utcnow
@@ -89,8 +90,12 @@ class SyncEngine:
 
     async def run(self, run_id: int, connector: Connector, *, full: bool = False,
                   stop: asyncio.Event | None = None,
-                  on_entity: Callable[[Entity], None] | None = None) -> RunReport:
-        """Sync every entity of ``connector``'s integration under run ``run_id``."""
+                  on_entity: Callable[[str | None], None] | None = None) -> RunReport:
+        """Sync every entity of ``connector``'s integration under run ``run_id``.
+
+        Up to ``entity_concurrency`` entities are fetched at once, started in
+        :data:`SYNC_ORDER`; the PSA client's concurrency cap bounds the requests.
+        """
         integration = connector.integration
         report = RunReport(run_id, integration.name)
         started = time.monotonic()
@@ -98,39 +103,57 @@ class SyncEngine:
         log.info("integration=%s run=%d sync started (%s)", integration.name, run_id,
                  "full" if full else "incremental where possible")
         failed: list[str] = []
-        partial = False
-        companies_complete = False
-        try:
-            for entity in SYNC_ORDER:
+        results: dict[Entity, EntityResult] = {}
+        pending = list(SYNC_ORDER)
+        active: list[str] = []
+        halted = False
+        interrupted = False
+
+        async def publish() -> None:
+            current = ", ".join(active) or None
+            if on_entity:
+                on_entity(current)
+            await self.store.update_run(run_id, current_entity=current)
+
+        async def lane() -> None:
+            """Take the next entity in order until none is left or the run must end."""
+            nonlocal halted, interrupted
+            while pending and not halted and not interrupted:
                 if stop is not None and stop.is_set():
-                    raise SyncInterrupted()
-                if on_entity:
-                    on_entity(entity)
-                await self.store.update_run(run_id, current_entity=entity.value)
+                    interrupted = True
+                    return
+                entity = pending.pop(0)
+                active.append(entity.value)
+                await publish()
                 try:
-                    result = await self._sync_entity(run_id, connector, entity, full=full, stop=stop)
-                except (PsaAuthError, PsaUnavailable) as err:
-                    failed.append(f"{entity.value}: {err}")
-                    await self.store.add_run_errors(run_id, [(entity.value, None, str(err))],
-                                                    at=self.clock())
-                    log.error("integration=%s run=%d entity=%s fetch failed, run stops: %s",
-                              integration.name, run_id, entity.value, err)
-                    break
+                    results[entity] = await self._sync_entity(run_id, connector, entity,
+                                                              full=full, stop=stop)
+                except SyncInterrupted:
+                    interrupted = True
                 except PsaError as err:
+                    fatal = isinstance(err, (PsaAuthError, PsaUnavailable))
+                    halted = halted or fatal
                     failed.append(f"{entity.value}: {err}")
                     await self.store.add_run_errors(run_id, [(entity.value, None, str(err))],
                                                     at=self.clock())
-                    log.error("integration=%s run=%d entity=%s fetch failed: %s",
-                              integration.name, run_id, entity.value, err)
-                    continue
-                report.entities.append(result)
-                partial = partial or bool(result.rejected) or bool(result.note)
-                if entity is Entity.COMPANY:
-                    companies_complete = result.complete
-            if companies_complete:
+                    log.error("integration=%s run=%d entity=%s fetch failed%s: %s",
+                              integration.name, run_id, entity.value,
+                              ", run stops" if fatal else "", err)
+                finally:
+                    active.remove(entity.value)
+
+        try:
+            lanes = max(1, min(self.sync.entity_concurrency, len(pending)))
+            await asyncio.gather(*(lane() for _ in range(lanes)))
+            if interrupted:
+                raise SyncInterrupted()
+            report.entities = [results[e] for e in SYNC_ORDER if e in results]
+            companies = results.get(Entity.COMPANY)
+            if companies is not None and companies.complete:
                 for entity in SYNC_ORDER:
                     if entity.is_company_child:
                         await self.store.apply_company_scope(integration.name, entity)
+            partial = any(r.rejected or r.note for r in report.entities)
             report.outcome = "failed" if failed else ("partial" if partial else "succeeded")
             report.error = "; ".join(failed) or None
         except (SyncInterrupted, asyncio.CancelledError) as err:
@@ -168,7 +191,8 @@ class SyncEngine:
             since = state.cursor - timedelta(seconds=self.sync.cursor_overlap_seconds)
         fetch_started = self.clock()
         result = EntityResult(entity, "incremental" if since else "full", fetch_started)
-        requests_before = connector.client.requests_made
+        requests = [0]
+        counting = REQUEST_COUNTER.set(requests)
         errors: list[tuple[str | None, str | None, str]] = []
         try:
             async for page in prefetch(connector.fetch(entity, since=since)):
@@ -194,7 +218,8 @@ class SyncEngine:
                             entity.value, result.note)
         finally:
             result.finished_at = self.clock()
-            result.requests = connector.client.requests_made - requests_before
+            result.requests = requests[0]
+            REQUEST_COUNTER.reset(counting)
             await self.store.add_run_errors(run_id, errors[:MAX_ERRORS_PER_ENTITY],
                                             at=self.clock())
             if len(errors) > MAX_ERRORS_PER_ENTITY:

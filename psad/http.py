@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +43,10 @@ SENSITIVE_PARAMS = frozenset({"api_key", "apikey", "token", "access_token", "sec
                               "password", "client_secret", "key"})
 MAX_RETRY_AFTER = 300.0
 USER_AGENT = "psad/0.1"
+
+
+REQUEST_COUNTER: ContextVar[list[int] | None] = ContextVar("psad_request_counter", default=None)
+"""Set by whoever wants to count the requests made in its own task (one entity's fetch)."""
 
 
 class Authenticator(Protocol):
@@ -95,6 +100,18 @@ def parse_retry_after(value: str | None) -> float | None:
         except (TypeError, ValueError):
             return None
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+OFFLOAD_BYTES = 32 * 1024
+"""Bodies larger than this are parsed in a thread so the event loop keeps answering."""
+
+
+async def parse_json(text: str) -> Any:
+    if not text.strip():
+        return None
+    if len(text) > OFFLOAD_BYTES:
+        return await asyncio.to_thread(json.loads, text)
+    return json.loads(text)
 
 
 class _RateLimiter:
@@ -241,7 +258,7 @@ class PsaClient:
                                      integration=self.integration, url=shown)
 
             try:
-                body = json.loads(text) if text.strip() else None
+                body = await parse_json(text)
             except ValueError:
                 if 200 <= status < 300 and attempt < self.policy.max_retries:
                     await self._retry_wait(attempt, "bad_json", None, shown)
@@ -276,6 +293,8 @@ class PsaClient:
                     return resp.status, dict(resp.headers), text
             finally:
                 self.requests_made += 1
+                if (counter := REQUEST_COUNTER.get()) is not None:
+                    counter[0] += 1
                 if self.metrics:
                     self.metrics.psa_request(self.integration, status_label,
                                              time.perf_counter() - started)

@@ -176,8 +176,8 @@ class Runtime:
                 log.error("integration=%s run=%d %s", run.integration, run.run_id, reason)
                 return
 
-            def on_entity(entity: Entity) -> None:
-                run.current_entity = entity.value
+            def on_entity(entities: str | None) -> None:
+                run.current_entity = entities
 
             report = await self.engine.run(run.run_id, connector, full=run.full, stop=stop,
                                            on_entity=on_entity)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from psad.connectors.autotask import AutotaskConnector
 from psad.connectors.base import Connector
 from psad.connectors.connectwise import ConnectWiseConnector
+from psad.connectors.halo import HaloConnector
+from psad.connectors.kaseya_bms import KaseyaBmsConnector
+from psad.connectors.syncro import SyncroConnector
 
 if TYPE_CHECKING:
     import aiohttp
@@ -14,7 +18,13 @@ if TYPE_CHECKING:
     from psad.metrics import Metrics
 
 CONNECTORS: dict[str, type[Connector]] = {
-    ConnectWiseConnector.kind: ConnectWiseConnector,
+    connector.kind: connector for connector in (
+        ConnectWiseConnector,
+        AutotaskConnector,
+        SyncroConnector,
+        KaseyaBmsConnector,
+        HaloConnector,
+    )
 }
 
 

@@ -143,7 +143,7 @@ class ConnectWiseConnector(Connector):
             return
         parse = self._parsers()[entity]
         async for items in self._pages(_PATHS[entity], conditions=conditions):
-            yield _translate(entity, items, parse)
+            yield await asyncio.to_thread(_translate, entity, items, parse)
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         if entity in _PATHS:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from psad.simulators import connectwise
+from psad.simulators import autotask, connectwise, halo, kaseya_bms, syncro
 from psad.simulators.dataset import Dataset
 from psad.simulators.faults import Faults
 
@@ -36,7 +36,17 @@ CONNECTWISE = SimulatorKind(
     secrets={"public_key": "demo-public", "private_key": "demo-private-key"},
 )
 
-SIMULATORS: dict[str, SimulatorKind] = {CONNECTWISE.kind: CONNECTWISE}
+SIMULATORS: dict[str, SimulatorKind] = {s.kind: s for s in (
+    CONNECTWISE,
+    SimulatorKind("autotask", autotask.create_app, autotask.API_PATH,
+                  autotask.SIMULATOR_SETTINGS, autotask.SIMULATOR_SECRETS),
+    SimulatorKind("syncro", syncro.create_app, syncro.API_PATH, syncro.SIMULATOR_SETTINGS,
+                  syncro.SIMULATOR_SECRETS),
+    SimulatorKind("kaseya_bms", kaseya_bms.create_app, kaseya_bms.API_PATH,
+                  kaseya_bms.SIMULATOR_SETTINGS, kaseya_bms.SIMULATOR_SECRETS),
+    SimulatorKind("halo", halo.create_app, halo.API_PATH, halo.SIMULATOR_SETTINGS,
+                  halo.SIMULATOR_SECRETS),
+)}
 
 
 @dataclass(slots=True)

@@ -12,7 +12,8 @@ import json
 import logging
 import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +117,7 @@ class Store:
         self._writer = writer
         self._reader = reader
         self._columns = {e: columns(e) for e in Entity}
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -146,6 +148,26 @@ class Store:
         await self._reader.close()
         await self._writer.close()
 
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time on the single writer connection."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def _execute(self, sql: str, args: Sequence[Any] = ()) -> aiosqlite.Cursor:
+        async with self._write_lock:
+            return await self._writer.execute(sql, args)
+
+    async def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self._write_lock:
+            await self._writer.executemany(sql, rows)
+
     async def ping(self) -> bool:
         try:
             async with self._reader.execute("SELECT 1") as cur:
@@ -170,47 +192,42 @@ class Store:
         table = entity.value
         cols = self._columns[entity]
         stamp = ts(now)
-        ids_json = json.dumps(list(latest))
-        await self._writer.execute("BEGIN IMMEDIATE")
-        try:
-            async with self._writer.execute(
+        rows, digests = await asyncio.to_thread(_prepare_rows, latest)
+        inserts: list[tuple[object, ...]] = []
+        updates: list[tuple[object, ...]] = []
+        async with self._transaction() as db:
+            async with db.execute(
                 f"SELECT psa_id, content_hash, deleted_at IS NOT NULL, out_of_scope FROM {table} "
                 "WHERE integration = ? AND psa_id IN (SELECT value FROM json_each(?))",
-                (integration, ids_json),
+                (integration, json.dumps(list(latest))),
             ) as cur:
                 existing = {row[0]: (row[1], bool(row[2]), bool(row[3]))
                             for row in await cur.fetchall()}
-            inserts: list[tuple[object, ...]] = []
-            updates: list[tuple[object, ...]] = []
-            for psa_id, record in latest.items():
-                row = to_row(record)
-                digest = content_hash(row)
+            for psa_id, row in rows.items():
                 scope = int(psa_id in excluded)
                 old = existing.get(psa_id)
                 if old is None:
-                    inserts.append((integration, psa_id, digest, scope, stamp, stamp, stamp, *row))
-                elif old != (digest, False, bool(scope)):
-                    updates.append((digest, scope, stamp, stamp, *row, integration, psa_id))
+                    inserts.append((integration, psa_id, digests[psa_id], scope, stamp, stamp,
+                                    stamp, *row))
+                elif old != (digests[psa_id], False, bool(scope)):
+                    updates.append((digests[psa_id], scope, stamp, stamp, *row, integration,
+                                    psa_id))
             if inserts:
                 names = ", ".join(f'"{c}"' for c in cols)
                 marks = ", ".join("?" * (7 + len(cols)))
-                await self._writer.executemany(
+                await db.executemany(
                     f"INSERT INTO {table} (integration, psa_id, content_hash, out_of_scope, "
                     f"first_seen, last_seen, updated_at, {names}) VALUES ({marks})", inserts)
             if updates:
                 sets = ", ".join(f'"{c}" = ?' for c in cols)
-                await self._writer.executemany(
+                await db.executemany(
                     f"UPDATE {table} SET content_hash = ?, out_of_scope = ?, last_seen = ?, "
                     f"updated_at = ?, deleted_at = NULL, {sets} "
                     "WHERE integration = ? AND psa_id = ?", updates)
             if run_id is not None:
-                await self._writer.executemany(
+                await db.executemany(
                     "INSERT OR IGNORE INTO temp.seen (run_id, entity, psa_id) VALUES (?, ?, ?)",
                     [(run_id, table, psa_id) for psa_id in latest])
-            await self._writer.execute("COMMIT")
-        except BaseException:
-            await self._rollback()
-            raise
         return PageCounts(fetched=len(records), created=len(inserts), updated=len(updates),
                           unchanged=len(latest) - len(inserts) - len(updates))
 
@@ -218,7 +235,7 @@ class Store:
         """Note upstream ids from an id listing, for the sweep that follows."""
         if not ids:
             return
-        await self._writer.executemany(
+        await self._executemany(
             "INSERT OR IGNORE INTO temp.seen (run_id, entity, psa_id) VALUES (?, ?, ?)",
             [(run_id, entity.value, psa_id) for psa_id in ids])
 
@@ -229,34 +246,28 @@ class Store:
         missing = ("integration = ? AND deleted_at IS NULL AND psa_id "
                    "NOT IN (SELECT psa_id FROM temp.seen WHERE run_id = ? AND entity = ?)")
         args = (integration, run_id, table)
-        await self._writer.execute("BEGIN IMMEDIATE")
-        try:
-            async with self._writer.execute(
+        async with self._transaction() as db:
+            async with db.execute(
                 f"SELECT count(*) FROM {table} WHERE integration = ? AND deleted_at IS NULL",
                 (integration,)) as cur:
                 live = (await cur.fetchone() or (0,))[0]
-            async with self._writer.execute(f"SELECT count(*) FROM {table} WHERE {missing}",
-                                            args) as cur:
+            async with db.execute(f"SELECT count(*) FROM {table} WHERE {missing}", args) as cur:
                 missing_count = (await cur.fetchone() or (0,))[0]
             refused = live >= MASS_DELETE_FLOOR and missing_count > max_share * live
             deleted = 0
             if missing_count and not refused:
-                await self._writer.execute(f"UPDATE {table} SET deleted_at = ? WHERE {missing}",
-                                           (ts(now), *args))
+                await db.execute(f"UPDATE {table} SET deleted_at = ? WHERE {missing}",
+                                 (ts(now), *args))
                 deleted = missing_count
-            await self._writer.execute("COMMIT")
-        except BaseException:
-            await self._rollback()
-            raise
         return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count)
 
     async def forget_seen(self, run_id: int) -> None:
-        await self._writer.execute("DELETE FROM temp.seen WHERE run_id = ?", (run_id,))
+        await self._execute("DELETE FROM temp.seen WHERE run_id = ?", (run_id,))
 
     async def apply_company_scope(self, integration: str, entity: Entity) -> int:
         """Mark a company child out of scope exactly when its company is; returns rows changed."""
         table = entity.value
-        cur = await self._writer.execute(
+        cur = await self._execute(
             f"""UPDATE {table} SET out_of_scope = new_scope FROM (
                     SELECT t.psa_id AS id, COALESCE(c.out_of_scope, 0) AS new_scope
                     FROM {table} t LEFT JOIN companies c
@@ -285,7 +296,7 @@ class Store:
 
     async def entity_succeeded(self, integration: str, entity: Entity, run_id: int, *,
                                cursor: datetime, at: datetime, swept: bool) -> None:
-        await self._writer.execute(
+        await self._execute(
             """INSERT INTO entity_state (integration, entity, cursor, last_success_at,
                    last_success_run, last_full_sweep_at) VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT (integration, entity) DO UPDATE SET cursor = excluded.cursor,
@@ -299,7 +310,7 @@ class Store:
     async def create_run(self, integration: str, trigger: str, requested_by: str, *,
                          full: bool, queued_at: datetime,
                          scheduled_for: datetime | None = None) -> int:
-        cur = await self._writer.execute(
+        cur = await self._execute(
             "INSERT INTO runs (integration, trigger, requested_by, full_sync, queued_at, "
             "scheduled_for) VALUES (?, ?, ?, ?, ?, ?)",
             (integration, trigger, requested_by, int(full), ts(queued_at),
@@ -314,10 +325,10 @@ class Store:
             raise ValueError(f"cannot update run fields {sorted(set(fields) - allowed)}")
         values = [ts(v) if isinstance(v, datetime) else v for v in fields.values()]
         sets = ", ".join(f"{k} = ?" for k in fields)
-        await self._writer.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
+        await self._execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
 
     async def save_entity_result(self, run_id: int, result: EntityResult) -> None:
-        await self._writer.execute(
+        await self._execute(
             """INSERT INTO run_entities (run_id, entity, mode, started_at, finished_at, complete,
                    fetched, created, updated, unchanged, deleted, rejected, requests, note)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -336,7 +347,7 @@ class Store:
                              *, at: datetime) -> None:
         """Record errors as (entity, psa_id, message) triples."""
         if errors:
-            await self._writer.executemany(
+            await self._executemany(
                 "INSERT INTO run_errors (run_id, entity, psa_id, message, at) VALUES (?, ?, ?, ?, ?)",
                 [(run_id, e, p, m, ts(at)) for e, p, m in errors])
 
@@ -347,7 +358,7 @@ class Store:
             "WHERE outcome IN ('queued', 'running') ORDER BY id") as cur:
             rows = await cur.fetchall()
         if rows:
-            await self._writer.execute(
+            await self._execute(
                 "UPDATE runs SET outcome = 'interrupted', finished_at = ?, "
                 "error = COALESCE(error, 'psad stopped before this run finished') "
                 "WHERE outcome IN ('queued', 'running')", (ts(at),))
@@ -356,7 +367,8 @@ class Store:
 
     # -- reads (reader connection) -------------------------------------------
 
-    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    async def fetch_all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()
+                        ) -> list[dict[str, Any]]:
         async with self._reader.execute(sql, args) as cur:
             return [dict(row) for row in await cur.fetchall()]
 
@@ -415,21 +427,28 @@ class Store:
         return [from_row(entity, row) for row in rows]
 
     async def count_records(self, integration: str) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for entity in Entity:
-            row = await self.fetch_one(
-                f"SELECT count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 0) AS live, "
-                f"count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted, "
-                f"count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 1) AS out_of_scope "
-                f"FROM {entity.value} WHERE integration = ?", (integration,))
-            out[entity.value] = row or {"live": 0, "deleted": 0, "out_of_scope": 0}
-        return out
+        """Live, deleted and out-of-scope rows per entity, in one query."""
+        parts = " UNION ALL ".join(
+            f"SELECT '{e.value}' AS entity, "
+            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 0) AS live, "
+            "count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted, "
+            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 1) AS out_of_scope "
+            f"FROM {e.value} WHERE integration = :integration" for e in Entity)
+        rows = await self.fetch_all(parts, {"integration": integration})
+        return {row.pop("entity"): row for row in rows}
 
     async def entity_states(self, integration: str) -> dict[str, dict[str, Any]]:
         rows = await self.fetch_all(
             "SELECT entity, cursor, last_success_at, last_success_run, last_full_sweep_at "
             "FROM entity_state WHERE integration = ?", (integration,))
         return {row.pop("entity"): row for row in rows}
+
+
+def _prepare_rows(records: dict[str, Record]) -> tuple[dict[str, tuple[object, ...]],
+                                                         dict[str, str]]:
+    """Rows and their digests (CPU work, run in a thread to keep the loop free)."""
+    rows = {psa_id: to_row(record) for psa_id, record in records.items()}
+    return rows, {psa_id: content_hash(row) for psa_id, row in rows.items()}
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:

@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from psad.runtime import Runtime
-from psad.web import api, tickets
+from psad.web import api, dashboard, openapi, tickets
 from psad.web.auth import auth_middleware
 from psad.web.errors import Handler, error_middleware
 from psad.web.keys import RUNTIME_KEY
@@ -23,16 +23,36 @@ STOP_TIMEOUT = 30.0
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
+async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse oversized bodies up front, even on routes that never read one."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY,
+                                            actual_size=request.content_length)
+    return await handler(request)
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-    response.headers.setdefault("Cache-Control", "no-store")
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    "Cache-Control": "no-store",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """On every answer, raised ones (redirects, errors) included."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as err:
+        for key, value in SECURITY_HEADERS.items():
+            err.headers.setdefault(key, value)
+        raise
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
     return response
 
 
@@ -51,11 +71,15 @@ async def _run_work(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(runtime: Runtime) -> web.Application:
-    app = web.Application(middlewares=[security_headers, error_middleware, auth_middleware],
-                          client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[security_headers, error_middleware, body_limit, auth_middleware],
+        client_max_size=MAX_BODY)
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.extend([_open_runtime, _run_work])
     app.add_routes(api.routes)
     app.add_routes(tickets.routes)
+    app.add_routes(openapi.routes)
+    app.add_routes(dashboard.routes)
+    dashboard.setup_templates(app)
     app.router.add_get("/metrics", make_aiohttp_handler(runtime.metrics.registry))
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from urllib.parse import quote
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -10,8 +11,8 @@ from aiohttp import web
 from psad.web.errors import ApiError, Handler
 from psad.web.keys import RUNTIME_KEY
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/static/style.css",
-                          "/api/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/api/openapi.json"})
+PUBLIC_PREFIXES = ("/static/",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ def bearer(request: web.Request) -> str | None:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in PUBLIC_PATHS:
+    if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     tokens = request.app[RUNTIME_KEY].tokens
     if request.path == "/metrics":
@@ -54,5 +55,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path.startswith("/api/"):
         raise ApiError(401, "a valid bearer token is required",
                        headers={"WWW-Authenticate": 'Bearer realm="psad"'})
-    raise web.HTTPSeeOther(f"/login?next={request.path_qs}" if request.method == "GET"
+    raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='/')}"
+                           if request.method == "GET"
                            else "/login")

@@ -1,0 +1,411 @@
+"""The dashboard: HTML pages built from the same store calls as the JSON API.
+
+Every page works without JavaScript; ``/static/psad.js`` only lets a queued or
+running run's page (and the overview) follow it live through the JSON API.
+A form that changes something is a POST carrying the session's CSRF token, and
+is refused outright when the browser says it was sent from another site.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from psad.config import IntegrationConfig
+from psad.model import Entity
+from psad.store import OUTCOMES, Store
+from psad.web import templating
+from psad.web.api import (force_sync, int_between, integration_or_404, nonempty, one_of,
+                          parse_query, requester, runtime)
+from psad.web.auth import bearer
+from psad.web.errors import ApiError, Handler
+from psad.web.session import COOKIE, csrf_ok, csrf_token, issue, session_ok
+from psad.web.tickets import fetch_ticket, fetch_ticket_page, ticket_query
+
+routes = web.RouteTableDef()
+RUNS_PER_PAGE = 50
+COMPANIES_PER_PAGE = 50
+MAX_ID = 2**62
+LIVE_OUTCOMES = ("queued", "running")
+COMPANY_CHILDREN = (Entity.SITE, Entity.CONTACT, Entity.ASSET)
+STATUS_TITLES = {
+    400: "Bad request", 401: "Not signed in", 403: "Refused", 404: "Not found",
+    409: "Not possible right now", 502: "The PSA answered with an error",
+    503: "psad is unavailable", 504: "The PSA did not answer in time",
+}
+
+
+class PageError(Exception):
+    """A page that cannot be shown; rendered as an HTML error page with its status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def setup_templates(app: web.Application) -> None:
+    folder = templating.setup(app)
+    app.router.add_static("/static/", folder / "static", name="static")
+
+
+# -- rendering ---------------------------------------------------------------------
+
+
+def signed_in(request: web.Request) -> bool:
+    return session_ok(request) or runtime(request).tokens.api_ok(bearer(request))
+
+
+def show(request: web.Request, template: str, *, nav: str, status: int = 200,
+         integration: str | None = None, **context: Any) -> web.Response:
+    authenticated = signed_in(request)
+    names = [i.name for i in runtime(request).config.integrations] if authenticated else []
+    base = {"nav": nav, "signed_in": authenticated, "has_session": session_ok(request),
+            "integration_names": names, "integration": integration,
+            "csrf_token": csrf_token(request) if authenticated else ""}
+    return templating.render(request, template, {**base, **context}, status=status)
+
+
+def error_page(request: web.Request, status: int, message: str) -> web.Response:
+    name = request.match_info.get("name")
+    known = name is not None and runtime(request).config.integration(name) is not None
+    return show(request, "error.html", nav="error", status=status,
+                integration=name if known else None,
+                title=STATUS_TITLES.get(status, "Something went wrong"), message=message)
+
+
+def page(handler: Handler) -> Handler:
+    """Turn API-style and page errors raised by a handler into an HTML page."""
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except PageError as err:
+            return error_page(request, err.status, err.message)
+        except ApiError as err:
+            return error_page(request, err.status, err.message)
+    return wrapped
+
+
+def see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def without_blanks(request: web.Request) -> web.Request:
+    """The request minus empty query values (what an unset filter in a GET form sends)."""
+    kept = [(k, v) for k, v in request.query.items() if v.strip()]
+    if len(kept) == len(request.query):
+        return request
+    return request.clone(rel_url=request.rel_url.with_query(kept))
+
+
+def local_path(value: str | None) -> str | None:
+    """``value`` if it is a path on this site (a safe redirect target), else None."""
+    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//"):
+        return None
+    if "\\" in value or any(ord(c) < 32 for c in value):
+        return None
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else None
+
+
+# -- forms and CSRF ----------------------------------------------------------------
+
+
+def same_site(request: web.Request) -> bool:
+    """False when the browser says the request came from another site (Fetch metadata)."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    allowed = {request.host.lower()}
+    public_url = runtime(request).config.server.public_url
+    if public_url:
+        allowed.add(urlsplit(public_url).netloc.lower())
+    return origin != "null" and urlsplit(origin).netloc.lower() in allowed
+
+
+def field(form: MultiDictProxy[Any], name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+async def posted_form(request: web.Request, *, csrf: bool = True) -> MultiDictProxy[Any]:
+    if not same_site(request):
+        raise PageError(403, "This form was sent from another site, so psad refused it.")
+    form = await request.post()
+    if csrf and not csrf_ok(request, field(form, "csrf_token")):
+        raise PageError(403, "The form's security token is missing or out of date. "
+                             "Reload the page and try again.")
+    return form
+
+
+# -- queries shared with the JSON API ---------------------------------------------------
+
+
+async def integration_summaries(request: web.Request) -> list[dict[str, Any]]:
+    rt = runtime(request)
+    return [await rt.integration_summary(i) for i in rt.config.integrations]
+
+
+async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | None:
+    """A run as ``GET /api/runs/{id}`` shows it: the log row plus live queue state."""
+    rt = runtime(request)
+    run = await rt.store.get_run(run_id)
+    if run is None:
+        return None
+    run["position"] = rt.queue.position(run_id)
+    for entry in rt.queue.running.values():
+        if entry.run_id == run_id:
+            run["current_entity"] = entry.current_entity
+    return run
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def company_page(store: Store, integration: str, text: str | None,
+                       page_number: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of companies by name (deleted and out of scope included) and the total."""
+    where, args = ("name LIKE ? ESCAPE '\\'", (_like(text),)) if text else ("", ())
+    rows = await store.records(integration, Entity.COMPANY, where=where, args=args,
+                               limit=COMPANIES_PER_PAGE,
+                               offset=(page_number - 1) * COMPANIES_PER_PAGE,
+                               order="name COLLATE NOCASE, psa_id")
+    total = await store.fetch_one(
+        "SELECT count(*) AS n FROM companies WHERE integration = ?"
+        + (f" AND {where}" if where else ""), (integration, *args))
+    return rows, total["n"] if total else 0
+
+
+async def child_counts(store: Store, integration: str,
+                       company_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Live sites, contacts and assets per company, for the given companies."""
+    counts: dict[str, dict[str, int]] = {cid: {} for cid in company_ids}
+    for entity in COMPANY_CHILDREN:
+        for row in await store.fetch_all(
+                f"SELECT company_psa_id AS id, count(*) AS n FROM {entity.value} "
+                "WHERE integration = ? AND deleted_at IS NULL AND company_psa_id IN "
+                "(SELECT value FROM json_each(?)) GROUP BY company_psa_id",
+                (integration, json.dumps(list(company_ids)))):
+            counts[row["id"]][entity.value] = row["n"]
+    return counts
+
+
+async def company_detail(store: Store, integration: str,
+                         psa_id: str) -> dict[str, Any] | None:
+    found = await store.records(integration, Entity.COMPANY, where="psa_id = ?", args=(psa_id,))
+    if not found:
+        return None
+    orders = {Entity.SITE: '"primary" DESC, name COLLATE NOCASE',
+              Entity.CONTACT: "last_name COLLATE NOCASE, first_name COLLATE NOCASE",
+              Entity.ASSET: "name COLLATE NOCASE"}
+    company = found[0]
+    for entity in COMPANY_CHILDREN:
+        company[entity.value] = await store.records(
+            integration, entity, where="company_psa_id = ?", args=(psa_id,),
+            order=f"deleted_at IS NOT NULL, {orders[entity]}, psa_id")
+    return company
+
+
+async def ticket_choices(store: Store, integration: str) -> dict[str, Any]:
+    """Filter choices for the tickets page, from the synced set-up data."""
+    def live(entity: Entity, order: str, where: str = "") -> Any:
+        return store.records(integration, entity, include_deleted=False, where=where,
+                             order=order)
+
+    boards = await live(Entity.BOARD, "name COLLATE NOCASE, psa_id")
+    statuses = await live(Entity.TICKET_STATUS, "sort_order, name COLLATE NOCASE, psa_id")
+    board_names = {b["psa_id"]: b["name"] for b in boards}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for status in statuses:
+        label = board_names.get(status["board_psa_id"] or "", "All boards")
+        groups.setdefault(label, []).append(status)
+    return {
+        "companies": await live(Entity.COMPANY, "name COLLATE NOCASE, psa_id",
+                                "out_of_scope = 0"),
+        "boards": boards,
+        "status_groups": sorted(groups.items(), key=lambda item: item[0].lower()),
+        "priorities": await live(Entity.PRIORITY, "sort_order, name COLLATE NOCASE, psa_id"),
+    }
+
+
+# -- sign in and out -----------------------------------------------------------------
+
+
+@routes.get("/login")
+@page
+async def login_form(request: web.Request) -> web.Response:
+    target = local_path(request.query.get("next")) or "/"
+    if session_ok(request):
+        return see_other(target)
+    return show(request, "login.html", nav="login", next=target, problem=None)
+
+
+@routes.post("/login")
+@page
+async def login(request: web.Request) -> web.Response:
+    form = await posted_form(request, csrf=False)
+    target = local_path(field(form, "next")) or "/"
+    if not runtime(request).tokens.api_ok(field(form, "token")):
+        return show(request, "login.html", nav="login", status=401, next=target,
+                    problem="That is not psad's API token.")
+    response = see_other(target)
+    issue(request, response)
+    return response
+
+
+@routes.post("/logout")
+@page
+async def logout(request: web.Request) -> web.Response:
+    await posted_form(request)
+    response = see_other("/login")
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+# -- overview and Force Sync ---------------------------------------------------------
+
+
+@routes.get("/")
+@page
+async def overview(request: web.Request) -> web.Response:
+    flash = parse_query(request, {"synced": nonempty, "run": int_between(1, MAX_ID),
+                                  "position": int_between(0, 1_000_000),
+                                  "again": one_of(("1",))})
+    known = runtime(request).config.integration(flash.get("synced", "")) is not None
+    notice = None
+    if known and "run" in flash:
+        notice = {"synced": flash["synced"], "run": flash["run"],
+                  "position": flash.get("position", 0), "again": "again" in flash}
+    return show(request, "overview.html", nav="overview",
+                integrations=await integration_summaries(request), flash=notice)
+
+
+@routes.post("/integrations/{name}/sync")
+@page
+async def force_sync_form(request: web.Request) -> web.Response:
+    form = await posted_form(request)
+    name = request.match_info["name"]
+    run_id, position, deduplicated = await force_sync(
+        request, requester(request, "dashboard"), full=field(form, "full") == "1")
+    flash = {"synced": name, "run": run_id, "position": position,
+             "again": "1" if deduplicated else None}
+    return see_other("/" + templating.query(flash))
+
+
+# -- sync log ------------------------------------------------------------------------
+
+
+@routes.get("/runs")
+@page
+async def runs_page(request: web.Request) -> web.Response:
+    filters = parse_query(without_blanks(request), {
+        "integration": nonempty, "outcome": one_of(OUTCOMES),
+        "before": int_between(1, MAX_ID)})
+    runs = await runtime(request).store.list_runs(
+        integration=filters.get("integration"), outcome=filters.get("outcome"),
+        before=filters.get("before"), limit=RUNS_PER_PAGE)
+    names = [i.name for i in runtime(request).config.integrations]
+    if filters.get("integration") and filters["integration"] not in names:
+        names.append(filters["integration"])
+    return show(request, "runs.html", nav="runs", runs=runs, outcomes=OUTCOMES,
+                integration_choices=names,
+                filters={"integration": filters.get("integration"),
+                         "outcome": filters.get("outcome")},
+                paged=bool(filters.get("before")),
+                next_before=runs[-1]["id"] if len(runs) == RUNS_PER_PAGE else None)
+
+
+@routes.get(r"/runs/{run_id:\d{1,18}}")
+@page
+async def run_page(request: web.Request) -> web.Response:
+    parse_query(request, {})
+    run_id = int(request.match_info["run_id"])
+    run = await run_details(request, run_id)
+    if run is None:
+        raise PageError(404, f"There is no run #{run_id} in the sync log.")
+    return show(request, "run.html", nav="runs", run=run,
+                live=run["outcome"] in LIVE_OUTCOMES)
+
+
+# -- synced data ---------------------------------------------------------------------
+
+
+@routes.get("/integrations/{name}/companies")
+@page
+async def companies_page(request: web.Request) -> web.Response:
+    integration: IntegrationConfig = integration_or_404(request)
+    query = parse_query(without_blanks(request), {"q": nonempty,
+                                                  "page": int_between(1, 100_000)})
+    page_number = query.get("page", 1)
+    store = runtime(request).store
+    companies, total = await company_page(store, integration.name, query.get("q"), page_number)
+    counts = await child_counts(store, integration.name, [c["psa_id"] for c in companies])
+    return show(request, "companies.html", nav="companies", integration=integration.name,
+                companies=companies, counts=counts, total=total, q=query.get("q") or "",
+                page_number=page_number, per_page=COMPANIES_PER_PAGE,
+                has_more=page_number * COMPANIES_PER_PAGE < total)
+
+
+@routes.get("/integrations/{name}/companies/{psa_id}")
+@page
+async def company_page_view(request: web.Request) -> web.Response:
+    integration: IntegrationConfig = integration_or_404(request)
+    parse_query(request, {})
+    psa_id = request.match_info["psa_id"]
+    company = None
+    if len(psa_id) <= 64:
+        company = await company_detail(runtime(request).store, integration.name, psa_id)
+    if company is None:
+        raise PageError(404, f"{integration.name} has no synced company with id {psa_id[:64]!r}.")
+    return show(request, "company.html", nav="companies", integration=integration.name,
+                company=company)
+
+
+# -- live tickets ----------------------------------------------------------------------
+
+
+@routes.get("/integrations/{name}/tickets")
+@page
+async def tickets_page(request: web.Request) -> web.Response:
+    integration: IntegrationConfig = integration_or_404(request)
+    filtered = without_blanks(request)
+    query = ticket_query(filtered)
+    filters = {"company": query.company, "board": query.board, "status": query.status,
+               "priority": query.priority, "q": query.text}
+    context: dict[str, Any] = {
+        "nav": "tickets", "integration": integration.name, "kind": integration.kind,
+        "filters": filters, "choices": await ticket_choices(runtime(request).store,
+                                                            integration.name),
+        "page_number": query.page, "tickets": [], "has_more": False, "problem": None}
+    try:
+        result = await fetch_ticket_page(filtered, query)
+    except ApiError as err:
+        if err.status == 400:
+            raise
+        return show(request, "tickets.html", status=err.status,
+                    **{**context, "problem": err.message})
+    return show(request, "tickets.html",
+                **{**context, "tickets": result.tickets, "has_more": result.has_more})
+
+
+@routes.get("/integrations/{name}/tickets/{ticket_id}")
+@page
+async def ticket_page(request: web.Request) -> web.Response:
+    integration: IntegrationConfig = integration_or_404(request)
+    parse_query(request, {})
+    ticket = await fetch_ticket(request, request.match_info["ticket_id"])
+    return show(request, "ticket.html", nav="tickets", integration=integration.name,
+                kind=integration.kind, ticket=ticket)
+
