@@ -36,6 +36,7 @@ class LoggedRequest(NamedTuple):
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: str | None = None
 
 
 class RequestLog:
@@ -79,8 +80,9 @@ def request_log_middleware(log: RequestLog) -> Middleware:
     @web.middleware
     async def log_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(CONTROL_PREFIX):
+            body = (await request.text()) if request.can_read_body else None
             log.append(LoggedRequest(
-                request.method, request.path, dict(request.query), dict(request.headers)
+                request.method, request.path, dict(request.query), dict(request.headers), body
             ))
         return await handler(request)
 

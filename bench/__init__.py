@@ -1,0 +1,1 @@
+"""psad benchmarks: run with ``make bench`` (``python -m bench``); not part of the test suite."""

@@ -1,0 +1,100 @@
+"""Run every benchmark and print each ratio beside its target.
+
+    python -m bench            # the full sizes of the issue (several minutes)
+    python -m bench --quick    # a smaller smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import service, syncs
+from bench.syncs import Sizes
+
+KINDS = ("connectwise", "autotask", "syncro", "kaseya_bms", "halo")
+
+
+def row(name: str, value: str, target: str, ok: bool | None) -> str:
+    mark = "" if ok is None else ("met" if ok else "MISSED")
+    return f"| {name} | {value} | {target} | {mark} |"
+
+
+async def run(args: argparse.Namespace) -> list[str]:
+    scale = 10 if args.quick else 1
+    big = Sizes(companies=5000 // scale, assets=100_000 // scale, contacts=50_000 // scale)
+    small = Sizes(companies=big.companies, assets=big.assets // 10, contacts=big.contacts)
+    out = [f"psad benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+           f"{platform.python_version()}, latency {args.latency * 1000:.0f} ms/request, "
+           f"sizes {big}", "",
+           "| measure | result | target | |", "|---|---|---|---|"]
+
+    cw = await syncs.full_vs_floor("connectwise", big, args.latency, incremental_share=0.01)
+    full, incr = cw["full"], cw["incremental"]
+    ratio = full.seconds / cw["floor"]
+    out.append(row("1. ConnectWise full sync / raw-fetch floor",
+                   f"{full.seconds:.1f} s / {cw['floor']:.1f} s = {ratio:.3f}", "≤ 1.15",
+                   ratio <= 1.15))
+    out.append(row("   requests per entity", ", ".join(f"{k} {v}" for k, v in
+                                                       sorted(full.requests.items())),
+                   f"{cw['request_count']} in all", None))
+    share = incr.seconds / full.seconds
+    out.append(row("2. incremental (1 % changed) / full", f"{incr.seconds:.1f} s / "
+                   f"{full.seconds:.1f} s = {share:.1%}", "≤ 5 %", share <= 0.05))
+    sites = incr.requests.get("sites", 0)
+    out.append(row("   incremental requests per entity", ", ".join(
+        f"{k} {v}" for k, v in sorted(incr.requests.items())),
+        f"sites alone: {sites} (one per company)", None))
+
+    small_run = await syncs.peak_memory("connectwise", small, args.latency / 10)
+    mem = full.peak_rss_mib / small_run.peak_rss_mib
+    out.append(row("3. peak RSS, full sync at 100k vs 10k assets",
+                   f"{full.peak_rss_mib:.0f} MiB / {small_run.peak_rss_mib:.0f} MiB = {mem:.2f}",
+                   "≤ 1.1", mem <= 1.1))
+
+    st = await service.store_throughput(rows=big.assets)
+    throughput = st["psad_rows_per_s"] / st["raw_rows_per_s"]
+    out.append(row("4. store upserts / raw executemany",
+                   f"{st['psad_rows_per_s']:,.0f} / {st['raw_rows_per_s']:,.0f} rows/s = "
+                   f"{throughput:.2f}", "≥ 0.7", throughput >= 0.7))
+
+    fs = await service.force_sync_latency()
+    out.append(row("5. Force Sync POST → run started (free worker)",
+                   f"p50 {fs['p50_ms']:.1f} ms, p99 {fs['p99_ms']:.1f} ms", "p99 ≤ 50 ms",
+                   fs["p99_ms"] <= 50))
+    out.append(row("   … with 100 nightly runs queued", f"position "
+                   f"{fs['position_with_100_queued']}, started next: {fs['forced_ran_next']}",
+                   "starts next", bool(fs["forced_ran_next"])))
+
+    tp = await service.ticket_proxy_overhead()
+    p50 = tp["psad_p50_ms"] - tp["direct_p50_ms"]
+    p99 = tp["psad_p99_ms"] - tp["direct_p99_ms"]
+    out.append(row("6. ticket proxy added latency (concurrency 32)",
+                   f"p50 +{p50:.2f} ms, p99 +{p99:.2f} ms; {tp['psad_rps']:,.0f} vs "
+                   f"{tp['direct_rps']:,.0f} req/s direct", "≤ 2 ms p50, ≤ 10 ms p99",
+                   p50 <= 2 and p99 <= 10))
+
+    psa = Sizes(companies=500 // scale, assets=10_000 // scale, contacts=5000 // scale)
+    for kind in KINDS:
+        result = await syncs.full_vs_floor(kind, psa, args.latency)
+        r = result["full"].seconds / result["floor"]
+        out.append(row(f"7. {kind} full sync / floor ({psa.assets} assets)",
+                       f"{result['full'].seconds:.1f} s / {result['floor']:.1f} s = {r:.3f} "
+                       f"({result['request_count']} requests)", "≤ 1.15", r <= 1.15))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
+    parser.add_argument("--latency", type=float, default=0.02,
+                        help="seconds of simulated PSA latency per request (default 0.02)")
+    args = parser.parse_args()
+    print("\n".join(asyncio.run(run(args))))
+
+
+if __name__ == "__main__":
+    main()

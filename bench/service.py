@@ -1,0 +1,214 @@
+"""Service benchmarks: store throughput, Force Sync latency, ticket proxy overhead."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+
+from bench.syncs import ROOT, Simulator, Sizes, start_simulator, workdir
+from psad.config import load_config
+from psad.metrics import Metrics
+from psad.model import Asset, Entity
+from psad.runtime import Runtime
+from psad.simulators.serve import SIMULATORS
+from psad.store import Store, utcnow
+from psad.store.rows import columns, to_row
+from psad.web.app import create_app
+
+TOKEN = "bench-token-0123456789abcdef"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _assets(count: int) -> list[Asset]:
+    return [Asset(psa_id=str(i), company_psa_id=str(i % 500), name=f"PC-{i:06d}",
+                  status="Active", type="Workstation", purchase_date=date(2024, 1, 2),
+                  warranty_expiration=date(2027, 1, 2), serial_number=f"SN{i:08d}",
+                  os_type="Windows 11", notes=f"desk {i}", manufacturer="Dell",
+                  custom_fields={"Backup": i % 2 == 0, "Rack": None})
+            for i in range(count)]
+
+
+async def store_throughput(rows: int = 100_000, page: int = 1000) -> dict[str, float]:
+    """Rows/s through ``Store.apply_page`` vs plain sqlite3 executemany of the same rows."""
+    records = _assets(rows)
+    directory = workdir()
+    store = await Store.open(directory / "psad.db")
+    run_id = await store.create_run("bench", "manual", "bench", full=True, queued_at=utcnow())
+    started = time.perf_counter()
+    for start in range(0, rows, page):
+        await store.apply_page("bench", Entity.ASSET, records[start:start + page],
+                               now=utcnow(), run_id=run_id)
+    psad_seconds = time.perf_counter() - started
+    await store.close()
+
+    def raw() -> float:
+        conn = sqlite3.connect(directory / "raw.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        cols = ("integration", "psa_id") + columns(Entity.ASSET)
+        conn.execute(f"CREATE TABLE assets ({', '.join(cols)}, "
+                     "PRIMARY KEY (integration, psa_id)) WITHOUT ROWID")
+        data = [("bench", r.psa_id, *to_row(r)) for r in records]
+        marks = ", ".join("?" * len(cols))
+        begun = time.perf_counter()
+        for start in range(0, rows, page):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(f"INSERT INTO assets VALUES ({marks})", data[start:start + page])
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - begun
+        conn.close()
+        return elapsed
+
+    raw_seconds = await asyncio.to_thread(raw)
+    return {"psad_rows_per_s": rows / psad_seconds, "raw_rows_per_s": rows / raw_seconds}
+
+
+def _config_text(directory: Path, sim: Simulator, integrations: int, workers: int) -> Path:
+    spec = SIMULATORS[sim.kind]
+    (directory / "token").write_text(TOKEN)
+    secrets = directory / "secrets"
+    secrets.mkdir(exist_ok=True)
+    lines = ['database = "psad.db"', "[server]", 'listen = "127.0.0.1:0"',
+             'api_token = { file = "token" }', "[sync]", f"workers = {workers}",
+             "jitter_seconds = 0"]
+    for key, value in spec.secrets.items():
+        (secrets / key).write_text(value)
+    for n in range(integrations):
+        lines += ["[[integrations]]", f'name = "i{n:03d}"', f'kind = "{sim.kind}"',
+                  f'base_url = "{sim.base_url}"', 'schedule = "0 4 * * *"']
+        lines += [f'{k} = "{v}"' for k, v in spec.settings.items()]
+        lines += [f'{k} = {{ file = "secrets/{k}" }}' for k in spec.secrets]
+    path = directory / "psad.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def _idle(runtime: Runtime) -> None:
+    while runtime.queue.waiting or runtime.queue.running:
+        await asyncio.sleep(0.005)
+
+
+async def force_sync_latency(samples: int = 200) -> dict[str, Any]:
+    """POST → run started, with a free worker; and a force ahead of 100 queued nightlies."""
+    sim = await asyncio.to_thread(start_simulator, "connectwise",
+                                  Sizes(companies=2, assets=10, contacts=5, tickets=5), 0.0)
+    runtime = Runtime(load_config(_config_text(workdir(), sim, 101, 1)), Metrics(CollectorRegistry()))
+    client = TestClient(TestServer(create_app(runtime)))
+    await client.start_server()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        await _idle(runtime)  # the start-up syncs of new integrations
+        latencies: list[float] = []
+        for _ in range(samples):
+            sent = datetime.now().astimezone()
+            resp = await client.post("/api/integrations/i000/sync", headers=headers)
+            run_id = (await resp.json())["run_id"]
+            await _idle(runtime)
+            run = await runtime.store.get_run(run_id)
+            assert run is not None
+            latencies.append((datetime.fromisoformat(run["started_at"]) - sent).total_seconds())
+
+        # one run holds the only worker while 100 nightly runs queue behind it
+        blocker = await (await client.post("/api/integrations/i100/sync?full=true",
+                                           headers=headers)).json()
+        while not runtime.queue.running:
+            await asyncio.sleep(0.001)
+        for n in range(100):
+            await runtime.queue.submit(f"i{n:03d}", "nightly", "bench")
+        answer = await (await client.post("/api/integrations/i050/sync", headers=headers)).json()
+        await _idle(runtime)
+        runs = await runtime.store.list_runs(limit=300)
+        after = sorted((r for r in runs if r["id"] > blocker["run_id"] or r["id"] == answer["run_id"]),
+                       key=lambda r: r["started_at"])
+        return {"p50_ms": percentile(latencies, 0.5) * 1000,
+                "p99_ms": percentile(latencies, 0.99) * 1000,
+                "position_with_100_queued": answer["position"],
+                "forced_ran_next": after[0]["id"] == answer["run_id"]}
+    finally:
+        await client.close()
+        sim.stop()
+
+
+async def _timed_calls(url_for: Any, headers: dict[str, str], count: int,
+                       concurrency: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    semaphore = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
+        async def one(n: int) -> None:
+            async with semaphore:
+                begun = time.perf_counter()
+                async with s.get(url_for(n), headers=headers) as resp:
+                    await resp.read()
+                    assert resp.status == 200, resp.status
+                latencies.append(time.perf_counter() - begun)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(n) for n in range(count)))
+        return latencies, time.perf_counter() - started
+
+
+async def ticket_proxy_overhead(count: int = 3000, concurrency: int = 32) -> dict[str, float]:
+    """Latency and throughput of ticket gets through psad vs straight to the simulator."""
+    sim = await asyncio.to_thread(start_simulator, "connectwise",
+                                  Sizes(companies=20, assets=10, contacts=50, tickets=1000), 0.0)
+    directory = workdir()
+    config = _config_text(directory, sim, 1, 1)
+    config.write_text(config.read_text().replace('"127.0.0.1:0"', '"127.0.0.1:18765"'))
+    daemon = subprocess.Popen([sys.executable, "-m", "psad.cli", "--log-level", "WARNING", "run",
+                               "--config", str(config)], cwd=ROOT)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get("http://127.0.0.1:18765/readyz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        ids = list(range(1, 1001))
+        spec = SIMULATORS["connectwise"]
+        basic = base64.b64encode(
+            f"{spec.settings['company_id']}+{spec.secrets['public_key']}:"
+            f"{spec.secrets['private_key']}".encode()).decode()
+        direct_headers = {"Authorization": f"Basic {basic}", "clientId": spec.settings["client_id"]}
+        psad_headers = {"Authorization": f"Bearer {TOKEN}"}
+        await _timed_calls(lambda n: f"{sim.base_url}service/tickets/{ids[n % 1000]}",
+                           direct_headers, 200, concurrency)  # warm-up
+        await _timed_calls(lambda n: f"http://127.0.0.1:18765/api/integrations/i000/tickets/"
+                                     f"{ids[n % 1000]}", psad_headers, 200, concurrency)
+        direct, direct_total = await _timed_calls(
+            lambda n: f"{sim.base_url}service/tickets/{ids[n % 1000]}", direct_headers, count,
+            concurrency)
+        proxied, proxied_total = await _timed_calls(
+            lambda n: f"http://127.0.0.1:18765/api/integrations/i000/tickets/{ids[n % 1000]}",
+            psad_headers, count, concurrency)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        sim.stop()
+    return {
+        "direct_p50_ms": statistics.median(direct) * 1000,
+        "direct_p99_ms": percentile(direct, 0.99) * 1000,
+        "psad_p50_ms": statistics.median(proxied) * 1000,
+        "psad_p99_ms": percentile(proxied, 0.99) * 1000,
+        "direct_rps": count / direct_total, "psad_rps": count / proxied_total,
+    }
+

@@ -1,0 +1,69 @@
+"""A PSA simulator in its own process for benchmarks, with vendor rate limits lifted.
+
+Rate limits are lifted because the benchmarks measure psad against the cost of
+fetching the pages, not the vendor's throttle; the per-request latency stands
+in for the network and the PSA's own work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from psad.simulators import FAULTS_KEY, autotask, connectwise, halo, kaseya_bms, syncro
+from psad.simulators.dataset import Dataset
+from psad.simulators.serve import SIMULATORS
+
+UNLIMITED: dict[str, dict[str, Any]] = {
+    "connectwise": {},
+    "autotask": {"request_threshold": 10**9, "thread_limit": 1000},
+    "syncro": {"rate_limit": 10**9},
+    "kaseya_bms": {"hourly_limit": 10**9},
+    "halo": {"rate_limit": None},
+}
+FACTORIES = {"connectwise": connectwise.create_app, "autotask": autotask.create_app,
+             "syncro": syncro.create_app, "kaseya_bms": kaseya_bms.create_app,
+             "halo": halo.create_app}
+
+
+async def serve(args: argparse.Namespace) -> None:
+    dataset = Dataset.generate(args.seed, companies=args.companies, sites_per_company=2,
+                               assets=args.assets, contacts=args.contacts, tickets=args.tickets)
+    spec = SIMULATORS[args.kind]
+    if args.kind == "connectwise":
+        app = spec.create(dataset)
+    else:
+        app = FACTORIES[args.kind](dataset, **UNLIMITED[args.kind])
+    app[FAULTS_KEY].latency = args.latency
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", args.port)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    print(f"http://{host}:{port}", flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=sorted(SIMULATORS))
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--companies", type=int, default=100)
+    parser.add_argument("--assets", type=int, default=1000)
+    parser.add_argument("--contacts", type=int, default=500)
+    parser.add_argument("--tickets", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.0)
+    asyncio.run(serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
