@@ -46,7 +46,13 @@ def _assets(count: int) -> list[Asset]:
 
 
 async def store_throughput(rows: int = 100_000, page: int = 1000) -> dict[str, float]:
-    """Rows/s through ``Store.apply_page`` vs plain sqlite3 executemany of the same rows."""
+    """Rows/s through ``Store.apply_page`` vs plain sqlite3 executemany of the same rows.
+
+    Both start from the same normalized records and write them into the same
+    migrated table, one transaction per page. The raw side only turns each
+    record into its row and inserts it; psad also checks what is stored,
+    hashes each row for change detection and keeps the sweep's bookkeeping.
+    """
     records = _assets(rows)
     directory = workdir()
     store = await Store.open(directory / "psad.db")
@@ -58,19 +64,21 @@ async def store_throughput(rows: int = 100_000, page: int = 1000) -> dict[str, f
     psad_seconds = time.perf_counter() - started
     await store.close()
 
+    raw_db = directory / "raw.db"
+    await (await Store.open(raw_db)).close()  # the same schema, indexes included
+    stamp = utcnow().isoformat()
+    cols = ("integration", "psa_id", "content_hash", "out_of_scope", "first_seen", "last_seen",
+            "updated_at") + columns(Entity.ASSET)
+
     def raw() -> float:
-        conn = sqlite3.connect(directory / "raw.db", isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn = sqlite3.connect(raw_db, isolation_level=None)
         conn.execute("PRAGMA synchronous=NORMAL")
-        cols = ("integration", "psa_id") + columns(Entity.ASSET)
-        conn.execute(f"CREATE TABLE assets ({', '.join(cols)}, "
-                     "PRIMARY KEY (integration, psa_id)) WITHOUT ROWID")
-        data = [("bench", r.psa_id, *to_row(r)) for r in records]
-        marks = ", ".join("?" * len(cols))
+        sql = (f"INSERT INTO assets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})")
         begun = time.perf_counter()
         for start in range(0, rows, page):
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(f"INSERT INTO assets VALUES ({marks})", data[start:start + page])
+            conn.executemany(sql, [("bench", r.psa_id, "", 0, stamp, stamp, stamp, *to_row(r))
+                                   for r in records[start:start + page]])
             conn.execute("COMMIT")
         elapsed = time.perf_counter() - begun
         conn.close()
@@ -80,7 +88,8 @@ async def store_throughput(rows: int = 100_000, page: int = 1000) -> dict[str, f
     return {"psad_rows_per_s": rows / psad_seconds, "raw_rows_per_s": rows / raw_seconds}
 
 
-def _config_text(directory: Path, sim: Simulator, integrations: int, workers: int) -> Path:
+def _config_text(directory: Path, sim: Simulator, integrations: int, workers: int,
+                 max_concurrency: int = 4) -> Path:
     spec = SIMULATORS[sim.kind]
     (directory / "token").write_text(TOKEN)
     secrets = directory / "secrets"
@@ -92,7 +101,8 @@ def _config_text(directory: Path, sim: Simulator, integrations: int, workers: in
         (secrets / key).write_text(value)
     for n in range(integrations):
         lines += ["[[integrations]]", f'name = "i{n:03d}"', f'kind = "{sim.kind}"',
-                  f'base_url = "{sim.base_url}"', 'schedule = "0 4 * * *"']
+                  f'base_url = "{sim.base_url}"', 'schedule = "0 4 * * *"',
+                  f"max_concurrency = {max_concurrency}"]
         lines += [f'{k} = "{v}"' for k, v in spec.settings.items()]
         lines += [f'{k} = {{ file = "secrets/{k}" }}' for k in spec.secrets]
     path = directory / "psad.toml"
@@ -125,14 +135,21 @@ async def force_sync_latency(samples: int = 200) -> dict[str, Any]:
             assert run is not None
             latencies.append((datetime.fromisoformat(run["started_at"]) - sent).total_seconds())
 
-        # one run holds the only worker while 100 nightly runs queue behind it
-        blocker = await (await client.post("/api/integrations/i100/sync?full=true",
-                                           headers=headers)).json()
-        while not runtime.queue.running:
-            await asyncio.sleep(0.001)
-        for n in range(100):
-            await runtime.queue.submit(f"i{n:03d}", "nightly", "bench")
-        answer = await (await client.post("/api/integrations/i050/sync", headers=headers)).json()
+        # one slow run holds the only worker while 100 nightly runs queue behind it
+        async with aiohttp.ClientSession() as session:
+            await session.post(sim.root + "/_sim/faults", json={"kind": "latency",
+                                                                "seconds": 0.05})
+            blocker = await (await client.post("/api/integrations/i100/sync?full=true",
+                                               headers=headers)).json()
+            while not runtime.queue.running:
+                await asyncio.sleep(0.001)
+            for n in range(100):
+                await runtime.queue.submit(f"i{n:03d}", "nightly", "bench")
+            answer = await (await client.post("/api/integrations/i050/sync",
+                                              headers=headers)).json()
+            while runtime.queue.running.get("i100"):
+                await asyncio.sleep(0.01)
+            await session.delete(sim.root + "/_sim/faults")
         await _idle(runtime)
         runs = await runtime.store.list_runs(limit=300)
         after = sorted((r for r in runs if r["id"] > blocker["run_id"] or r["id"] == answer["run_id"]),
@@ -169,7 +186,7 @@ async def ticket_proxy_overhead(count: int = 3000, concurrency: int = 32) -> dic
     sim = await asyncio.to_thread(start_simulator, "connectwise",
                                   Sizes(companies=20, assets=10, contacts=50, tickets=1000), 0.0)
     directory = workdir()
-    config = _config_text(directory, sim, 1, 1)
+    config = _config_text(directory, sim, 1, 1, max_concurrency=concurrency)
     config.write_text(config.read_text().replace('"127.0.0.1:0"', '"127.0.0.1:18765"'))
     daemon = subprocess.Popen([sys.executable, "-m", "psad.cli", "--log-level", "WARNING", "run",
                                "--config", str(config)], cwd=ROOT)

@@ -206,6 +206,7 @@ class SyncEngine:
                     if stop is not None and stop.is_set():
                         raise SyncInterrupted()
             sweep = await self.store.sweep(integration.name, entity, run_id, now=self.clock(),
+                                           written_since=fetch_started,
                                            max_share=self.sync.max_delete_share)
             result.deleted = sweep.deleted
             result.complete = True

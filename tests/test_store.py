@@ -12,6 +12,7 @@ from psad.store.rows import columns
 from psad.store.schema import SCHEMA_VERSION
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
 def asset(i: int, notes: str = "n") -> Asset:
@@ -60,8 +61,10 @@ async def test_sweep_soft_deletes_unseen_rows_and_resurrects_them(store: Store) 
     run = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
     await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(20)], now=NOW, run_id=run)
     run2 = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
-    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(18)], now=NOW, run_id=run2)
-    result = await store.sweep("acme", Entity.ASSET, run2, now=NOW, max_share=0.5)
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(18)], now=LATER,
+                           run_id=run2)
+    result = await store.sweep("acme", Entity.ASSET, run2, now=LATER, written_since=LATER,
+                               max_share=0.5)
     assert (result.deleted, result.refused) == (2, False)
     rows = {r["psa_id"]: r for r in await store.records("acme", Entity.ASSET)}
     assert rows["19"]["deleted_at"] is not None and rows["0"]["deleted_at"] is None
@@ -75,8 +78,10 @@ async def test_mass_delete_guard_refuses_and_deletes_nothing(store: Store) -> No
     run = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
     await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(20)], now=NOW, run_id=run)
     run2 = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
-    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(5)], now=NOW, run_id=run2)
-    result = await store.sweep("acme", Entity.ASSET, run2, now=NOW, max_share=0.5)
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(5)], now=LATER,
+                           run_id=run2)
+    result = await store.sweep("acme", Entity.ASSET, run2, now=LATER, written_since=LATER,
+                               max_share=0.5)
     assert (result.deleted, result.refused, result.missing, result.live) == (0, True, 15, 20)
     assert all(r["deleted_at"] is None for r in await store.records("acme", Entity.ASSET))
 

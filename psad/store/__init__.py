@@ -182,8 +182,9 @@ class Store:
                          out_of_scope: Iterable[str] = ()) -> PageCounts:
         """Upsert one page in one transaction; unchanged rows are not written.
 
-        With ``run_id`` the page's ids are remembered for that run's deletion
-        sweep. ``out_of_scope`` names ids the company filter excludes.
+        With ``run_id`` the page's unchanged ids are remembered for that run's
+        deletion sweep (rows it writes carry ``last_seen`` = ``now``, which the
+        sweep reads instead). ``out_of_scope`` names ids the company filter excludes.
         """
         latest: dict[str, Record] = {r.psa_id: r for r in records}
         if not latest:
@@ -225,9 +226,10 @@ class Store:
                     f"updated_at = ?, deleted_at = NULL, {sets} "
                     "WHERE integration = ? AND psa_id = ?", updates)
             if run_id is not None:
+                written = {row[1] for row in inserts} | {row[-1] for row in updates}
                 await db.executemany(
                     "INSERT OR IGNORE INTO temp.seen (run_id, entity, psa_id) VALUES (?, ?, ?)",
-                    [(run_id, table, psa_id) for psa_id in latest])
+                    [(run_id, table, psa_id) for psa_id in latest if psa_id not in written])
         return PageCounts(fetched=len(records), created=len(inserts), updated=len(updates),
                           unchanged=len(latest) - len(inserts) - len(updates))
 
@@ -240,12 +242,12 @@ class Store:
             [(run_id, entity.value, psa_id) for psa_id in ids])
 
     async def sweep(self, integration: str, entity: Entity, run_id: int, *, now: datetime,
-                    max_share: float) -> SweepResult:
+                    written_since: datetime, max_share: float) -> SweepResult:
         """Soft-delete live rows the run did not see upstream, unless that is too many."""
         table = entity.value
-        missing = ("integration = ? AND deleted_at IS NULL AND psa_id "
+        missing = ("integration = ? AND deleted_at IS NULL AND last_seen < ? AND psa_id "
                    "NOT IN (SELECT psa_id FROM temp.seen WHERE run_id = ? AND entity = ?)")
-        args = (integration, run_id, table)
+        args = (integration, ts(written_since), run_id, table)
         async with self._transaction() as db:
             async with db.execute(
                 f"SELECT count(*) FROM {table} WHERE integration = ? AND deleted_at IS NULL",

@@ -58,8 +58,11 @@ class Coalescer:
             task.exception()  # retrieved here so an unawaited failure is not reported
 
 
+TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+
+
 def ticket_json(ticket: Ticket) -> dict[str, Any]:
-    out = dataclasses.asdict(ticket)
+    out = {name: getattr(ticket, name) for name in TICKET_FIELDS}
     out["id"] = out.pop("psa_id")
     out["company_id"] = out.pop("company_psa_id")
     for key in ("created_at", "updated_at"):
