@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import platform
 from datetime import UTC, datetime
-from typing import Any
 
 from bench import service, syncs
 from bench.syncs import Sizes

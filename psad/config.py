@@ -116,7 +116,7 @@ class SyncConfig:
     cursor_overlap_seconds: int = 300
     request_timeout_seconds: float = 60.0
     max_retries: int = 5
-    entity_concurrency: int = 3
+    entity_concurrency: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +361,7 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
                                          "sync.request_timeout_seconds", 60.0, minimum=1,
                                          maximum=3600, integer=False),
         max_retries=r.number(sy, "max_retries", "sync.max_retries", 5, minimum=0, maximum=20),
-        entity_concurrency=r.number(sy, "entity_concurrency", "sync.entity_concurrency", 3,
+        entity_concurrency=r.number(sy, "entity_concurrency", "sync.entity_concurrency", 4,
                                     minimum=1, maximum=8),
     )
 

@@ -466,6 +466,10 @@ async def test_429_with_retry_after_on_companies_is_waited_out_and_the_request_r
 # --- 7. token renewal mid-sync ------------------------------------------------------------------
 
 
+def moved(clock: Callable[[], float], seconds: float) -> Callable[[], float]:
+    return lambda: clock() + seconds
+
+
 def expire_tokens(psa: Psa, how: str) -> None:
     """Make every token the simulator issued so far unusable, as the vendor would."""
     if psa.kind == "halo":
@@ -473,15 +477,13 @@ def expire_tokens(psa: Psa, how: str) -> None:
         if how == "revoked":
             halo.revoke_all()
         else:  # the simulator's clock passes the token's lifetime
-            base, lifetime = halo.clock, halo.token_lifetime
-            halo.clock = lambda: base() + lifetime + 1
+            halo.clock = moved(halo.clock, halo.token_lifetime + 1)
     else:
         bms = psa.sim.app[bms_sim.STATE_KEY]
         if how == "revoked":
             bms.revoke_all()
         else:
-            base, lifetime = bms.clock, bms.config.token_lifetime
-            bms.clock = lambda: base() + lifetime + 1
+            bms.clock = moved(bms.clock, bms.config.token_lifetime + 1)
 
 
 def tokens_issued(psa: Psa) -> int:

@@ -97,7 +97,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting
+from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import (
     PsaAuthError,
@@ -117,7 +117,6 @@ from psad.model import (
     Entity,
     Priority,
     Record,
-    Rejected,
     Site,
     Ticket,
     TicketPage,
@@ -679,8 +678,8 @@ class AutotaskConnector(Connector):
             return
         if entity in _TICKET_PICKLISTS:
             fields = await self.picklists("Tickets", fresh=True)
-            yield _translate(entity, fields.get(_TICKET_PICKLISTS[entity], []),
-                             self._picklist_parser(entity))
+            yield translate_page(entity, fields.get(_TICKET_PICKLISTS[entity], []),
+                                 self._picklist_parser(entity), id_keys=("id", "value"))
             return
         name = _ENTITIES[entity]
         filters = (self.changed_filter(entity, since)
@@ -690,7 +689,7 @@ class AutotaskConnector(Connector):
         async for items in self._pages(name, filters):
             if entity is Entity.ASSET:
                 await self._add_products(items, lookups)
-            yield _translate(entity, items, parse)
+            yield translate_page(entity, items, parse, id_keys=("id", "value"))
 
     async def _add_products(self, items: Sequence[Any], lookups: Lookups) -> None:
         known = lookups.products
@@ -855,19 +854,6 @@ def _query_result(body: Any, entity: str) -> tuple[list[Any], str | None]:
     details = body.get("pageDetails")
     next_url = details.get("nextPageUrl") if isinstance(details, dict) else None
     return body["items"], next_url if isinstance(next_url, str) and next_url else None
-
-
-def _translate(entity: Entity, items: Sequence[Any],
-               parse: Callable[[Json], Record]) -> Page:
-    records: list[Record] = []
-    rejected: list[Rejected] = []
-    for item in items:
-        try:
-            records.append(parse(wire.obj(item, entity.value)))
-        except BadRecord as err:
-            ident = item.get("id", item.get("value")) if isinstance(item, dict) else None
-            rejected.append(Rejected(entity, str(ident) if ident is not None else None, str(err)))
-    return Page(records, rejected)
 
 
 def _active(d: Json) -> str:

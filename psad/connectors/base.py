@@ -10,10 +10,10 @@ limits; a connector only builds requests and translates responses.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from psad.model import Entity, Record, Rejected, Ticket, TicketPage, TicketQuery
 
@@ -38,6 +38,24 @@ class Page:
 
     records: Sequence[Record]
     rejected: Sequence[Rejected] = ()
+
+
+def translate_page(entity: Entity, items: Sequence[Any],
+                   parse: Callable[[Mapping[str, Any]], Record], *,
+                   id_keys: tuple[str, ...] = ("id",)) -> Page:
+    """Parse each vendor item; a malformed one becomes a :class:`Rejected` with its reason."""
+    from psad.connectors.wire import BadRecord, loggable_id, obj
+
+    records: list[Record] = []
+    rejected: list[Rejected] = []
+    for item in items:
+        try:
+            records.append(parse(obj(item, entity.value)))
+        except BadRecord as err:
+            ident = next((item[k] for k in id_keys if item.get(k) is not None), None) \
+                if isinstance(item, dict) else None
+            rejected.append(Rejected(entity, loggable_id(ident), str(err)))
+    return Page(records, rejected)
 
 
 class Connector(abc.ABC):

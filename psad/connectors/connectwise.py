@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting
+from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaBadResponse
 from psad.model import (
@@ -48,6 +48,7 @@ from psad.model import (
 )
 
 MAX_PAGE_SIZE = 1000
+SITE_BATCH = 500
 
 _PATHS: dict[Entity, str] = {
     Entity.COMPANY_STATUS: "company/companies/statuses",
@@ -143,7 +144,7 @@ class ConnectWiseConnector(Connector):
             return
         parse = self._parsers()[entity]
         async for items in self._pages(_PATHS[entity], conditions=conditions):
-            yield await asyncio.to_thread(_translate, entity, items, parse)
+            yield await asyncio.to_thread(translate_page, entity, items, parse)
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         if entity in _PATHS:
@@ -168,18 +169,32 @@ class ConnectWiseConnector(Connector):
         return list(await asyncio.gather(*(one(p) for p in parents)))
 
     async def _fetch_sites(self) -> AsyncIterator[Page]:
+        """Sites company by company, as a sliding window: the client's concurrency cap
+        stays busy, and a page is handed on every ``SITE_BATCH`` sites."""
+        async def one(company_id: int) -> Page:
+            items: list[Any] = []
+            async for page in self._pages(f"company/companies/{company_id}/sites"):
+                items.extend(page)
+            return translate_page(Entity.SITE, items, lambda d: _site(d, str(company_id)))
+
         async for company_ids in self._company_ids():
-            for start in range(0, len(company_ids), 100):
-                chunk = company_ids[start:start + 100]
-                results = await self._per_parent(chunk, lambda c: f"company/companies/{c}/sites")
+            tasks = [asyncio.ensure_future(one(c)) for c in company_ids]
+            try:
                 records: list[Record] = []
                 rejected: list[Rejected] = []
-                for company_id, items in results:
-                    page = _translate(Entity.SITE, items,
-                                      lambda d, cid=str(company_id): _site(d, cid))
+                for done in asyncio.as_completed(tasks):
+                    page = await done
                     records.extend(page.records)
                     rejected.extend(page.rejected)
-                yield Page(records, rejected)
+                    if len(records) + len(rejected) >= SITE_BATCH:
+                        yield Page(records, rejected)
+                        records, rejected = [], []
+                if records or rejected:
+                    yield Page(records, rejected)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _fetch_ticket_statuses(self) -> AsyncIterator[Page]:
         board_ids: list[int] = []
@@ -188,7 +203,7 @@ class ConnectWiseConnector(Connector):
                              if isinstance(i, dict) and isinstance(i.get("id"), int))
         results = await self._per_parent(board_ids, lambda b: f"service/boards/{b}/statuses")
         for board_id, items in results:
-            yield _translate(Entity.TICKET_STATUS, items,
+            yield translate_page(Entity.TICKET_STATUS, items,
                              lambda d, bid=str(board_id): _ticket_status(d, bid))
 
     def _parsers(self) -> dict[Entity, Callable[[Mapping[str, Any]], Record]]:
@@ -261,19 +276,6 @@ class ConnectWiseConnector(Connector):
             closed=wire.flag(d, "closedFlag"),
             url=self.ticket_link(ticket_id),
         )
-
-
-def _translate(entity: Entity, items: Sequence[Any],
-               parse: Callable[[Mapping[str, Any]], Record]) -> Page:
-    records: list[Record] = []
-    rejected: list[Rejected] = []
-    for item in items:
-        try:
-            records.append(parse(wire.obj(item, entity.value)))
-        except BadRecord as err:
-            ident = item.get("id") if isinstance(item, dict) else None
-            rejected.append(Rejected(entity, str(ident) if ident is not None else None, str(err)))
-    return Page(records, rejected)
 
 
 def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:

@@ -96,7 +96,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting
+from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
 from psad.http import PsaClient, redact_url
@@ -110,7 +110,6 @@ from psad.model import (
     Entity,
     Priority,
     Record,
-    Rejected,
     Site,
     Ticket,
     TicketPage,
@@ -304,21 +303,21 @@ class HaloConnector(Connector):
         if entity is Entity.COMPANY_STATUS:
             yield Page([ACTIVE, INACTIVE])
         elif entity is Entity.BOARD:
-            yield _translate(entity, await self._bare("Team"), _team)
+            yield translate_page(entity, await self._bare("Team"), _team)
         elif entity is Entity.PRIORITY:
             yield _priorities(await self._bare("Priority"))
         elif entity is Entity.TICKET_STATUS:
-            yield _translate(entity, await self._bare("Status", {"type": "ticket"}), _status)
+            yield translate_page(entity, await self._bare("Status", {"type": "ticket"}), _status)
         elif entity is Entity.SITE:
             main_sites = await self._main_sites()
             async for items in self._pages(LISTINGS[entity]):
-                yield _translate(entity, items, lambda d: _site(d, main_sites))
+                yield translate_page(entity, items, lambda d: _site(d, main_sites))
         else:
             extra = ({"lastupdatefromdate": halo_timestamp(since)}
                      if since is not None and entity in self.incremental else {})
             parse = self._parsers()[entity]
             async for items in self._pages(LISTINGS[entity], extra):
-                yield _translate(entity, items, parse)
+                yield translate_page(entity, items, parse)
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         listing = LISTINGS.get(entity)
@@ -403,7 +402,7 @@ class HaloConnector(Connector):
     async def _ticket_lookups(self) -> _Lookups:
         now = time.monotonic()
         if self._lookups is None or now - self._lookups.loaded_at > LOOKUP_TTL:
-            statuses = _translate(Entity.TICKET_STATUS,
+            statuses = translate_page(Entity.TICKET_STATUS,
                                   await self._bare("Status", {"type": "ticket"}), _status)
             priorities = _priorities(await self._bare("Priority"))
             self._lookups = _Lookups(
@@ -457,22 +456,6 @@ def _ids(items: Sequence[Any]) -> list[str]:
             except BadRecord:
                 continue
     return out
-
-
-def _translate(entity: Entity, items: Sequence[Any],
-               parse: Callable[[Mapping[str, Any]], Record]) -> Page:
-    records: list[Record] = []
-    rejected: list[Rejected] = []
-    for item in items:
-        try:
-            records.append(parse(wire.obj(item, entity.value)))
-        except BadRecord as err:
-            ident = item.get("id") if isinstance(item, dict) else None
-            rejected.append(Rejected(entity, str(ident) if ident is not None else None, str(err)))
-    return Page(records, rejected)
-
-
-# --- field readers ----------------------------------------------------------------------------
 
 
 def _halo_date(d: Mapping[str, Any], key: str) -> date | None:
@@ -661,7 +644,7 @@ def _status(d: Mapping[str, Any]) -> TicketStatus:
 
 def _priorities(items: Sequence[Any]) -> Page:
     """One record per ``priorityid``: Halo repeats each priority once per SLA."""
-    page = _translate(Entity.PRIORITY, items, _priority)
+    page = translate_page(Entity.PRIORITY, items, _priority)
     unique: dict[str, Record] = {}
     for record in page.records:
         unique.setdefault(record.psa_id, record)

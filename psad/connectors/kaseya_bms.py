@@ -94,7 +94,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting
+from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
 from psad.http import PsaClient
@@ -424,7 +424,7 @@ class KaseyaBmsConnector(Connector):
 
     async def _companies(self, since: datetime | None) -> AsyncIterator[Page]:
         async for items in self._pages(ACCOUNTS, self._changed(since)):
-            yield translate(Entity.COMPANY, items, _company)
+            yield translate_page(Entity.COMPANY, items, _company)
 
     async def _sites(self, since: datetime | None) -> AsyncIterator[Page]:
         async for items in self._pages(ACCOUNTS):
@@ -445,7 +445,7 @@ class KaseyaBmsConnector(Connector):
                 raise BadRecord("locations: expected a list")
         except BadRecord as err:
             return Page([], [Rejected(Entity.SITE, None, f"account: {err}")])
-        page = translate(Entity.SITE, locations, lambda d: _site(d, company_id))
+        page = translate_page(Entity.SITE, locations, lambda d: _site(d, company_id))
         for site in page.records:
             if isinstance(site, Site):
                 self._remember(site.psa_id, site.address)
@@ -492,7 +492,7 @@ class KaseyaBmsConnector(Connector):
                 return _contact(d, selected, custom.get(str(d.get("id"))),
                                 self._address(wire.opt_id(d, "locationId")))
 
-            yield translate(Entity.CONTACT, items, parse)
+            yield translate_page(Entity.CONTACT, items, parse)
 
     async def _custom_fields(self, contact_id: str) -> list[Any] | str:
         """The contact's custom fields, or why they could not be read."""
@@ -540,7 +540,7 @@ class KaseyaBmsConnector(Connector):
     def _setup(self, kind: str, entity: Entity, parse: Callable[[Mapping[str, Any]], Record]
                ) -> Callable[[datetime | None], AsyncIterator[Page]]:
         async def fetch(since: datetime | None) -> AsyncIterator[Page]:
-            yield translate(entity, await self._lookup(kind), parse)
+            yield translate_page(entity, await self._lookup(kind), parse)
         return fetch
 
     # -- live tickets ----------------------------------------------------------------------
@@ -626,19 +626,6 @@ class KaseyaBmsConnector(Connector):
 
 
 # --- translation ---------------------------------------------------------------------------
-
-
-def translate(entity: Entity, items: Sequence[Any],
-              parse: Callable[[Mapping[str, Any]], Record]) -> Page:
-    found: list[Record] = []
-    rejected: list[Rejected] = []
-    for item in items:
-        try:
-            found.append(parse(wire.obj(item, entity.value)))
-        except BadRecord as err:
-            ident = item.get("id") if isinstance(item, dict) else None
-            rejected.append(Rejected(entity, str(ident) if ident is not None else None, str(err)))
-    return Page(found, rejected)
 
 
 def _company(d: Mapping[str, Any]) -> Company:

@@ -88,7 +88,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting
+from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import ConfigError, PsaBadResponse
 from psad.model import (
@@ -333,7 +333,7 @@ class SyncroConnector(Connector):
         if entity in _LISTS:
             parse = self._parsers()[entity]
             async for items in self._records(entity):
-                yield _translate(entity, items, parse)
+                yield translate_page(entity, items, parse)
             return
         yield await self._setup_page(entity)
 
@@ -500,19 +500,6 @@ def _positive_int(raw: str | None, default: int, where: str) -> int:
     if not raw.strip().isdigit() or int(raw) < 1:
         raise ConfigError([f"{where}: must be a whole number of at least 1"])
     return int(raw)
-
-
-def _translate(entity: Entity, items: Sequence[Any],
-               parse: Callable[[Mapping[str, Any]], Record]) -> Page:
-    records: list[Record] = []
-    rejected: list[Rejected] = []
-    for item in items:
-        try:
-            records.append(parse(wire.obj(item, entity.value)))
-        except BadRecord as err:
-            ident = item.get("id") if isinstance(item, dict) else None
-            rejected.append(Rejected(entity, str(ident) if ident is not None else None, str(err)))
-    return Page(records, rejected)
 
 
 def _name_list(body: Mapping[str, Any], key: str, path: str, integration: str) -> list[Any]:

@@ -15,6 +15,10 @@ from psad.model import CustomFields, CustomValue
 
 MAX_TEXT = 65_536
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INTEGER = re.compile(r"^-?[0-9]{1,18}$")
+_MS_DATE = re.compile(r"^/Date\((-?\d{1,15})([+-]\d{4})?\)/$")
+EARLIEST_YEAR = 1901
+"""Earlier dates are vendors' "no date" placeholders (0001-01-01, 1900-01-01)."""
 
 
 class BadRecord(ValueError):
@@ -32,7 +36,7 @@ def psa_id(record: Mapping[str, Any], key: str = "id") -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise BadRecord(f"{key}: missing or not an id ({_show(value)})")
     text = str(value).strip()
-    if not text or len(text) > 64:
+    if not text or len(text) > 64 or not text.isprintable():
         raise BadRecord(f"{key}: not a usable id ({_show(value)})")
     return text
 
@@ -89,7 +93,7 @@ def opt_int(record: Mapping[str, Any], key: str) -> int | None:
         return int(value)
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.match(value.strip()):
         return int(value)
     raise BadRecord(f"{key}: expected a whole number, got {_show(value)}")
 
@@ -119,11 +123,16 @@ def parse_datetime(value: Any, key: str) -> datetime | None:
         raise BadRecord(f"{key}: expected a date, got {type(value).__name__}")
     raw = value.strip()
     try:
-        if _DATE_ONLY.match(raw):
-            return datetime.fromisoformat(raw).replace(tzinfo=UTC)
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if match := _MS_DATE.match(raw):
+            moment = datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
+        elif _DATE_ONLY.match(raw):
+            moment = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
         raise BadRecord(f"{key}: not a date ({_show(value)})") from None
+    if moment.year < EARLIEST_YEAR:
+        return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -135,16 +144,22 @@ def opt_date(record: Mapping[str, Any], key: str) -> date | None:
     if not isinstance(value, str):
         raise BadRecord(f"{key}: expected a date, got {type(value).__name__}")
     raw = value.strip()
+    if _MS_DATE.match(raw):
+        moment = parse_datetime(raw, key)
+        return moment.date() if moment else None
     try:
-        return date.fromisoformat(raw[:10])
+        day = date.fromisoformat(raw[:10])
     except ValueError:
         raise BadRecord(f"{key}: not a date ({_show(value)})") from None
+    return day if day.year >= EARLIEST_YEAR else None
 
 
 def custom_value(value: Any, where: str) -> CustomValue:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        if isinstance(value, str) and len(value) > MAX_TEXT:
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
             raise BadRecord(f"{where}: value longer than {MAX_TEXT} characters")
+        return value.replace("\x00", "")
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     raise BadRecord(f"{where}: unsupported custom field value {type(value).__name__}")
 
@@ -156,6 +171,14 @@ def pick_custom(pairs: Iterable[tuple[str, Any]], selected: Iterable[str]) -> Cu
         return {}
     found = {name: value for name, value in pairs if name in wanted}
     return {name: custom_value(found.get(name), f"custom field {name!r}") for name in wanted}
+
+
+def loggable_id(value: Any) -> str | None:
+    """A rejected item's id, if it is one worth showing in the sync log."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    text = str(value).strip()
+    return text if text and len(text) <= 64 and text.isprintable() else None
 
 
 def _show(value: Any) -> str:

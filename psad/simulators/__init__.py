@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
 
 from aiohttp import web
@@ -27,8 +27,12 @@ __all__ = [
     "LoggedRequest",
     "RequestLog",
     "add_control_routes",
+    "apply_overrides",
     "request_log_middleware",
 ]
+
+
+Wire = dict[str, Any]
 
 
 class LoggedRequest(NamedTuple):
@@ -87,6 +91,29 @@ def request_log_middleware(log: RequestLog) -> Middleware:
         return await handler(request)
 
     return log_requests
+
+
+def apply_overrides(wire: Wire, overrides: Mapping[str, object] | None) -> Wire:
+    """Set or drop wire keys for a test's corrupted record (``dataset.corrupt``);
+    ``a/b`` reaches into a nested object, which is copied first (refs are shared)."""
+    if not overrides:
+        return wire
+    for path, value in overrides.items():
+        *parents, key = path.split("/")
+        node: Any = wire
+        for part in parents:
+            if not isinstance(node, dict):
+                break
+            child = node.get(part)
+            node[part] = dict(child) if isinstance(child, dict) else {}
+            node = node[part]
+        if not isinstance(node, dict):
+            continue
+        if value is DELETE:
+            node.pop(key, None)
+        else:
+            node[key] = value
+    return wire
 
 
 # --- /_sim/ control endpoints ---------------------------------------------------------

@@ -78,6 +78,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
+    apply_overrides,
     DATASET_KEY,
     FAULTS_KEY,
     REQUEST_LOG_KEY,
@@ -85,7 +86,6 @@ from psad.simulators import (
     add_control_routes,
     request_log_middleware,
 )
-from psad.simulators.connectwise import apply_overrides
 from psad.simulators.dataset import (
     ASSET_TYPES,
     MANUFACTURERS,

@@ -58,6 +58,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
+    apply_overrides,
     DATASET_KEY,
     FAULTS_KEY,
     REQUEST_LOG_KEY,
@@ -69,7 +70,6 @@ from psad.simulators.dataset import (
     ASSET_STATUSES,
     ASSET_TYPES,
     CONTACT_TYPES,
-    DELETE,
     MANUFACTURERS,
     Asset,
     Board,
@@ -954,26 +954,6 @@ def project(wire: Mapping[str, Any], tree: Mapping[str, Any]) -> Wire:
         elif isinstance(value, list):
             out[key] = [project(v, sub) if isinstance(v, dict) else v for v in value]
     return out
-
-
-def apply_overrides(wire: Wire, overrides: Mapping[str, object]) -> Wire:
-    """Set or drop wire keys; ``a/b`` reaches into a nested object (copied, as refs are shared)."""
-    for path, value in overrides.items():
-        *parents, key = path.split("/")
-        node: Any = wire
-        for part in parents:
-            if not isinstance(node, dict):
-                break
-            child = node.get(part)
-            node[part] = dict(child) if isinstance(child, dict) else {}
-            node = node[part]
-        if not isinstance(node, dict):
-            continue
-        if value is DELETE:
-            node.pop(key, None)
-        else:
-            node[key] = value
-    return wire
 
 
 class Api:

@@ -51,6 +51,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
+    apply_overrides,
     DATASET_KEY,
     FAULTS_KEY,
     REQUEST_LOG_KEY,
@@ -61,7 +62,6 @@ from psad.simulators import (
 from psad.simulators.dataset import (
     ASSET_STATUSES,
     ASSET_TYPES,
-    DELETE,
     Asset,
     Board,
     Company,
@@ -421,28 +421,6 @@ class Renderer:
                  "colour": "#d0021b" if p.sort_order == 1 else "#f5a623", "ishidden": False,
                  "responsetime": 2.0 * p.sort_order, "fixtime": 8.0 * p.sort_order}
                 for sla, sla_name in SLAS]
-
-
-def apply_overrides(wire: Wire, overrides: Mapping[str, object] | None) -> Wire:
-    """Set or drop wire keys; ``a/b`` reaches into a nested object (which is copied)."""
-    if not overrides:
-        return wire
-    for path, value in overrides.items():
-        *parents, key = path.split("/")
-        node: Any = wire
-        for part in parents:
-            child = node.get(part) if isinstance(node, dict) else None
-            if not isinstance(node, dict):
-                break
-            node[part] = dict(child) if isinstance(child, dict) else {}
-            node = node[part]
-        if not isinstance(node, dict):
-            continue
-        if value is DELETE:
-            node.pop(key, None)
-        else:
-            node[key] = value
-    return wire
 
 
 # --- collections ---------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
+    apply_overrides,
     DATASET_KEY,
     FAULTS_KEY,
     REQUEST_LOG_KEY,
@@ -86,7 +87,6 @@ from psad.simulators import (
 )
 from psad.simulators.dataset import (
     ASSET_TYPES,
-    DELETE,
     Asset,
     Company,
     Contact,
@@ -169,26 +169,6 @@ def full_name(contact: Contact) -> str:
 
 
 ASSET_TYPE_IDS: Final = {name: n for n, name in enumerate(dict.fromkeys(ASSET_TYPES), start=1)}
-
-
-def apply_overrides(wire: Wire, overrides: Mapping[str, object]) -> Wire:
-    """Set or drop wire keys; ``a/b`` reaches into a nested object (copied first)."""
-    for path, value in overrides.items():
-        *parents, key = path.split("/")
-        node: Any = wire
-        for part in parents:
-            if not isinstance(node, dict):
-                break
-            child = node.get(part)
-            node[part] = dict(child) if isinstance(child, dict) else {}
-            node = node[part]
-        if not isinstance(node, dict):
-            continue
-        if value is DELETE:
-            node.pop(key, None)
-        else:
-            node[key] = value
-    return wire
 
 
 class Renderer:
