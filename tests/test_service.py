@@ -216,7 +216,9 @@ async def test_secrets_never_appear_in_logs_responses_or_metrics(
     bodies = []
     for url in ("/api/runs", "/api/runs/1", "/api/integrations", "/metrics",
                 "/api/integrations/demo-connectwise/tickets",
-                "/api/integrations/demo-connectwise/tickets/1", "/healthz"):
+                "/api/integrations/demo-connectwise/tickets/1", "/healthz",
+                "/", "/runs", "/runs/1", "/integrations/demo-connectwise/tickets",
+                "/integrations/demo-connectwise/companies"):
         resp = await client.get(url, headers=auth)
         bodies.append(await resp.text())
     run = await (await client.get("/api/runs/1", headers=auth)).json()
