@@ -147,15 +147,23 @@ async def get_run(request: web.Request) -> web.Response:
     raw = request.match_info["run_id"]
     if not raw.isdigit() or len(raw) > 18:
         raise ApiError(400, f"run id must be a positive whole number, got {raw[:40]!r}")
-    rt = runtime(request)
-    run = await rt.store.get_run(int(raw))
+    run = await run_details(request, int(raw))
     if run is None:
         raise ApiError(404, f"no run {raw}")
-    run["position"] = rt.queue.position(run["id"])
-    for entry in rt.queue.running.values():
-        if entry.run_id == run["id"]:
-            run["current_entity"] = entry.current_entity
     return web.json_response(run)
+
+
+async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | None:
+    """A run from the sync log plus its live queue state (position, entities in progress)."""
+    rt = runtime(request)
+    run = await rt.store.get_run(run_id)
+    if run is None:
+        return None
+    run["position"] = rt.queue.position(run_id)
+    for entry in rt.queue.running.values():
+        if entry.run_id == run_id:
+            run["current_entity"] = entry.current_entity
+    return run
 
 
 @routes.get("/healthz")

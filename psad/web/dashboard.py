@@ -22,7 +22,7 @@ from psad.model import Entity
 from psad.store import OUTCOMES, Store
 from psad.web import templating
 from psad.web.api import (force_sync, int_between, integration_or_404, nonempty, one_of,
-                          parse_query, requester, runtime)
+                          parse_query, requester, run_details, runtime)
 from psad.web.auth import bearer
 from psad.web.errors import ApiError, Handler
 from psad.web.session import COOKIE, csrf_ok, csrf_token, issue, session_ok
@@ -154,19 +154,6 @@ async def posted_form(request: web.Request, *, csrf: bool = True) -> MultiDictPr
 async def integration_summaries(request: web.Request) -> list[dict[str, Any]]:
     rt = runtime(request)
     return [await rt.integration_summary(i) for i in rt.config.integrations]
-
-
-async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | None:
-    """A run as ``GET /api/runs/{id}`` shows it: the log row plus live queue state."""
-    rt = runtime(request)
-    run = await rt.store.get_run(run_id)
-    if run is None:
-        return None
-    run["position"] = rt.queue.position(run_id)
-    for entry in rt.queue.running.values():
-        if entry.run_id == run_id:
-            run["current_entity"] = entry.current_entity
-    return run
 
 
 def _like(text: str) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import jinja2
 from aiohttp import web
 
 if TYPE_CHECKING:
     from psad.runtime import Runtime
 
 RUNTIME_KEY = web.AppKey("runtime", "Runtime")
+TEMPLATES_KEY = web.AppKey("templates", jinja2.Environment)

@@ -18,7 +18,8 @@ from urllib.parse import quote, urlencode, urlsplit
 import jinja2
 from aiohttp import web
 
-TEMPLATES_KEY = web.AppKey("templates", jinja2.Environment)
+from psad.web.keys import TEMPLATES_KEY
+
 
 
 def templates_dir() -> Path:
