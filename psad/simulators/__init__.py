@@ -8,8 +8,9 @@ simulator runs in another process.
 from __future__ import annotations
 
 import random
+import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from aiohttp import web
@@ -28,6 +29,8 @@ __all__ = [
     "RequestLog",
     "add_control_routes",
     "apply_overrides",
+    "name_ids",
+    "stable_id",
     "request_log_middleware",
 ]
 
@@ -91,6 +94,19 @@ def request_log_middleware(log: RequestLog) -> Middleware:
         return await handler(request)
 
     return log_requests
+
+
+def stable_id(name: str) -> int:
+    """A wire id for a value the dataset keeps only by name (types, regions, makers)."""
+    return 1000 + zlib.crc32(name.encode()) % 90000
+
+
+def name_ids(names: Iterable[str]) -> dict[str, int]:
+    """Small ids 1, 2, … for a fixed list of names, in order of first appearance."""
+    ids: dict[str, int] = {}
+    for name in names:
+        ids.setdefault(name, len(ids) + 1)
+    return ids
 
 
 def apply_overrides(wire: Wire, overrides: Mapping[str, object] | None) -> Wire:

@@ -65,7 +65,6 @@ import asyncio
 import functools
 import json
 import time
-import zlib
 from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -78,13 +77,14 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
-    apply_overrides,
     DATASET_KEY,
     FAULTS_KEY,
     REQUEST_LOG_KEY,
     RequestLog,
     add_control_routes,
+    apply_overrides,
     request_log_middleware,
+    stable_id,
 )
 from psad.simulators.dataset import (
     ASSET_TYPES,
@@ -254,10 +254,6 @@ def day(value: date | None) -> str | None:
     return None if value is None else value.isoformat() + "T00:00:00.000Z"
 
 
-def _stable_id(name: str) -> int:
-    return 1000 + zlib.crc32(name.encode()) % 90000
-
-
 class Lookup:
     """A named lookup table that grows as rendering meets new names (ids stay stable)."""
 
@@ -271,7 +267,7 @@ class Lookup:
             return None
         found = self.ids.get(name)
         if found is None:
-            found = self.ids[name] = _stable_id(name)
+            found = self.ids[name] = stable_id(name)
         return found
 
     def items(self) -> list[tuple[int, str]]:
@@ -299,7 +295,7 @@ class Tables:
     def country_id(self, name: str | None) -> int | None:
         if name is None:
             return None
-        return self.countries.setdefault(name, _stable_id(name))
+        return self.countries.setdefault(name, stable_id(name))
 
     def product_id(self, manufacturer: str | None, kind: str | None) -> int | None:
         if manufacturer is None:

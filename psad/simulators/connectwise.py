@@ -46,9 +46,8 @@ import functools
 import json
 import operator
 import re
-import zlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, Final, NamedTuple
@@ -58,13 +57,15 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
-    apply_overrides,
     DATASET_KEY,
     FAULTS_KEY,
     REQUEST_LOG_KEY,
     RequestLog,
     add_control_routes,
+    apply_overrides,
+    name_ids,
     request_log_middleware,
+    stable_id,
 )
 from psad.simulators.dataset import (
     ASSET_STATUSES,
@@ -163,22 +164,11 @@ def day(value: date) -> str:
     return value.isoformat() + "T00:00:00Z"
 
 
-def _stable_id(name: str) -> int:
-    return 1000 + zlib.crc32(name.encode()) % 90000
-
-
-def _name_ids(names: Iterable[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for name in names:
-        ids.setdefault(name, len(ids) + 1)
-    return ids
-
-
-ASSET_TYPE_IDS: Final = _name_ids(ASSET_TYPES)
-ASSET_STATUS_IDS: Final = _name_ids(ASSET_STATUSES)
-MANUFACTURER_IDS: Final = _name_ids(MANUFACTURERS)
-CONTACT_TYPE_IDS: Final = _name_ids(CONTACT_TYPES)
-COUNTRY_IDS: Final = _name_ids(("United States", "Canada", "United Kingdom", "Australia"))
+ASSET_TYPE_IDS: Final = name_ids(ASSET_TYPES)
+ASSET_STATUS_IDS: Final = name_ids(ASSET_STATUSES)
+MANUFACTURER_IDS: Final = name_ids(MANUFACTURERS)
+CONTACT_TYPE_IDS: Final = name_ids(CONTACT_TYPES)
+COUNTRY_IDS: Final = name_ids(("United States", "Canada", "United Kingdom", "Australia"))
 PRIORITY_COLORS: Final = ("Red", "Orange", "Green", "Blue")
 
 
@@ -192,7 +182,7 @@ def _named(ids: Mapping[str, int], name: str | None) -> Wire | None:
     key = (id(ids), name)
     ref = _NAMED_CACHE.get(key)
     if ref is None:
-        ref = _NAMED_CACHE[key] = {"id": ids.get(name) or _stable_id(name), "name": name}
+        ref = _NAMED_CACHE[key] = {"id": ids.get(name) or stable_id(name), "name": name}
     return ref
 
 
@@ -279,10 +269,10 @@ def render_site(ds: Dataset, s: Site, base: str = "") -> Wire:
         "addressLine2": s.line2,
         "city": s.city,
         "stateReference": None if s.region_code is None else {
-            "id": _stable_id(s.region_code), "identifier": s.region_code, "name": s.region},
+            "id": stable_id(s.region_code), "identifier": s.region_code, "name": s.region},
         "zip": s.postal_code,
         "country": None if s.country is None else {
-            "id": COUNTRY_IDS.get(s.country) or _stable_id(s.country),
+            "id": COUNTRY_IDS.get(s.country) or stable_id(s.country),
             "identifier": s.country, "name": s.country},
         "phoneNumber": s.phone,
         "inactiveFlag": not s.active,
@@ -771,9 +761,9 @@ def resources(ds: Dataset) -> tuple[Resource, ...]:
             "notes": text_field("notes"),
             "type/name": text_field("type"), "status/name": text_field("status"),
             "manufacturer/name": text_field("manufacturer"),
-            "type/id": Field(lambda r: r.type and (ASSET_TYPE_IDS.get(r.type) or _stable_id(r.type)), "int"),
+            "type/id": Field(lambda r: r.type and (ASSET_TYPE_IDS.get(r.type) or stable_id(r.type)), "int"),
             "status/id": Field(
-                lambda r: r.status and (ASSET_STATUS_IDS.get(r.status) or _stable_id(r.status)), "int"),
+                lambda r: r.status and (ASSET_STATUS_IDS.get(r.status) or stable_id(r.status)), "int"),
             "activeFlag": Field(lambda r: r.status not in ("Inactive", "Retired"), "bool"),
             "purchaseDate": Field(lambda r: _midnight(r.purchase_date), "datetime"),
             "warrantyExpirationDate": Field(lambda r: _midnight(r.warranty_expiration), "datetime"),

@@ -42,7 +42,7 @@ import secrets
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -51,12 +51,13 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
-    apply_overrides,
     DATASET_KEY,
     FAULTS_KEY,
     REQUEST_LOG_KEY,
     RequestLog,
     add_control_routes,
+    apply_overrides,
+    name_ids,
     request_log_middleware,
 )
 from psad.simulators.dataset import (
@@ -245,15 +246,8 @@ def day(value: date | None) -> str:
     return EMPTY_DATE if value is None else value.isoformat() + "T00:00:00"
 
 
-def _name_ids(names: Iterable[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for name in names:
-        ids.setdefault(name, len(ids) + 1)
-    return ids
-
-
-ASSET_TYPE_IDS: Final = _name_ids(ASSET_TYPES)
-ASSET_STATUS_IDS: Final = _name_ids(ASSET_STATUSES)
+ASSET_TYPE_IDS: Final = name_ids(ASSET_TYPES)
+ASSET_STATUS_IDS: Final = name_ids(ASSET_STATUSES)
 INACTIVE_ASSET_STATUSES: Final = frozenset({"Inactive", "Retired"})
 
 

@@ -63,7 +63,6 @@ import json
 import math
 import secrets
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -78,7 +77,9 @@ from psad.simulators import (
     REQUEST_LOG_KEY,
     RequestLog,
     add_control_routes,
+    name_ids,
     request_log_middleware,
+    stable_id,
 )
 from psad.simulators.dataset import (
     ASSET_STATUSES,
@@ -314,21 +315,10 @@ def day(value: date | None) -> str | None:
     return None if value is None else f"{value.isoformat()}T00:00:00"
 
 
-def _stable_id(name: str) -> int:
-    return 1000 + zlib.crc32(name.encode()) % 90000
-
-
-def _name_ids(names: Iterable[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for name in names:
-        ids.setdefault(name, len(ids) + 1)
-    return ids
-
-
-ASSET_CATEGORY_IDS: Final = _name_ids(ASSET_TYPES)
-ASSET_STATE_IDS: Final = _name_ids(ASSET_STATUSES)
-MANUFACTURER_IDS: Final = _name_ids(MANUFACTURERS)
-COUNTRY_IDS: Final = _name_ids(("United States", "Canada", "United Kingdom", "Australia"))
+ASSET_CATEGORY_IDS: Final = name_ids(ASSET_TYPES)
+ASSET_STATE_IDS: Final = name_ids(ASSET_STATUSES)
+MANUFACTURER_IDS: Final = name_ids(MANUFACTURERS)
+COUNTRY_IDS: Final = name_ids(("United States", "Canada", "United Kingdom", "Australia"))
 INACTIVE_ASSET_STATES: Final = frozenset({"Inactive", "Retired"})
 PRIORITY_COLORS: Final = ("#D9534F", "#F0AD4E", "#5CB85C", "#5BC0DE")
 CUSTOM_FIELD_TYPES: Final = {"Text": 0, "Number": 1, "Date": 2, "Checkbox": 3}
@@ -445,7 +435,7 @@ def render_custom_fields(defs: Sequence[CustomFieldDef], record_id: int,
 
 
 def category_id(name: str | None) -> int | None:
-    return None if name is None else ASSET_CATEGORY_IDS.get(name, _stable_id(name))
+    return None if name is None else ASSET_CATEGORY_IDS.get(name, stable_id(name))
 
 
 def render_asset_row(ds: Dataset, a: Asset) -> Wire:
@@ -473,7 +463,7 @@ def render_asset(ds: Dataset, a: Asset) -> Wire:
         "category": a.type, "brandId": None, "brand": None, "serialNumber": a.serial_number,
         "businessImpactId": None, "businessImpact": None,
         "stateId": None if a.status is None else ASSET_STATE_IDS.get(a.status,
-                                                                      _stable_id(a.status)),
+                                                                      stable_id(a.status)),
         "state": a.status, "locationInfo": None, "description": a.notes, "barCode": None,
         "assetTag": None, "vendorId": None, "webRemoteUrl": None, "vendor": None,
         "isActive": a.status not in INACTIVE_ASSET_STATES, "modelNumber": None,
@@ -481,7 +471,7 @@ def render_asset(ds: Dataset, a: Asset) -> Wire:
         "dnsServers": None, "dhcpEnabled": False, "dhcpServer": None, "winsEnabled": False,
         "osType": os_platform(a.os_type), "osInfo": a.os_type, "macAddress": None,
         "manufacturerId": None if a.manufacturer is None else MANUFACTURER_IDS.get(
-            a.manufacturer, _stable_id(a.manufacturer)),
+            a.manufacturer, stable_id(a.manufacturer)),
         "manufacturer": a.manufacturer, "purchaseCost": None,
         "warrantyExpirationDate": day(a.warranty_expiration), "expirationDate": None,
         "acquisitionDate": day(a.purchase_date), "createdById": 1, "createdBy": "psadsim",
