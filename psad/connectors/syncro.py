@@ -14,8 +14,8 @@ spec in advenimus/syncromsp-mcp ``docs/swagger.json`` unless noted; see
   endpoint; there is no ``per_page``), so psad never assumes one.
 - Envelopes: ``{"customers": […], "meta"}``, ``{"contacts": […]}``,
   ``/customer_assets`` → ``{"assets": […]}``, ``{"tickets": […]}``;
-  ``GET /tickets/{id}`` → ``{"ticket": {…}}`` (also a live-use note in
-  azcomputerguru/claudetools). 404 answers ``{"message": "Not found"}``.
+  ``GET /tickets/{id}`` → ``{"ticket": {…}}`` (also seen in a third-party
+  client's live-use notes). 404 answers ``{"message": "Not found"}``.
 - Disabled customers are left out unless ``include_disabled=true``.
 - Only tickets (and invoices) take a changed-since filter,
   ``since_updated_at``; customers, contacts and assets have none and no
