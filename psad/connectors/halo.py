@@ -90,6 +90,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -170,18 +171,19 @@ class HaloAuth:
         self._token: str | None = None
         self._renew_at = 0.0
         self._lock = asyncio.Lock()
+        self._sent: ContextVar[str | None] = ContextVar(f"halo-token-{id(self)}", default=None)
 
     async def headers(self) -> Mapping[str, str]:
         if self._stale():
             async with self._lock:
                 if self._stale():
                     await self._fetch()
+        self._sent.set(self._token)  # task-local: refresh() knows which token was refused
         return {"Authorization": f"Bearer {self._token}"}
 
     async def refresh(self) -> bool:
-        refused = self._token
         async with self._lock:
-            if self._token == refused:  # else another request renewed it meanwhile
+            if self._sent.get() == self._token:  # else another request renewed it meanwhile
                 await self._fetch()
         return True
 
