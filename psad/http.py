@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -57,6 +57,48 @@ class Authenticator(Protocol):
     async def refresh(self) -> bool:
         """Renew credentials after a 401; False when renewing cannot help."""
         ...
+
+
+class BearerTokenAuth:
+    """A bearer token obtained on demand, renewed before it expires and once per refusal.
+
+    Concurrent requests share one renewal: each task remembers the token it
+    sent, so a refusal of a token another task already replaced renews nothing.
+    Subclasses fill in :meth:`_obtain` (and :meth:`_renew` when the vendor has
+    a cheaper renewal than signing in again); both set ``_token`` and
+    ``_renew_at`` (a ``clock()`` reading, or None for no expiry known).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._token: str | None = None
+        self._renew_at: float | None = None
+        self._lock = asyncio.Lock()
+        self._sent: ContextVar[str | None] = ContextVar(f"psad-token-{id(self)}", default=None)
+
+    async def headers(self) -> Mapping[str, str]:
+        if self._stale():
+            async with self._lock:
+                if self._stale():
+                    await self._obtain()
+        self._sent.set(self._token)
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def refresh(self) -> bool:
+        async with self._lock:
+            if self._sent.get() == self._token:
+                await self._renew()
+        return True
+
+    def _stale(self) -> bool:
+        return self._token is None or (self._renew_at is not None
+                                       and self.clock() >= self._renew_at)
+
+    async def _obtain(self) -> None:
+        raise NotImplementedError
+
+    async def _renew(self) -> None:
+        await self._obtain()
 
 
 def redact_url(url: str) -> str:

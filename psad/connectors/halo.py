@@ -86,11 +86,9 @@ Vendor gaps and how they are mapped:
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -100,7 +98,7 @@ from psad.connectors import wire
 from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
-from psad.http import PsaClient, redact_url
+from psad.http import BearerTokenAuth, PsaClient, redact_url
 from psad.model import (
     Address,
     Asset,
@@ -159,36 +157,18 @@ def halo_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class HaloAuth:
+class HaloAuth(BearerTokenAuth):
     """An OAuth2 client-credentials token, renewed before it expires and after a 401."""
 
     def __init__(self, client: PsaClient, token_url: str, form: Mapping[str, str],
                  clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock)
         self._client = client
         self.token_url = token_url
         self._form = dict(form)
-        self.clock = clock
-        self._token: str | None = None
-        self._renew_at = 0.0
-        self._lock = asyncio.Lock()
-        self._sent: ContextVar[str | None] = ContextVar(f"halo-token-{id(self)}", default=None)
 
-    async def headers(self) -> Mapping[str, str]:
-        if self._stale():
-            async with self._lock:
-                if self._stale():
-                    await self._fetch()
-        self._sent.set(self._token)  # task-local: refresh() knows which token was refused
-        return {"Authorization": f"Bearer {self._token}"}
-
-    async def refresh(self) -> bool:
-        async with self._lock:
-            if self._sent.get() == self._token:  # else another request renewed it meanwhile
-                await self._fetch()
-        return True
-
-    def _stale(self) -> bool:
-        return self._token is None or self.clock() >= self._renew_at
+    async def _obtain(self) -> None:
+        await self._fetch()
 
     async def _fetch(self) -> None:
         response = await self._client.request("POST", self.token_url, form=self._form,

@@ -86,7 +86,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from contextvars import ContextVar
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,7 +96,7 @@ from psad.connectors import wire
 from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
-from psad.http import PsaClient
+from psad.http import BearerTokenAuth, PsaClient
 from psad.model import (
     Address,
     Asset,
@@ -243,44 +242,28 @@ async def gather(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
 # --- auth ------------------------------------------------------------------------------
 
 
-class BmsAuth:
+class BmsAuth(BearerTokenAuth):
     """Bearer tokens from the form sign-in, renewed before expiry and after a 401."""
 
     def __init__(self, client: PsaClient, root: str, tenant: str, username: str,
                  password: str, integration: str) -> None:
+        super().__init__()
         self.client = client
         self.root = root
         self.integration = integration
         self._credentials = {"GrantType": "password", "UserName": username,
                              "Password": password, "Tenant": tenant}
         self._who = f"{username} at {tenant}"
-        self._lock = asyncio.Lock()
-        self._token: str | None = None
         self._refresh: str | None = None
-        self._renew_at: float | None = None
-        self._sent: ContextVar[str | None] = ContextVar(f"bms-token-{id(self)}", default=None)
         self.sign_ins = 0
         self.refreshes = 0
 
-    async def headers(self) -> Mapping[str, str]:
-        if self._stale():
-            async with self._lock:
-                if self._stale():
-                    await self._sign_in()
-        self._sent.set(self._token)  # task-local: refresh() knows which token was refused
-        return {"Authorization": f"Bearer {self._token}"}
+    async def _obtain(self) -> None:
+        await self._sign_in()
 
-    async def refresh(self) -> bool:
-        async with self._lock:
-            if self._sent.get() != self._token:
-                return True  # another request has renewed the refused token already
-            if not await self._use_refresh_token():
-                await self._sign_in()
-            return True
-
-    def _stale(self) -> bool:
-        return self._token is None or (self._renew_at is not None
-                                       and time.monotonic() >= self._renew_at)
+    async def _renew(self) -> None:
+        if not await self._use_refresh_token():
+            await self._sign_in()
 
     async def _post(self, path: str, form: Mapping[str, str]) -> tuple[int, Any]:
         response = await self.client.request("POST", self.root + path, form=form,
@@ -320,7 +303,7 @@ class BmsAuth:
         lifetime = None if expires is None else (expires - datetime.now(UTC)).total_seconds()
         self._renew_at = None
         if lifetime is not None and lifetime > 0:  # else (clock skew) only a 401 renews
-            self._renew_at = time.monotonic() + lifetime - min(EARLY_RENEWAL, lifetime / 10)
+            self._renew_at = self.clock() + lifetime - min(EARLY_RENEWAL, lifetime / 10)
 
 
 # --- the connector ---------------------------------------------------------------------
