@@ -101,3 +101,14 @@ async def wait_for_run(client, run_id: int, headers: dict[str, str], timeout: fl
             return run
         await asyncio.sleep(0.05)
     raise AssertionError(f"run {run_id} did not finish in {timeout}s")
+
+
+async def run_sync(store, engine, connector, *, full: bool = False, name: str = "acme"):
+    """One manual run of ``connector`` through the real engine, logged like any other."""
+    run_id = await store.create_run(name, "manual", "test", full=full, queued_at=engine.clock())
+    return await engine.run(run_id, connector, full=full)
+
+
+async def stored_rows(store, entity, *, live: bool = True, name: str = "acme") -> dict:
+    """Stored rows of ``entity`` by PSA id; ``live=False`` includes soft-deleted ones."""
+    return {r["psa_id"]: r for r in await store.records(name, entity, include_deleted=not live)}

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from conftest import run_sync, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors import CONNECTORS
 from psad.connectors.base import Connector
@@ -136,13 +137,10 @@ class Psa:
         return self.sim.dataset
 
     async def sync(self, full: bool = False) -> RunReport:
-        run_id = await self.store.create_run("acme", "manual", "test", full=full,
-                                             queued_at=self.engine.clock())
-        return await self.engine.run(run_id, self.connector, full=full)
+        return await run_sync(self.store, self.engine, self.connector, full=full)
 
     async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return {r["psa_id"]: r for r in await self.store.records("acme", entity,
-                                                                 include_deleted=not live)}
+        return await stored_rows(self.store, entity, live=live)
 
     def requests(self) -> list[LoggedRequest]:
         return list(self.sim.app[REQUEST_LOG_KEY].entries)

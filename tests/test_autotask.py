@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from conftest import run_sync, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.autotask import AutotaskConnector
 from psad.engine import RunReport, SyncEngine
@@ -118,13 +119,10 @@ class Harness:
         return self.sim.ds
 
     async def sync(self, full: bool = False) -> RunReport:
-        run_id = await self.store.create_run("acme", "manual", "test", full=full,
-                                             queued_at=self.engine.clock())
-        return await self.engine.run(run_id, self.connector, full=full)
+        return await run_sync(self.store, self.engine, self.connector, full=full)
 
     async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return {r["psa_id"]: r for r in await self.store.records("acme", entity,
-                                                                 include_deleted=not live)}
+        return await stored_rows(self.store, entity, live=live)
 
     def connect(self, policy: RetryPolicy | None = None, **overrides: Any) -> AutotaskConnector:
         """A fresh connector on its own client, ``overrides`` applied to the integration."""

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from conftest import run_sync, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.kaseya_bms import KaseyaBmsConnector
 from psad.engine import RunReport, SyncEngine
@@ -55,13 +56,10 @@ class Harness:
         return self.app[FAULTS_KEY]
 
     async def sync(self, full: bool = False) -> RunReport:
-        run_id = await self.store.create_run("acme", "manual", "test", full=full,
-                                             queued_at=self.engine.clock())
-        return await self.engine.run(run_id, self.connector, full=full)
+        return await run_sync(self.store, self.engine, self.connector, full=full)
 
     async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return {r["psa_id"]: r for r in await self.store.records("acme", entity,
-                                                                 include_deleted=not live)}
+        return await stored_rows(self.store, entity, live=live)
 
     def requests(self, path: str | None = None) -> list[LoggedRequest]:
         return [r for r in self.app[REQUEST_LOG_KEY].entries if path is None or r.path == path]

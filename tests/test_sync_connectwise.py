@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from conftest import run_sync, stored_rows
 from psad.config import CompanyFilter, IntegrationConfig, SyncConfig
 from psad.connectors.connectwise import ConnectWiseConnector
 from psad.engine import RunReport, SyncEngine
@@ -38,13 +39,10 @@ class Harness:
         return self.sim.dataset
 
     async def sync(self, full: bool = False) -> RunReport:
-        run_id = await self.store.create_run("acme", "manual", "test", full=full,
-                                             queued_at=self.engine.clock())
-        return await self.engine.run(run_id, self.connector, full=full)
+        return await run_sync(self.store, self.engine, self.connector, full=full)
 
     async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return {r["psa_id"]: r for r in await self.store.records("acme", entity,
-                                                                 include_deleted=not live)}
+        return await stored_rows(self.store, entity, live=live)
 
     def requests(self) -> list[Any]:
         return list(self.sim.app[REQUEST_LOG_KEY].entries)
