@@ -39,7 +39,7 @@ DEMO_ASSET_FIELDS, DEMO_CONTACT_FIELDS = ("Backup", "Rack"), ("VIP",)  # psad.de
 async def sim() -> AsyncIterator[RunningSimulator]:
     simulator = await start_simulator("connectwise", Dataset.generate(
         23, companies=25, assets=900, contacts=300, tickets=10))
-    simulator.faults.latency = 0.01
+    simulator.faults.latency = 0.02
     yield simulator
     await simulator.stop()
 
@@ -126,7 +126,12 @@ async def test_sigkill_at_random_moments_never_corrupts_or_lies(
         await daemon.start()
         await daemon.api("POST", f"/api/integrations/{NAME}/sync"
                          + ("?full=true" if rng.random() < 0.7 else ""))
-        await asyncio.sleep(rng.uniform(0.05, 0.8))
+        for _ in range(200):  # kill at a random moment of a run, not before it starts
+            runs = (await daemon.api("GET", "/api/runs?limit=5"))["runs"]
+            if any(r["outcome"] == "running" for r in runs):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(rng.uniform(0.0, 0.4))
         runs = (await daemon.api("GET", "/api/runs?limit=5"))["runs"]
         killed_running += any(r["outcome"] == "running" for r in runs)
         assert await daemon.stop(signal.SIGKILL) == -signal.SIGKILL
