@@ -144,7 +144,12 @@ class SyncEngine:
 
         try:
             lanes = max(1, min(self.sync.entity_concurrency, len(pending)))
-            await asyncio.gather(*(lane() for _ in range(lanes)))
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(lanes):
+                        group.create_task(lane())
+            except BaseExceptionGroup as failed:  # the other lanes are cancelled by now
+                raise failed.exceptions[0] from None
             if interrupted:
                 raise SyncInterrupted()
             report.entities = [results[e] for e in SYNC_ORDER if e in results]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -230,6 +231,36 @@ async def test_failure_mid_sync_keeps_earlier_pages_and_cursors(harness: Harness
     after = await harness.store.entity_state("acme", Entity.ASSET)
     assert after.cursor == cursor_before  # the cursor did not move
     assert rows.keys() == {str(i) for i in ds.ids("assets")}  # nothing swept on failure
+
+
+async def test_an_internal_error_stops_the_other_entities_before_the_run_ends(
+        harness: Harness) -> None:
+    real_fetch = harness.connector.fetch
+    assets_waiting = asyncio.Event()
+    assets_cancelled = asyncio.Event()
+
+    async def broken_or_slow(entity: Entity, *, since: Any = None) -> AsyncIterator[Any]:
+        if entity is Entity.SITE:
+            await assets_waiting.wait()
+            raise RuntimeError("bug in a parser")
+        async for page in real_fetch(entity, since=since):
+            yield page
+        if entity is Entity.ASSET:
+            assets_waiting.set()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                assets_cancelled.set()
+                raise
+
+    harness.connector.fetch = broken_or_slow  # type: ignore[method-assign]
+    report = await asyncio.wait_for(harness.sync(full=True), 10)
+    assert report.outcome == "failed"
+    assert report.error == "internal error: RuntimeError: bug in a parser"
+    assert assets_cancelled.is_set()  # the other lane was stopped, not left running
+    run = await harness.store.get_run(report.run_id)
+    assert run and run["outcome"] == "failed" and run["finished_at"]
+    assert (await harness.store.entity_state("acme", Entity.ASSET)).cursor is None
 
 
 async def test_mass_delete_guard_refuses_and_logs(harness: Harness,

@@ -149,10 +149,16 @@ class Store:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time on the single writer connection."""
+        """One write transaction at a time on the single writer connection.
+
+        ``BEGIN`` sits inside the ``try``: a task cancelled while waiting for it
+        leaves the statement queued on the connection's thread, and only the
+        ``ROLLBACK`` queued after it keeps later writes out of an orphaned
+        transaction.
+        """
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                await self._writer.execute("BEGIN IMMEDIATE")
                 yield self._writer
             except BaseException:
                 await self._rollback()
