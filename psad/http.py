@@ -10,15 +10,18 @@ the translation of HTTP failures into :mod:`psad.errors`.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from enum import IntEnum
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
@@ -47,6 +50,66 @@ USER_AGENT = "psad/0.1"
 
 REQUEST_COUNTER: ContextVar[list[int] | None] = ContextVar("psad_request_counter", default=None)
 """Set by whoever wants to count the requests made in its own task (one entity's fetch)."""
+
+T = TypeVar("T")
+
+
+class RequestPriority(IntEnum):
+    """Who goes first when every request slot of an integration is taken.
+
+    A person waiting on a live ticket beats the sync; within a sync, the
+    requests that something else waits on (the next page of a chain of
+    pages) beat fan-out calls, which have plenty of siblings to keep the
+    slots busy. Without this a chain of pages queues behind thousands of
+    fan-out calls and ends up running alone at the end of the sync.
+    """
+
+    LIVE = 0
+    SYNC = 1
+    FAN_OUT = 2
+
+
+REQUEST_PRIORITY: ContextVar[RequestPriority] = ContextVar(
+    "psad_request_priority", default=RequestPriority.SYNC)
+
+
+async def with_priority(priority: RequestPriority, call: Awaitable[T]) -> T:
+    """Await ``call`` with its requests at ``priority``; run it as its own task
+    (``asyncio.gather`` and ``create_task`` do) so the setting stays with it."""
+    REQUEST_PRIORITY.set(priority)
+    return await call
+
+
+class RequestSlots:
+    """At most ``limit`` requests in flight; waiters are let in by
+    :class:`RequestPriority`, first come first served within one priority."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.free = limit
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: RequestPriority) -> None:
+        if self.free > 0:  # a free slot means nobody is waiting: release hands slots over
+            self.free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # the slot was handed over as the caller went away
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            *_, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
 
 
 class Authenticator(Protocol):
@@ -223,7 +286,7 @@ class PsaClient:
         self.psa = psa
         self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 15.0),
                                              sock_read=timeout)
-        self.semaphore = asyncio.Semaphore(max_concurrency)
+        self.slots = RequestSlots(max_concurrency)
         self.rate = _RateLimiter(requests_per_second) if requests_per_second else None
         self.policy = policy
         self.metrics = metrics
@@ -320,7 +383,8 @@ class PsaClient:
     async def _send(self, method: str, url: str, params: Mapping[str, Any] | None,
                     headers: Mapping[str, str], json_body: Any,
                     form: Mapping[str, str] | None) -> tuple[int, Mapping[str, str], str]:
-        async with self.semaphore:
+        await self.slots.acquire(REQUEST_PRIORITY.get())
+        try:
             if self.rate is not None:
                 await self.rate.wait()
             started = time.perf_counter()
@@ -340,6 +404,8 @@ class PsaClient:
                 if self.metrics:
                     self.metrics.psa_request(self.integration, status_label,
                                              time.perf_counter() - started)
+        finally:
+            self.slots.release()
 
     async def _retry_wait(self, attempt: int, reason: str, retry_after: float | None,
                           shown: str) -> None:

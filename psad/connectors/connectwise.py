@@ -29,6 +29,7 @@ from psad.connectors import wire
 from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaBadResponse
+from psad.http import RequestPriority, with_priority
 from psad.model import (
     Address,
     Asset,
@@ -166,7 +167,8 @@ class ConnectWiseConnector(Connector):
             async for page in self._pages(path(parent)):
                 items.extend(page)
             return parent, items
-        return list(await asyncio.gather(*(one(p) for p in parents)))
+        return list(await asyncio.gather(*(with_priority(RequestPriority.FAN_OUT, one(p))
+                                           for p in parents)))
 
     async def _fetch_sites(self) -> AsyncIterator[Page]:
         """Sites company by company, as a sliding window: the client's concurrency cap
@@ -178,7 +180,8 @@ class ConnectWiseConnector(Connector):
             return translate_page(Entity.SITE, items, lambda d: _site(d, str(company_id)))
 
         async for company_ids in self._company_ids():
-            tasks = [asyncio.ensure_future(one(c)) for c in company_ids]
+            tasks = [asyncio.ensure_future(with_priority(RequestPriority.FAN_OUT, one(c)))
+                     for c in company_ids]
             try:
                 records: list[Record] = []
                 rejected: list[Rejected] = []

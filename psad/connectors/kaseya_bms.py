@@ -96,7 +96,7 @@ from psad.connectors import wire
 from psad.connectors.base import Connector, Page, Setting, translate_page
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
-from psad.http import BearerTokenAuth, PsaClient
+from psad.http import BearerTokenAuth, PsaClient, RequestPriority, with_priority
 from psad.model import (
     Address,
     Asset,
@@ -230,10 +230,12 @@ def records(result: Any, what: str, integration: str) -> list[Any]:
 
 
 async def gather(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run concurrently; the first failure cancels the rest and is raised as is."""
+    """Per-record calls, run concurrently behind the sync's chains of pages; the first
+    failure cancels the rest and is raised as is."""
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(c) for c in coros]
+            tasks = [group.create_task(with_priority(RequestPriority.FAN_OUT, c))
+                     for c in coros]
     except BaseExceptionGroup as failed:
         raise failed.exceptions[0] from None
     return [task.result() for task in tasks]

@@ -1,6 +1,7 @@
 """The live ticket proxy: the PSA is asked on every request; nothing is stored.
 
-Identical requests in flight at the same moment share one upstream call.
+Identical requests in flight at the same moment share one upstream call,
+and ticket calls go ahead of a running sync's queued requests.
 The PSA is reached only through the integration's connector, so callers
 choose filters, never hosts or paths; every id and filter is validated first.
 """
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from psad.errors import PsaAuthError, PsaError, PsaNotFound, PsaTimeout, PsaUnavailable
+from psad.http import RequestPriority, with_priority
 from psad.model import Ticket, TicketPage, TicketQuery
 from psad.web.api import int_between, integration_or_404, parse_query, runtime
 from psad.web.errors import ApiError
@@ -93,7 +95,8 @@ async def _proxied(request: web.Request, key: Hashable,
     outcome = "ok"
     try:
         connector = await rt.connector(integration.name)
-        return await rt.ticket_coalescer.run((integration.name, key), lambda: call(connector))
+        return await rt.ticket_coalescer.run(
+            (integration.name, key), lambda: with_priority(RequestPriority.LIVE, call(connector)))
     except ValueError as err:
         outcome = "not_found"
         raise ImpossibleId(str(err)) from None
