@@ -199,10 +199,12 @@ class SyncEngine:
         requests = [0]
         counting = REQUEST_COUNTER.set(requests)
         errors: list[tuple[str | None, str | None, str]] = []
+        listing_changed = False
         try:
             async for page in prefetch(connector.fetch(entity, since=since)):
                 await self._apply(run_id, integration, entity, page, result, errors,
                                   track_seen=since is None)
+                listing_changed = listing_changed or page.listing_changed
                 if stop is not None and stop.is_set():
                     raise SyncInterrupted()
             if since is not None:
@@ -210,15 +212,21 @@ class SyncEngine:
                     await self.store.remember_seen(run_id, entity, ids)
                     if stop is not None and stop.is_set():
                         raise SyncInterrupted()
-            sweep = await self.store.sweep(integration.name, entity, run_id, now=self.clock(),
-                                           written_since=fetch_started,
-                                           max_share=self.sync.max_delete_share)
-            result.deleted = sweep.deleted
+            if listing_changed and since is None:
+                result.note = ("deletion sweep skipped: the list kept changing while it was "
+                               "read, so a record may have been missed; the next run sweeps")
+            else:
+                sweep = await self.store.sweep(integration.name, entity, run_id,
+                                               now=self.clock(), written_since=fetch_started,
+                                               max_share=self.sync.max_delete_share)
+                result.deleted = sweep.deleted
+                if sweep.refused:
+                    result.note = (f"deletion sweep refused: {sweep.missing} of {sweep.live} "
+                                   f"live records are gone upstream, more than the "
+                                   f"{self.sync.max_delete_share:.0%} limit; nothing was "
+                                   "deleted")
             result.complete = True
-            if sweep.refused:
-                result.note = (f"deletion sweep refused: {sweep.missing} of {sweep.live} live "
-                               f"records are gone upstream, more than the "
-                               f"{self.sync.max_delete_share:.0%} limit; nothing was deleted")
+            if result.note:
                 errors.append((entity.value, None, result.note))
                 log.warning("integration=%s run=%d entity=%s %s", integration.name, run_id,
                             entity.value, result.note)

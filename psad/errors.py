@@ -61,5 +61,10 @@ class PsaBadResponse(PsaError):
         self.body_excerpt = body_excerpt
 
 
+class PsaListingChanged(PsaError):
+    """A list kept changing while it was read (twice); an id listing with a record
+    missing would delete it, so the entity's sweep waits for the next run."""
+
+
 class SyncInterrupted(PsadError):
     """The daemon is stopping; the run ends after its current page."""

@@ -276,6 +276,52 @@ async def test_upstream_changes_become_updated_created_and_soft_deleted(harness:
     assert (await harness.rows(Entity.COMPANY))[str(companies[2])]["name"] == "Renamed Ltd"
 
 
+def delete_assets_while_listing(harness: Harness, *, times: int) -> list[int]:
+    """Delete the first asset each time page 2 of the assets is asked for, ``times`` times."""
+    real_get = harness.connector._get
+    deleted: list[int] = []
+
+    async def get(path: str, params: Any = None) -> Any:
+        if path == "customer_assets" and params.get("page") == 2 and len(deleted) < times:
+            deleted.append(harness.ds.ids("assets")[0])
+            harness.ds.delete("assets", deleted[-1])
+        return await real_get(path, params)
+
+    harness.connector._get = get  # type: ignore[method-assign]
+    return deleted
+
+
+async def test_a_deletion_while_the_assets_are_listed_misses_no_other_asset(
+        harness: Harness) -> None:
+    await harness.sync()
+    deleted = delete_assets_while_listing(harness, times=1)
+    report = await harness.sync()
+    assert report.outcome == "succeeded"
+    asset = next(r for r in report.entities if r.entity is Entity.ASSET)
+    assert asset.requests == 6  # page 2 disagreed about the size: the list was read twice
+    live = {str(i) for i in harness.ds.ids("assets")}
+    rows = await harness.rows(Entity.ASSET)
+    assert rows.keys() == live | {str(deleted[0])}  # none missed; the deleted one was read
+    await harness.sync()
+    assert (await harness.rows(Entity.ASSET)).keys() == live
+
+
+async def test_a_list_that_keeps_changing_is_not_swept_and_the_run_says_so(
+        harness: Harness) -> None:
+    await harness.sync()
+    deleted = delete_assets_while_listing(harness, times=2)
+    report = await harness.sync()
+    assert report.outcome == "partial"
+    asset = next(r for r in report.entities if r.entity is Entity.ASSET)
+    assert asset.deleted == 0 and "deletion sweep skipped" in (asset.note or "")
+    rows = await harness.rows(Entity.ASSET)
+    assert rows.keys() == {str(i) for i in harness.ds.ids("assets")} | {str(i) for i in deleted}
+    harness.connector = harness.connector_for()
+    again = await harness.sync()
+    assert again.outcome == "succeeded"
+    assert (await harness.rows(Entity.ASSET)).keys() == {str(i) for i in harness.ds.ids("assets")}
+
+
 async def test_every_entity_is_fetched_in_full_because_syncro_has_no_changed_since_filter(
         harness: Harness) -> None:
     assert SyncroConnector.incremental == frozenset()

@@ -34,10 +34,16 @@ class Setting:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One upstream page, translated. ``rejected`` records were malformed."""
+    """One upstream page, translated. ``rejected`` records were malformed.
+
+    ``listing_changed`` marks a listing that kept changing while it was read
+    (see :mod:`psad.connectors.paging`): its records are good, but a record
+    may have slipped past a page boundary, so nothing is swept on its word.
+    """
 
     records: Sequence[Record]
     rejected: Sequence[Rejected] = ()
+    listing_changed: bool = False
 
 
 def translate_page(entity: Entity, items: Sequence[Any],

@@ -14,6 +14,8 @@ Wire facts this module relies on, confirmed in public sources:
   records (n8n ``haloPSAApiRequestAllItems``, HaloAPI ``New-HaloGETRequest.ps1``). Asked for a
   page past the end, Halo sends a page again instead of an empty one (django-psa
   ``sync/sync.py`` fetch_records), so psad stops on ``record_count`` and on a repeated page.
+  Once page 1 has told ``record_count``, the remaining pages are read several at a time
+  (:mod:`psad.connectors.paging`).
   ``/Tickets`` caps ``page_size`` at 100 (covenanttechnologysolutions/halopsa-rest
   ``TicketsAPI.ts``); psad uses at most 100 everywhere.
 - List keys: ``/Client`` → ``clients``, ``/Site`` → ``sites``, ``/Users`` → ``users``,
@@ -96,8 +98,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from psad.connectors import wire
 from psad.connectors.base import Connector, Page, Setting, translate_page
+from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
-from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
+from psad.errors import PsaAuthError, PsaBadResponse, PsaListingChanged, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, redact_url
 from psad.model import (
     Address,
@@ -256,28 +259,18 @@ class HaloConnector(Connector):
                                  integration=self.name)
         return body
 
-    async def _pages(self, listing: Listing, extra: Mapping[str, str] | None = None,
-                     ) -> AsyncIterator[list[Any]]:
-        """Every row of ``listing`` in id order, one upstream page at a time."""
-        page_no = 1
-        held = 0
-        previous_first: Any = None
-        while True:
+    def _pages(self, listing: Listing, extra: Mapping[str, str] | None = None,
+               ) -> NumberedListing:
+        """Every row of ``listing`` in id order, pages read several at a time, each id once;
+        ``record_count`` on every page tells whether the list held still."""
+        async def read(number: int) -> NumberedPage:
             params = {**listing.params, **(extra or {}), "pageinate": "true",
-                      "page_size": str(self.page_size), "page_no": str(page_no),
+                      "page_size": str(self.page_size), "page_no": str(number),
                       "order": "id", "orderdesc": "false"}
             items, total = _envelope(await self._get(listing.path, params), listing, self.name)
-            if not items:
-                return
-            first = items[0].get("id") if isinstance(items[0], dict) else None
-            if page_no > 1 and first == previous_first:
-                return
-            yield items
-            held += len(items)
-            if (held >= total) if total is not None else len(items) < self.page_size:
-                return
-            previous_first = first
-            page_no += 1
+            return NumberedPage(items, total, None)
+
+        return NumberedListing(read, ahead=self.integration.max_concurrency, identity=_row_id)
 
     # -- sync ----------------------------------------------------------------------------
 
@@ -292,14 +285,20 @@ class HaloConnector(Connector):
             yield translate_page(entity, await self._bare("Status", {"type": "ticket"}), _status)
         elif entity is Entity.SITE:
             main_sites = await self._main_sites()
-            async for items in self._pages(LISTINGS[entity]):
+            listing = self._pages(LISTINGS[entity])
+            async for items in listing:
                 yield translate_page(entity, items, lambda d: _site(d, main_sites))
+            if not listing.stable:
+                yield Page([], listing_changed=True)
         else:
             extra = ({"lastupdatefromdate": halo_timestamp(since)}
                      if since is not None and entity in self.incremental else {})
             parse = self._parsers()[entity]
-            async for items in self._pages(LISTINGS[entity], extra):
+            listing = self._pages(LISTINGS[entity], extra)
+            async for items in listing:
                 yield translate_page(entity, items, parse)
+            if not listing.stable:
+                yield Page([], listing_changed=True)
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         listing = LISTINGS.get(entity)
@@ -315,8 +314,13 @@ class HaloConnector(Connector):
             for start in range(0, len(ids), ID_CHUNK):
                 yield ids[start:start + ID_CHUNK]
             return
-        async for items in self._pages(listing):
+        paged = self._pages(listing)
+        async for items in paged:
             yield _ids(items)
+        if not paged.stable:
+            raise PsaListingChanged(f"GET {listing.path}: the list kept changing while its ids "
+                                    "were read; deletions are swept at the next run",
+                                    integration=self.name)
 
     async def _main_sites(self) -> dict[str, str]:
         """Client id → main site id, the only place Halo says which site is primary."""
@@ -658,3 +662,8 @@ def _ticket(d: Mapping[str, Any], lookups: _Lookups, link: Callable[[str], str])
         closed=status_closed or _halo_datetime(d, "dateclosed") is not None,
         url=link(ticket_id),
     )
+
+
+def _row_id(item: Any) -> int | str | None:
+    ident = item.get("id") if isinstance(item, dict) else None
+    return ident if isinstance(ident, (int, str)) and not isinstance(ident, bool) else None

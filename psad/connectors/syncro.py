@@ -11,7 +11,9 @@ spec in advenimus/syncromsp-mcp ``docs/swagger.json`` unless noted; see
 - "a rate limit of 180 requests per minute per IP address" (spec intro).
 - Lists page with ``page`` (1-based) and say where they end in
   ``meta.total_pages``; the page size is the server's (25, 50 or 100 by
-  endpoint; there is no ``per_page``), so psad never assumes one.
+  endpoint; there is no ``per_page``), so psad never assumes one. Once
+  page 1 has told ``total_pages``, the rest are read several at a time
+  (:mod:`psad.connectors.paging`).
 - Envelopes: ``{"customers": […], "meta"}``, ``{"contacts": […]}``,
   ``/customer_assets`` → ``{"assets": […]}``, ``{"tickets": […]}``;
   ``GET /tickets/{id}`` → ``{"ticket": {…}}`` (also seen in a third-party
@@ -89,6 +91,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
 from psad.connectors.base import Connector, Page, Setting, translate_page
+from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import ConfigError, PsaBadResponse
 from psad.model import (
@@ -300,23 +303,22 @@ class SyncroConnector(Connector):
                 return
             page += 1
 
-    async def _records(self, entity: Entity) -> AsyncIterator[list[Any]]:
-        """Every upstream item of a listed entity, one page at a time, each id once."""
+    def _listing(self, entity: Entity) -> NumberedListing:
+        """Every upstream item of a listed entity, pages read several at a time, each id
+        once; ``meta.total_entries`` (else ``total_pages``) tells whether it held still."""
         path, key = _LISTS[entity]
-        params = _CUSTOMER_PARAMS if path == "customers" else None
-        seen: set[int | str] = set()
-        async for _, items, total_pages in self._pages(path, key, params):
-            fresh = []
-            for item in items:
-                ident = item.get("id") if isinstance(item, dict) else None
-                if isinstance(ident, (int, str)):
-                    if ident in seen:
-                        continue
-                    seen.add(ident)
-                fresh.append(item)
-            if not fresh and total_pages is None:
-                return  # without meta, a page of repeats means ``page`` is being ignored
-            yield fresh
+        params = _CUSTOMER_PARAMS if path == "customers" else {}
+
+        async def read(number: int) -> NumberedPage:
+            body = await self._get(path, {**params, "page": number})
+            items, total_pages = self._envelope(path, body, key)
+            meta = body.get("meta")
+            entries = meta.get("total_entries") if isinstance(meta, dict) else None
+            size = entries if isinstance(entries, int) and not isinstance(entries, bool) \
+                else total_pages
+            return NumberedPage(items, size, total_pages)
+
+        return NumberedListing(read, ahead=self.integration.max_concurrency, identity=_item_id)
 
     async def _settings(self, path: str) -> Mapping[str, Any]:
         body = await self._get(path)
@@ -332,15 +334,18 @@ class SyncroConnector(Connector):
             return
         if entity in _LISTS:
             parse = self._parsers()[entity]
-            async for items in self._records(entity):
+            listing = self._listing(entity)
+            async for items in listing:
                 yield translate_page(entity, items, parse)
+            if not listing.stable:
+                yield Page([], listing_changed=True)
             return
         yield await self._setup_page(entity)
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         """Syncro has no id-only listing: the same pages as a fetch, ids kept."""
         if entity in _LISTS:
-            async for items in self._records(entity):
+            async for items in self._listing(entity):
                 yield [str(i["id"]) for i in items if isinstance(i, dict) and "id" in i]
             return
         async for page in self.fetch(entity):
@@ -640,3 +645,8 @@ def _contact(d: Mapping[str, Any], selected: Sequence[str]) -> Contact:
         address=_address(d, "address1", "address2"),
         custom_fields=_custom(props, selected),
     )
+
+
+def _item_id(item: Any) -> int | str | None:
+    ident = item.get("id") if isinstance(item, dict) else None
+    return ident if isinstance(ident, (int, str)) and not isinstance(ident, bool) else None

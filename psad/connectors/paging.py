@@ -1,0 +1,118 @@
+"""Numbered pages, read several at a time and handed on in order.
+
+Syncro and HaloPSA number their pages and say on every page how large the
+whole list is, so once page 1 has arrived the rest can be asked for at once
+(the shared client's request slots still cap the concurrency). Reading a
+list is not a snapshot, whatever the order of the reads: a record deleted
+upstream while the list is being read moves every later record one place
+forward, and one of them can slip past a page boundary unseen. Every page
+reports the list's size, so such a change shows up as pages that disagree
+about it; the list is then read once more, and if it changed again the
+listing is flagged so that no deletion sweep trusts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedPage:
+    """One page as the PSA sent it."""
+
+    items: list[Any]
+    size: int | None
+    """The list's length (or, failing that, its page count) as this page reports it."""
+    last_page: int | None
+    """The number of the last page, when the PSA says or it follows from ``size``."""
+
+
+ReadPage = Callable[[int], Awaitable[NumberedPage]]
+
+
+class NumberedListing:
+    """Every item of a numbered list, each id once, pages read ``ahead`` at a time.
+
+    Iterate it for lists of items in page order; afterwards :attr:`stable`
+    says whether the list held still while it was read (or while it was
+    read a second time, when the first reading saw it change).
+    """
+
+    def __init__(self, read: ReadPage, *, ahead: int,
+                 identity: Callable[[Any], Hashable | None]) -> None:
+        self.read = read
+        self.ahead = max(1, ahead)
+        self.identity = identity
+        self.stable = True
+        self.passes = 0
+        self._seen: set[Hashable] = set()
+
+    async def __aiter__(self) -> AsyncIterator[list[Any]]:
+        for _ in range(2):
+            self.passes += 1
+            changed = False
+            async for items, held_still in self._one_pass():
+                changed = changed or not held_still
+                fresh = self._fresh(items)
+                if fresh:
+                    yield fresh
+            if not changed:
+                self.stable = True
+                return
+            self.stable = False
+
+    def _fresh(self, items: list[Any]) -> list[Any]:
+        fresh = []
+        for item in items:
+            ident = self.identity(item)
+            if ident is not None:
+                if ident in self._seen:
+                    continue
+                self._seen.add(ident)
+            fresh.append(item)
+        return fresh
+
+    async def _one_pass(self) -> AsyncIterator[tuple[list[Any], bool]]:
+        first = await self.read(1)
+        if not first.items:
+            return
+        yield first.items, True
+        last = first.last_page
+        if last is None and first.size is not None and first.items:
+            last = math.ceil(first.size / len(first.items))
+        if last is None:
+            async for page in self._one_by_one(first):
+                yield page
+            return
+        window: list[asyncio.Task[NumberedPage]] = []
+        numbers = iter(range(2, last + 1))
+        try:
+            for number in numbers:
+                window.append(asyncio.ensure_future(self.read(number)))
+                if len(window) >= self.ahead:
+                    break
+            while window:
+                page = await window.pop(0)
+                for number in numbers:
+                    window.append(asyncio.ensure_future(self.read(number)))
+                    break
+                yield page.items, page.size == first.size
+        finally:
+            for task in window:
+                task.cancel()
+            await asyncio.gather(*window, return_exceptions=True)
+
+    async def _one_by_one(self, first: NumberedPage) -> AsyncIterator[tuple[list[Any], bool]]:
+        """Without a size to go by: the next page until one comes back empty or all repeats."""
+        number = 1
+        while True:
+            number += 1
+            page = await self.read(number)
+            if not page.items or not any(self.identity(i) not in self._seen
+                                         for i in page.items):
+                return
+            yield page.items, True

@@ -1,0 +1,124 @@
+"""Numbered pages read several at a time: order, concurrency, and lists that change."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from psad.connectors.paging import NumberedListing, NumberedPage
+
+
+class Upstream:
+    """A list of ids served ``per_page`` at a time, like Syncro or Halo, with hooks."""
+
+    def __init__(self, ids: list[int], per_page: int, *, say_size: bool = True,
+                 repeat_past_end: bool = False) -> None:
+        self.ids = ids
+        self.per_page = per_page
+        self.say_size = say_size
+        self.repeat_past_end = repeat_past_end
+        self.reads: list[int] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.cancelled = 0
+        self.before_read: Callable[[int], None] = lambda number: None
+
+    async def read(self, number: int) -> NumberedPage:
+        self.reads.append(number)
+        self.before_read(number)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.001 * (5 - number % 5))  # later pages may answer first
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.in_flight -= 1
+        start = (number - 1) * self.per_page
+        if start >= len(self.ids) and self.repeat_past_end and self.ids:
+            start = ((len(self.ids) - 1) // self.per_page) * self.per_page
+        items: list[Any] = [{"id": i} for i in self.ids[start:start + self.per_page]]
+        size = len(self.ids) if self.say_size else None
+        return NumberedPage(items, size, None)
+
+
+def identity(item: Any) -> Any:
+    return item.get("id")
+
+
+async def read_all(listing: NumberedListing) -> list[list[int]]:
+    return [[i["id"] for i in items] async for items in listing]
+
+
+async def test_pages_come_in_order_with_up_to_ahead_read_at_once() -> None:
+    upstream = Upstream(list(range(1, 96)), 10)
+    listing = NumberedListing(upstream.read, ahead=3, identity=identity)
+    pages = await read_all(listing)
+    assert [i for page in pages for i in page] == list(range(1, 96))
+    assert sorted(upstream.reads) == list(range(1, 11))  # ten pages, none past the end
+    assert upstream.most_in_flight == 3
+    assert listing.stable and listing.passes == 1
+
+
+async def test_an_empty_list_is_one_read() -> None:
+    upstream = Upstream([], 10)
+    assert await read_all(NumberedListing(upstream.read, ahead=4, identity=identity)) == []
+    assert upstream.reads == [1]
+
+
+async def test_a_deletion_while_reading_is_caught_and_the_list_read_again() -> None:
+    """Deleting id 3 after page 1 moves id 11 onto page 1: one pass alone misses it."""
+    upstream = Upstream(list(range(1, 31)), 10)
+
+    def delete_after_page_one(number: int) -> None:
+        if number == 2 and 3 in upstream.ids:
+            upstream.ids.remove(3)
+
+    upstream.before_read = delete_after_page_one
+    listing = NumberedListing(upstream.read, ahead=1, identity=identity)
+    seen = {i for page in await read_all(listing) for i in page}
+    assert seen == set(range(1, 31))  # 11 found on the second pass, 3 from the first
+    assert listing.stable and listing.passes == 2
+
+
+async def test_a_list_that_keeps_changing_is_flagged_unstable() -> None:
+    upstream = Upstream(list(range(1, 31)), 10)
+    next_new = iter(range(100, 200))
+
+    def grow(number: int) -> None:
+        if number == 2:
+            upstream.ids.append(next(next_new))
+
+    upstream.before_read = grow
+    listing = NumberedListing(upstream.read, ahead=2, identity=identity)
+    await read_all(listing)
+    assert not listing.stable and listing.passes == 2
+
+
+async def test_without_a_size_pages_are_read_one_by_one_until_a_repeat() -> None:
+    upstream = Upstream(list(range(1, 26)), 10, say_size=False, repeat_past_end=True)
+    listing = NumberedListing(upstream.read, ahead=4, identity=identity)
+    pages = await read_all(listing)
+    assert [i for page in pages for i in page] == list(range(1, 26))
+    assert upstream.reads == [1, 2, 3, 4]  # page 4 repeats page 3: the end
+
+
+async def test_a_failed_page_stops_the_listing_and_cancels_the_reads_in_flight() -> None:
+    upstream = Upstream(list(range(1, 101)), 10)
+    real = upstream.read
+
+    async def read(number: int) -> NumberedPage:
+        if number == 3:
+            raise RuntimeError("page 3 broke")
+        return await real(number)
+
+    listing = NumberedListing(read, ahead=4, identity=identity)
+    try:
+        await read_all(listing)
+    except RuntimeError as err:
+        assert str(err) == "page 3 broke"
+    else:
+        raise AssertionError("the failure was swallowed")
+    assert upstream.in_flight == 0 and upstream.cancelled > 0
