@@ -28,7 +28,8 @@ Confirmed with public sources:
   notExist in notIn`` and ``and``/``or`` groups; results ``{"items",
   "pageDetails": {"count", "requestCount", "prevPageUrl", "nextPageUrl"}}``,
   at most 500 per page, sorted by id; ``nextPageUrl`` is
-  ``…/{Entity}/query/next?paging=…`` and must be POSTed with the same body —
+  ``…/{Entity}/query/next?paging={"pageSize":500,"previousIds":[-1],"nextIds":[725]}``
+  (URL-encoded, as captured from a live tenant) and must be POSTed with the same body —
   a GET answers 405 "does not support http method 'GET'" (public client notes);
   ``query/count`` answers ``{"queryCount": N}``; a GET by id answers
   ``{"item": {…}}`` or ``{"item": null}`` with 200 when absent.
@@ -943,10 +944,10 @@ class Api:
         paging = self.paging(request) if is_next else {}
         size = paging.get("pageSize") or self.max_records(body)
         ids, table = resource.rows()
-        if "before" in paging:
-            page = self.page_before(ids, table, plan, int(paging["before"]), size)
+        if paging.get("nextIds", -1) == -1 and paging.get("previousIds", -1) != -1:
+            page = self.page_before(ids, table, plan, paging["previousIds"], size)
         else:
-            page = self.page_after(ids, table, plan, int(paging.get("after", -1)), size)
+            page = self.page_after(ids, table, plan, paging.get("nextIds", -1), size)
         include = self.include_fields(body)
         items = [self.wire(resource, table[i], include) for i in page.ids]
         search = request.query.get("search") if request.method == "GET" else None
@@ -958,9 +959,11 @@ class Api:
 
         details = {
             "count": len(items), "requestCount": size,
-            "prevPageUrl": link({"pageSize": size, "before": page.ids[0]})
+            "prevPageUrl": link({"pageSize": size, "previousIds": [page.ids[0]],
+                                 "nextIds": [-1]})
             if page.ids and page.more_before else None,
-            "nextPageUrl": link({"pageSize": size, "after": page.ids[-1]})
+            "nextPageUrl": link({"pageSize": size, "previousIds": [page.ids[0]],
+                                 "nextIds": [page.ids[-1]]})
             if page.ids and page.more_after else None,
         }
         return _json({"items": items, "pageDetails": details})
@@ -985,10 +988,16 @@ class Api:
 
     @staticmethod
     def paging(request: web.Request) -> dict[str, int]:
+        """``{"pageSize": 500, "previousIds": [-1], "nextIds": [725]}``, as Autotask's own
+        ``nextPageUrl`` carries it (one id each for a query without sorting)."""
         try:
             token = json.loads(request.query.get("paging", ""))
-            return {k: int(v) for k, v in token.items() if k in ("pageSize", "after", "before")}
-        except (ValueError, AttributeError, TypeError):
+            out = {"pageSize": int(token["pageSize"])}
+            for key in ("previousIds", "nextIds"):
+                if key in token:
+                    out[key] = int(token[key][0])
+            return out
+        except (ValueError, AttributeError, TypeError, KeyError, IndexError):
             raise QueryError("The paging information is not valid.") from None
 
     @staticmethod
