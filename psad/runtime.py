@@ -80,8 +80,11 @@ class Runtime:
                 register_secret(token)
         self.tokens = Tokens(api_token, metrics_token)
         self.store = await Store.open(self.config.database)
+        # No pool-wide cap: every PSA call goes through its integration's PsaClient,
+        # whose request slots hold it to ``max_concurrency``; a pool cap below that
+        # would silently queue live ticket calls behind a sync.
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100, limit_per_host=16))
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
         self.engine = SyncEngine(self.store, self.config.sync, self.metrics)
         self.queue = SyncQueue(self.store, self.execute, workers=self.config.sync.workers,
                                on_change=self._queue_changed)

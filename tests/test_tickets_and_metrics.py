@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import require_tool, wait_for_run
+from conftest import require_tool, wait_for_run, write_config
 from psad.simulators import REQUEST_LOG_KEY
+from psad.simulators.dataset import Dataset
+from psad.simulators.serve import start_simulator
 
 TICKETS = "/api/integrations/demo-connectwise/tickets"
 SIM_TICKETS = "/v4_6_release/apis/3.0/service/tickets"
@@ -73,6 +76,60 @@ async def test_identical_concurrent_ticket_requests_share_one_upstream_call(
     bodies = [await a.json() for a in answers]
     assert all(b == bodies[0] for b in bodies)
     assert sim.app[REQUEST_LOG_KEY].count(SIM_TICKETS) == 1
+
+
+async def daemon_for(tmp_path: Path, aiohttp_client: Any, sim: Any, max_concurrency: int) -> Any:
+    from prometheus_client import CollectorRegistry
+
+    from psad.config import load_config
+    from psad.metrics import Metrics
+    from psad.runtime import Runtime
+    from psad.web.app import create_app
+
+    config = load_config(write_config(tmp_path, [sim],
+                                      integration_extra=f"max_concurrency = {max_concurrency}"))
+    runtime = Runtime(config, Metrics(CollectorRegistry()))
+    client = await aiohttp_client(create_app(runtime))
+    client.runtime = runtime
+    return client
+
+
+async def test_ticket_calls_may_use_every_request_slot_of_the_integration(
+        tmp_path: Path, aiohttp_client: Any, cw_sim: Any, auth: dict) -> None:
+    """32 slots configured means 32 calls to the PSA at once, not a hidden pool cap."""
+    client = await daemon_for(tmp_path, aiohttp_client, cw_sim, 32)
+    await settle(client)
+    cw_sim.faults.latency = 1.0
+    ids = cw_sim.dataset.ids("tickets")[:32]
+    started = time.perf_counter()
+    answers = await asyncio.gather(*(client.get(f"{TICKETS}/{i}", headers=auth) for i in ids))
+    elapsed = time.perf_counter() - started
+    assert {a.status for a in answers} == {200}
+    assert elapsed < 1.6, f"32 ticket calls took {elapsed:.2f}s: they queued for a connection"
+
+
+async def test_a_ticket_call_goes_ahead_of_a_running_syncs_queued_requests(
+        tmp_path: Path, aiohttp_client: Any, auth: dict) -> None:
+    sim = await start_simulator("connectwise", Dataset.generate(
+        6, companies=80, sites_per_company=1, assets=20, contacts=10, tickets=10))
+    try:
+        client = await daemon_for(tmp_path, aiohttp_client, sim, 2)
+        sim.faults.latency = 0.05
+        await client.post("/api/integrations/demo-connectwise/sync?full=true", headers=auth)
+        log = sim.app[REQUEST_LOG_KEY]
+        while log.count(prefix="/v4_6_release/apis/3.0/company/companies/") < 4:
+            await asyncio.sleep(0.01)  # the per-company site calls are queued by now
+        started = time.perf_counter()
+        answer = await client.get(f"{TICKETS}/{sim.dataset.ids('tickets')[0]}", headers=auth)
+        elapsed = time.perf_counter() - started
+        sites_left = 80 - log.count(prefix="/v4_6_release/apis/3.0/company/companies/")
+        sim.faults.latency = 0.0
+        assert answer.status == 200
+        assert elapsed < 0.3, f"the ticket waited {elapsed:.2f}s behind the sync's calls"
+        assert sites_left > 20, "the sync was nearly done; the test proves nothing"
+        await settle(client)
+    finally:
+        await sim.stop()
 
 
 async def test_upstream_failures_map_to_clear_gateway_errors(daemon_client: Any,
