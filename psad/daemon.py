@@ -12,7 +12,6 @@ import asyncio
 import logging
 import secrets
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from psad.config import Config, load_config
+from psad.engine import favour_the_event_loop
 from psad.errors import ConfigError
 from psad.metrics import Metrics
 from psad.runtime import Runtime
@@ -30,7 +30,6 @@ from psad.web.app import create_app
 log = logging.getLogger("psad.daemon")
 
 MAX_LOOP_LAG = 5.0
-GIL_SWITCH_INTERVAL = 0.0005
 
 
 class Daemon:
@@ -49,9 +48,7 @@ class Daemon:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, on_ready: asyncio.Event | None = None) -> None:
-        # Page parsing and SQLite work run in threads; a short GIL switch interval
-        # lets the event loop thread get back in quickly, so pages answer during syncs.
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        favour_the_event_loop()
         config = self.runtime.config
         runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
                                shutdown_timeout=10)

@@ -6,12 +6,13 @@ import aiohttp
 
 from psad.config import Config, IntegrationConfig
 from psad.connectors import build_connector
-from psad.engine import RunReport, SyncEngine
+from psad.engine import RunReport, SyncEngine, favour_the_event_loop
 from psad.store import Store, utcnow
 
 
 async def sync_once(config: Config, integration: IntegrationConfig, *, full: bool,
                     requested_by: str) -> RunReport:
+    favour_the_event_loop()
     store = await Store.open(config.database)
     try:
         await store.interrupt_unfinished_runs(at=utcnow())

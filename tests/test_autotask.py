@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -405,6 +406,26 @@ async def test_next_page_url_must_be_posted_with_the_query_body(harness: Harness
     async with harness.session.post(url, json={"MaxRecords": 501, "filter": ALL},
                                     headers=AUTH) as resp:
         assert resp.status == 500
+
+
+async def test_a_refused_next_page_is_continued_by_id_with_its_own_body(
+        harness: Harness) -> None:
+    """An expired ``nextPageUrl`` (404) is replaced by the query for ids past the last one
+    read; the pages after that are POSTed with that new query's body, not the first one."""
+    harness.sim.faults.status(ZONE + "/ConfigurationItems/query/next", 404, count=1)
+    harness.sim.clear()
+    report = await harness.sync(full=True)
+    assert report.outcome == "succeeded"
+    assert (await harness.rows(Entity.ASSET)).keys() == {str(i) for i in harness.ds.ids("assets")}
+    queries = [r for r in harness.sim.requests()
+               if r.path.startswith(ZONE + "/ConfigurationItems/query")]
+    bodies = [json.loads(r.body or "{}") for r in queries]
+    by_id = [i for i, (r, b) in enumerate(zip(queries, bodies)) if r.path.endswith("/query")
+             and any(f.get("field") == "id" and f.get("op") == "gt" for f in b.get("filter", []))]
+    assert len(by_id) == 1  # one query continued by id …
+    after = queries[by_id[0] + 1:]
+    assert after and all(r.path.endswith("/query/next") for r in after)
+    assert all(json.loads(r.body or "{}") == bodies[by_id[0]] for r in after)  # … and its body
 
 
 # --- zones and credentials 

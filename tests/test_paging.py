@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from psad.connectors.paging import NumberedListing, NumberedPage
+from psad.connectors.paging import NumberedListing, NumberedPage, chain_ahead
 
 
 class Upstream:
@@ -122,3 +122,41 @@ async def test_a_failed_page_stops_the_listing_and_cancels_the_reads_in_flight()
     else:
         raise AssertionError("the failure was swallowed")
     assert upstream.in_flight == 0 and upstream.cancelled > 0
+
+
+async def test_a_chain_asks_for_its_next_page_while_the_caller_handles_this_one() -> None:
+    events: list[str] = []
+
+    async def read(cursor: int | None) -> tuple[list[Any], int | None]:
+        number = (cursor or 0) + 1
+        events.append(f"read {number}")
+        await asyncio.sleep(0.01)
+        return [{"id": number}], (number if number < 3 else None)
+
+    async for items in chain_ahead(read):
+        events.append(f"handle {items[0]['id']}")
+        await asyncio.sleep(0.02)  # translating and storing the page
+        events.append(f"handled {items[0]['id']}")
+    assert events.index("read 2") < events.index("handled 1")
+    assert events.index("read 3") < events.index("handled 2")
+    assert events.count("read 4") == 0  # the last page said there is no next one
+
+
+async def test_a_chain_left_early_cancels_the_page_it_asked_for() -> None:
+    cancelled: list[int] = []
+
+    async def read(cursor: int | None) -> tuple[list[Any], int | None]:
+        number = (cursor or 0) + 1
+        try:
+            await asyncio.sleep(0.01 if number == 1 else 1)
+        except asyncio.CancelledError:
+            cancelled.append(number)
+            raise
+        return [{"id": number}], number
+
+    pages = chain_ahead(read)
+    async for _ in pages:
+        await asyncio.sleep(0.05)  # page 2 is on its way
+        break
+    await pages.aclose()
+    assert cancelled == [2]

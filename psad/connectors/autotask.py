@@ -97,7 +97,8 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page
+from psad.connectors.base import Connector, Page, Setting, translate_page, translated
+from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
 from psad.errors import (
     PsaAuthError,
@@ -410,6 +411,11 @@ def _labels(entries: Iterable[Json]) -> dict[str, str]:
 # --- the connector --------------------------------------------------------------------------------
 
 
+_Next = tuple[str, dict[str, Any], int]
+"""Where the next page is: its URL, the query body it must be POSTed with (the one
+that produced it), and the last id read so far."""
+
+
 class AutotaskConnector(Connector):
     kind = "autotask"
     settings = (
@@ -546,37 +552,35 @@ class AutotaskConnector(Connector):
         body["filter"] = filters
         return _query_result(await self._call("POST", f"{entity}/query", body=body), entity)
 
-    async def _pages(self, entity: str, filters: list[Filter], *,
-                     include: Sequence[str] = ()) -> AsyncIterator[list[Any]]:
-        """Every matching item in id order, one upstream page at a time."""
+    def _pages(self, entity: str, filters: list[Filter], *,
+               include: Sequence[str] = ()) -> AsyncIterator[list[Any]]:
+        """Every matching item in id order, one upstream page at a time (the next one
+        asked for as soon as this one arrives). A ``nextPageUrl`` that is refused
+        (expired) is replaced by the same query for ids past the last one read."""
         body: dict[str, Any] = {"MaxRecords": self.page_size}
         if include:
             body["IncludeFields"] = list(include)
         body["filter"] = filters
-        path = f"{entity}/query"
-        last_id: int | None = None
-        while True:
+        first = f"{entity}/query"
+
+        async def read(cursor: _Next | None) -> tuple[list[Any], _Next | None]:
+            path, sent, last_id = cursor or (first, body, -1)
             try:
-                result = await self._call("POST", path, body=body)
+                result = await self._call("POST", path, body=sent)
             except (PsaBadResponse, PsaNotFound) as err:
                 status = getattr(err, "status", 404)
-                expired = status in (400, 404, 405, 410)
-                if path == f"{entity}/query" or last_id is None or not expired:
+                if path == first or status not in (400, 404, 405, 410):
                     raise
                 log.warning("integration=%s %s next page refused (%s); continuing by id",
                             self.name, entity, err)
-                body = {**body, "filter": [*filters, {"op": "gt", "field": "id", "value": last_id}]}
-                path = f"{entity}/query"
-                continue
+                sent = {**body, "filter": [*filters, {"op": "gt", "field": "id",
+                                                      "value": last_id}]}
+                result = await self._call("POST", first, body=sent)
             items, next_url = _query_result(result, entity)
-            if not items:
-                return
-            yield items
             ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
-            last_id = max(ids, default=last_id)
-            if not next_url:
-                return
-            path = next_url
+            return items, (next_url, sent, max(ids, default=last_id)) if next_url else None
+
+        return chain_ahead(read)
 
     async def _all(self, entity: str, filters: list[Filter] | None = None,
                    include: Sequence[str] = ()) -> list[Any]:
@@ -657,12 +661,13 @@ class AutotaskConnector(Connector):
         if entity is Entity.SITE:
             return Lookups(countries=await self._countries())
         if entity is Entity.ASSET:
-            ci_types = await self._names("ConfigurationItemTypes",
-                                         lambda t: wire.opt_text(t, "name"))
-            return Lookups(ci_types=ci_types, products={},
-                           udfs=await self._udfs("ConfigurationItems", cfg.asset_custom_fields))
-        return Lookups(countries=await self._countries(),
-                       udfs=await self._udfs("Contacts", cfg.contact_custom_fields))
+            ci_types, udfs = await asyncio.gather(
+                self._names("ConfigurationItemTypes", lambda t: wire.opt_text(t, "name")),
+                self._udfs("ConfigurationItems", cfg.asset_custom_fields))
+            return Lookups(ci_types=ci_types, products={}, udfs=udfs)
+        countries, udfs = await asyncio.gather(
+            self._countries(), self._udfs("Contacts", cfg.contact_custom_fields))
+        return Lookups(countries=countries, udfs=udfs)
 
     # -- sync 
 
@@ -684,12 +689,17 @@ class AutotaskConnector(Connector):
         name = _ENTITIES[entity]
         filters = (self.changed_filter(entity, since)
                    if since is not None and entity in self.incremental else [MATCH_ALL])
-        lookups = await self._lookups(entity)
-        parse = self._parser(entity, lookups)
-        async for items in self._pages(name, filters):
-            if entity is Entity.ASSET:
-                await self._add_products(items, lookups)
-            yield translate_page(entity, items, parse, id_keys=("id", "value"))
+        loading = asyncio.ensure_future(self._lookups(entity))  # alongside the first page
+        try:
+            async for items in self._pages(name, filters):
+                lookups = await loading
+                if entity is Entity.ASSET:
+                    await self._add_products(items, lookups)
+                yield await translated(entity, items, self._parser(entity, lookups),
+                                       id_keys=("id", "value"))
+        finally:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
 
     async def _add_products(self, items: Sequence[Any], lookups: Lookups) -> None:
         known = lookups.products

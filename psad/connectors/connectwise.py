@@ -26,7 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page
+from psad.connectors.base import Connector, Page, Setting, translate_page, translated
+from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaBadResponse
 from psad.http import RequestPriority, with_priority
@@ -107,11 +108,11 @@ class ConnectWiseConnector(Connector):
         response = await self.client.get(self._url(path), params=params, auth=self.auth)
         return response.body
 
-    async def _pages(self, path: str, *, conditions: Sequence[str] = (),
-                     fields: str | None = None) -> AsyncIterator[list[Any]]:
-        """Every item under ``path`` in id order, one upstream page at a time."""
-        last_id: int | None = None
-        while True:
+    def _pages(self, path: str, *, conditions: Sequence[str] = (),
+               fields: str | None = None) -> AsyncIterator[list[Any]]:
+        """Every item under ``path`` in id order, one upstream page at a time (the next
+        one asked for as soon as this one arrives)."""
+        async def read(last_id: int | None) -> tuple[list[Any], int | None]:
             where = list(conditions) + ([f"id>{last_id}"] if last_id is not None else [])
             params: dict[str, Any] = {"pageSize": self.page_size, "orderBy": "id asc"}
             if where:
@@ -122,13 +123,11 @@ class ConnectWiseConnector(Connector):
             if not isinstance(items, list):
                 raise PsaBadResponse(f"GET {path}: expected a JSON array, got "
                                      f"{type(items).__name__}", integration=self.name)
-            if not items:
-                return
-            yield items
             ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
-            if len(items) < self.page_size or not ids:
-                return
-            last_id = max(ids)
+            more = len(items) >= self.page_size and ids
+            return items, max(ids) if more else None
+
+        return chain_ahead(read)
 
     # -- sync ------------------------------------------------------------------
 
@@ -145,7 +144,7 @@ class ConnectWiseConnector(Connector):
             return
         parse = self._parsers()[entity]
         async for items in self._pages(_PATHS[entity], conditions=conditions):
-            yield await asyncio.to_thread(translate_page, entity, items, parse)
+            yield await translated(entity, items, parse)
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         if entity in _PATHS:

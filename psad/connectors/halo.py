@@ -97,7 +97,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page
+from psad.connectors.base import Connector, Page, Setting, translate_page, translated
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaListingChanged, PsaNotFound
@@ -287,7 +287,7 @@ class HaloConnector(Connector):
             main_sites = await self._main_sites()
             listing = self._pages(LISTINGS[entity])
             async for items in listing:
-                yield translate_page(entity, items, lambda d: _site(d, main_sites))
+                yield await translated(entity, items, lambda d: _site(d, main_sites))
             if not listing.stable:
                 yield Page([], listing_changed=True)
         else:
@@ -296,7 +296,7 @@ class HaloConnector(Connector):
             parse = self._parsers()[entity]
             listing = self._pages(LISTINGS[entity], extra)
             async for items in listing:
-                yield translate_page(entity, items, parse)
+                yield await translated(entity, items, parse)
             if not listing.stable:
                 yield Page([], listing_changed=True)
 

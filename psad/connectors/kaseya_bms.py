@@ -93,7 +93,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page
+from psad.connectors.base import Connector, Page, Setting, translate_page, translated
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, RequestPriority, with_priority
@@ -409,7 +409,7 @@ class KaseyaBmsConnector(Connector):
 
     async def _companies(self, since: datetime | None) -> AsyncIterator[Page]:
         async for items in self._pages(ACCOUNTS, self._changed(since)):
-            yield translate_page(Entity.COMPANY, items, _company)
+            yield await translated(Entity.COMPANY, items, _company)
 
     async def _sites(self, since: datetime | None) -> AsyncIterator[Page]:
         async for items in self._pages(ACCOUNTS):
@@ -477,7 +477,7 @@ class KaseyaBmsConnector(Connector):
                 return _contact(d, selected, custom.get(str(d.get("id"))),
                                 self._address(wire.opt_id(d, "locationId")))
 
-            yield translate_page(Entity.CONTACT, items, parse)
+            yield await translated(Entity.CONTACT, items, parse)
 
     async def _custom_fields(self, contact_id: str) -> list[Any] | str:
         """The contact's custom fields, or why they could not be read."""

@@ -1,4 +1,11 @@
-"""Numbered pages, read several at a time and handed on in order.
+"""Reading a PSA's list pages as fast as its paging allows.
+
+Chained pages (ConnectWise's ``id>N`` keys, Autotask's ``nextPageUrl``):
+each page says where the next one starts, so :func:`chain_ahead` asks for
+the next page as soon as a page arrives, before that page is translated and
+stored, and the chain waits only on the network.
+
+Numbered pages, read several at a time and handed on in order.
 
 Syncro and HaloPSA number their pages and say on every page how large the
 whole list is, so once page 1 has arrived the rest can be asked for at once
@@ -17,7 +24,32 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+
+Cursor = TypeVar("Cursor")
+
+
+async def chain_ahead(read: Callable[[Cursor | None], Awaitable[tuple[list[Any], Cursor | None]]],
+                      ) -> AsyncIterator[list[Any]]:
+    """Items page by page from ``read(cursor)`` → ``(items, next cursor or None)``,
+    starting with ``read(None)``; the next page is already on its way while the
+    caller handles this one. An empty page ends the chain."""
+    pending: asyncio.Task[tuple[list[Any], Cursor | None]] | None = \
+        asyncio.ensure_future(read(None))
+    try:
+        while pending is not None:
+            items, cursor = await pending
+            pending = None
+            if not items:
+                return
+            if cursor is not None:
+                pending = asyncio.ensure_future(read(cursor))
+            yield items
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page
+from psad.connectors.base import Connector, Page, Setting, translate_page, translated
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import ConfigError, PsaBadResponse
@@ -336,7 +336,7 @@ class SyncroConnector(Connector):
             parse = self._parsers()[entity]
             listing = self._listing(entity)
             async for items in listing:
-                yield translate_page(entity, items, parse)
+                yield await translated(entity, items, parse)
             if not listing.stable:
                 yield Page([], listing_changed=True)
             return
