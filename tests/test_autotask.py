@@ -371,8 +371,10 @@ async def test_requests_match_the_documented_wire_format(harness: Harness) -> No
         ("POST", ZONE + "/Countries/query"),
         ("POST", ZONE + "/ConfigurationItemTypes/query"),
         ("POST", ZONE + "/Products/query")}
-    # 150 CIs at MaxRecords 40: one query, then nextPageUrl POSTed with the very same body
-    posts = [(p, b) for _, p, b in harness.sim.state.bodies if "/ConfigurationItems/" in p]
+    # 150 CIs at MaxRecords 40: one query, a count of what is left (too little to split),
+    # then nextPageUrl POSTed with the very same body
+    posts = [(p, b) for _, p, b in harness.sim.state.bodies
+             if "/ConfigurationItems/" in p and not p.endswith("/count")]
     assert [p.rsplit("/", 1)[-1] for p, _ in posts] == ["query", "next", "next", "next"]
     assert all(b == {"MaxRecords": 40, "filter": ALL} for _, b in posts)
     nexts = [r for r in api if r.path == ZONE + "/ConfigurationItems/query/next"]
@@ -380,6 +382,39 @@ async def test_requests_match_the_documented_wire_format(harness: Harness) -> No
     products = [b for _, p, b in harness.sim.state.bodies if "/Products/" in p]
     assert products and products[0]["filter"][0]["op"] == "in"
     assert products[0]["IncludeFields"] == ["id", "manufacturerName"]
+
+
+async def test_a_long_list_is_read_as_three_id_ranges_at_once(harness: Harness) -> None:
+    harness.connector = harness.connect(page_size=10)
+    harness.sim.clear()
+    report = await harness.sync(full=True)
+    assert report.outcome == "succeeded"
+    assert (await harness.rows(Entity.ASSET)).keys() == {str(i) for i in harness.ds.ids("assets")}
+    posts = [(p.removeprefix(ZONE + "/ConfigurationItems/"), b)
+             for _, p, b in harness.sim.state.bodies if "/ConfigurationItems/" in p]
+    assert posts[0] == ("query", {"MaxRecords": 10, "filter": ALL})
+    first_page = sorted(harness.ds.ids("assets"))[:10]
+    assert posts[1] == ("query/count", {"filter": [*ALL, {"op": "gt", "field": "id",
+                                                          "value": first_page[-1]}]})
+    ranges = [b["filter"][1:] for p, b in posts[2:] if p == "query"]
+    assert len(ranges) == 3
+    assert ranges[0][0] == {"op": "gt", "field": "id", "value": first_page[-1]}
+    assert ranges[0][1]["op"] == "lte" and ranges[1][0]["value"] == ranges[0][1]["value"]
+    assert ranges[2] == [{"op": "gt", "field": "id", "value": ranges[1][1]["value"]}]
+    for bounds in ranges:  # each range follows its own nextPageUrl with its own body
+        body = {"MaxRecords": 10, "filter": [*ALL, *bounds]}
+        assert ("query", body) in posts
+    nexts = [b for p, b in posts if p == "query/next"]
+    assert all(b in [{"MaxRecords": 10, "filter": [*ALL, *r]} for r in ranges] for b in nexts)
+    assert len(posts) <= 2 + 15 + 2  # 150 records: the pages, the count, two short pages
+
+
+async def test_a_list_of_one_page_needs_no_count(harness: Harness) -> None:
+    harness.connector = harness.connect(page_size=500)
+    harness.sim.clear()
+    await harness.sync(full=True)
+    posts = [p for _, p, _ in harness.sim.state.bodies if "/ConfigurationItems/" in p]
+    assert posts == [ZONE + "/ConfigurationItems/query"]
 
 
 async def test_next_page_url_must_be_posted_with_the_query_body(harness: Harness) -> None:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from psad.connectors.paging import NumberedListing, NumberedPage, chain_ahead
+from psad.connectors.paging import NumberedListing, NumberedPage, chain_ahead, merged
 
 
 class Upstream:
@@ -160,3 +160,40 @@ async def test_a_chain_left_early_cancels_the_page_it_asked_for() -> None:
         break
     await pages.aclose()
     assert cancelled == [2]
+
+
+async def test_merged_hands_on_each_sources_items_as_they_come() -> None:
+    async def source(name: str, delay: float, count: int) -> Any:
+        for n in range(count):
+            await asyncio.sleep(delay)
+            yield f"{name}{n}"
+
+    got = [item async for item in merged([source("slow", 0.03, 2), source("fast", 0.01, 3)])]
+    assert sorted(got) == ["fast0", "fast1", "fast2", "slow0", "slow1"]
+    assert got.index("fast2") < got.index("slow1")  # not one source after the other
+
+
+async def test_merged_stops_every_source_when_one_fails() -> None:
+    stopped: list[str] = []
+
+    async def endless() -> Any:
+        try:
+            while True:
+                await asyncio.sleep(0.005)
+                yield "tick"
+        finally:
+            stopped.append("endless")
+
+    async def broken() -> Any:
+        await asyncio.sleep(0.02)
+        raise RuntimeError("range 2 broke")
+        yield  # an async generator
+
+    try:
+        async for _ in merged([endless(), broken()]):
+            pass
+    except RuntimeError as err:
+        assert str(err) == "range 2 broke"
+    else:
+        raise AssertionError("the failure was swallowed")
+    assert stopped == ["endless"]

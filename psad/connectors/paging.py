@@ -22,21 +22,22 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 
 Cursor = TypeVar("Cursor")
+T = TypeVar("T")
 
 
 async def chain_ahead(read: Callable[[Cursor | None], Awaitable[tuple[list[Any], Cursor | None]]],
-                      ) -> AsyncIterator[list[Any]]:
+                      start: Cursor | None = None) -> AsyncIterator[list[Any]]:
     """Items page by page from ``read(cursor)`` → ``(items, next cursor or None)``,
-    starting with ``read(None)``; the next page is already on its way while the
+    starting with ``read(start)``; the next page is already on its way while the
     caller handles this one. An empty page ends the chain."""
     pending: asyncio.Task[tuple[list[Any], Cursor | None]] | None = \
-        asyncio.ensure_future(read(None))
+        asyncio.ensure_future(read(start))
     try:
         while pending is not None:
             items, cursor = await pending
@@ -50,6 +51,31 @@ async def chain_ahead(read: Callable[[Cursor | None], Awaitable[tuple[list[Any],
         if pending is not None:
             pending.cancel()
             await asyncio.gather(pending, return_exceptions=True)
+
+
+async def merged(sources: Sequence[AsyncIterator[T]]) -> AsyncIterator[T]:
+    """Items of several iterators, each as soon as it comes; the first failure
+    stops them all and is raised."""
+    pending = {asyncio.ensure_future(anext(source)): source for source in sources}
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                source = pending.pop(task)
+                try:
+                    item = task.result()
+                except StopAsyncIteration:
+                    continue
+                pending[asyncio.ensure_future(anext(source))] = source
+                yield item
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for source in sources:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 @dataclass(frozen=True, slots=True)
