@@ -181,10 +181,13 @@ async def _timed_calls(url_for: Any, headers: dict[str, str], count: int,
         return latencies, time.perf_counter() - started
 
 
-async def ticket_proxy_overhead(count: int = 3000, concurrency: int = 32) -> dict[str, float]:
-    """Latency and throughput of ticket gets through psad vs straight to the simulator."""
+async def ticket_proxy_overhead(latency: float, count: int = 3000,
+                                concurrency: int = 32) -> dict[str, float]:
+    """Latency and throughput of ticket gets through psad vs straight to the simulator,
+    which answers after ``latency`` seconds."""
     sim = await asyncio.to_thread(start_simulator, "connectwise",
-                                  Sizes(companies=20, assets=10, contacts=50, tickets=1000), 0.0)
+                                  Sizes(companies=20, assets=10, contacts=50, tickets=1000),
+                                  latency)
     directory = workdir()
     config = _config_text(directory, sim, 1, 1, max_concurrency=concurrency)
     config.write_text(config.read_text().replace('"127.0.0.1:0"', '"127.0.0.1:18765"'))
