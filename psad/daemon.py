@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import secrets
 import signal
@@ -63,6 +64,10 @@ class Daemon:
                 loop.add_signal_handler(sig, self.stopping.set)
             loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
             log.info("psad listening on %s", self.url)
+            # Start-up objects (modules, config, templates) live as long as the process;
+            # frozen, they drop out of every full collection, which would otherwise
+            # pause the loop for tens of milliseconds (a ticket call's p99).
+            gc.freeze()
             self.notifier.ready(self.status_line())
             if on_ready is not None:
                 on_ready.set()
