@@ -54,7 +54,7 @@ async def read_all(listing: NumberedListing) -> list[list[int]]:
 
 async def test_pages_come_in_order_with_up_to_ahead_read_at_once() -> None:
     upstream = Upstream(list(range(1, 96)), 10)
-    listing = NumberedListing(upstream.read, ahead=3, identity=identity)
+    listing = NumberedListing(upstream.read, ahead=3)
     pages = await read_all(listing)
     assert [i for page in pages for i in page] == list(range(1, 96))
     assert sorted(upstream.reads) == list(range(1, 11))  # ten pages, none past the end

@@ -270,7 +270,7 @@ class HaloConnector(Connector):
             items, total = _envelope(await self._get(listing.path, params), listing, self.name)
             return NumberedPage(items, total, None)
 
-        return NumberedListing(read, ahead=self.integration.max_concurrency, identity=_row_id)
+        return NumberedListing(read, ahead=self.integration.max_concurrency)
 
     # -- sync ----------------------------------------------------------------------------
 
@@ -662,8 +662,3 @@ def _ticket(d: Mapping[str, Any], lookups: _Lookups, link: Callable[[str], str])
         closed=status_closed or _halo_datetime(d, "dateclosed") is not None,
         url=link(ticket_id),
     )
-
-
-def _row_id(item: Any) -> int | str | None:
-    ident = item.get("id") if isinstance(item, dict) else None
-    return ident if isinstance(ident, (int, str)) and not isinstance(ident, bool) else None

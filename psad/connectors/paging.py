@@ -3,13 +3,13 @@
 Chained pages (ConnectWise's ``id>N`` keys, Autotask's ``nextPageUrl``):
 each page says where the next one starts, so :func:`chain_ahead` asks for
 the next page as soon as a page arrives, before that page is translated and
-stored, and the chain waits only on the network.
+stored, and the chain waits only on the network. :func:`merged` reads
+several chains at once (Autotask's id ranges).
 
-Numbered pages, read several at a time and handed on in order.
-
-Syncro and HaloPSA number their pages and say on every page how large the
-whole list is, so once page 1 has arrived the rest can be asked for at once
-(the shared client's request slots still cap the concurrency). Reading a
+Numbered pages (:class:`NumberedListing`): Syncro and HaloPSA number their
+pages and say on every page how large the whole list is, so once page 1 has
+arrived the rest can be asked for at once and handed on in order (the
+shared client's request slots still cap the concurrency). Reading a
 list is not a snapshot, whatever the order of the reads: a record deleted
 upstream while the list is being read moves every later record one place
 forward, and one of them can slip past a page boundary unseen. Every page
@@ -92,6 +92,12 @@ class NumberedPage:
 ReadPage = Callable[[int], Awaitable[NumberedPage]]
 
 
+def item_id(item: Any) -> int | str | None:
+    """An item's ``id`` when it has a usable one (dedupe key of a listing)."""
+    ident = item.get("id") if isinstance(item, dict) else None
+    return ident if isinstance(ident, (int, str)) and not isinstance(ident, bool) else None
+
+
 class NumberedListing:
     """Every item of a numbered list, each id once, pages read ``ahead`` at a time.
 
@@ -101,7 +107,7 @@ class NumberedListing:
     """
 
     def __init__(self, read: ReadPage, *, ahead: int,
-                 identity: Callable[[Any], Hashable | None]) -> None:
+                 identity: Callable[[Any], Hashable | None] = item_id) -> None:
         self.read = read
         self.ahead = max(1, ahead)
         self.identity = identity
@@ -140,7 +146,7 @@ class NumberedListing:
             return
         yield first.items, True
         last = first.last_page
-        if last is None and first.size is not None and first.items:
+        if last is None and first.size is not None:
             last = math.ceil(first.size / len(first.items))
         if last is None:
             async for page in self._one_by_one(first):

@@ -318,7 +318,7 @@ class SyncroConnector(Connector):
                 else total_pages
             return NumberedPage(items, size, total_pages)
 
-        return NumberedListing(read, ahead=self.integration.max_concurrency, identity=_item_id)
+        return NumberedListing(read, ahead=self.integration.max_concurrency)
 
     async def _settings(self, path: str) -> Mapping[str, Any]:
         body = await self._get(path)
@@ -645,8 +645,3 @@ def _contact(d: Mapping[str, Any], selected: Sequence[str]) -> Contact:
         address=_address(d, "address1", "address2"),
         custom_fields=_custom(props, selected),
     )
-
-
-def _item_id(item: Any) -> int | str | None:
-    ident = item.get("id") if isinstance(item, dict) else None
-    return ident if isinstance(ident, (int, str)) and not isinstance(ident, bool) else None
