@@ -409,6 +409,18 @@ async def test_a_long_list_is_read_as_three_id_ranges_at_once(harness: Harness) 
     assert len(posts) <= 2 + 15 + 2  # 150 records: the pages, the count, two short pages
 
 
+async def test_a_refused_count_leaves_the_list_one_chain(harness: Harness) -> None:
+    harness.connector = harness.connect(page_size=10)
+    harness.sim.faults.status(ZONE + "/ConfigurationItems/query/count", 404, count=1)
+    harness.sim.clear()
+    report = await harness.sync(full=True)
+    assert report.outcome == "succeeded"
+    assert (await harness.rows(Entity.ASSET)).keys() == {str(i) for i in harness.ds.ids("assets")}
+    posts = [r.path.rsplit("/ConfigurationItems/", 1)[-1] for r in harness.sim.requests()
+             if "/ConfigurationItems/query" in r.path]
+    assert posts[:2] == ["query", "query/count"] and set(posts[2:]) == {"query/next"}
+
+
 async def test_a_list_of_one_page_needs_no_count(harness: Harness) -> None:
     harness.connector = harness.connect(page_size=500)
     harness.sim.clear()

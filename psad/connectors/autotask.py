@@ -629,8 +629,13 @@ class AutotaskConnector(Connector):
             return None
         low, high = min(ids), max(ids)
         past = {"op": "gt", "field": "id", "value": high}
-        body = await self._call("POST", f"{entity}/query/count",
-                                body={"filter": [*filters, past]})
+        try:
+            body = await self._call("POST", f"{entity}/query/count",
+                                    body={"filter": [*filters, past]})
+        except (PsaBadResponse, PsaNotFound) as err:
+            log.warning("integration=%s %s count refused (%s); reading one page at a time",
+                        self.name, entity, err)
+            return None
         left = body.get("queryCount") if isinstance(body, dict) else None
         if not isinstance(left, int) or left <= SPLIT_AFTER_PAGES * self.page_size:
             return None
