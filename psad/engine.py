@@ -2,7 +2,8 @@
 
 Rules it keeps:
 - pages stream from the connector into the store as they arrive, one
-  transaction each, with the next page fetched while this one is written;
+  transaction each (or one for the pages that arrived while the last was
+  being written), with the next pages fetched while this one is written;
 - a malformed record is rejected alone, logged with its reason, and the run
   ends ``partial``;
 - the deletion sweep runs only after a complete fetch and refuses to delete
@@ -18,7 +19,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -34,6 +35,8 @@ from psad.store import EntityResult, Store, utcnow
 log = logging.getLogger("psad.engine")
 
 MAX_ERRORS_PER_ENTITY = 1000
+PREFETCH_DEPTH = 4
+"""Pages fetched ahead of the store; pages waiting together are written together."""
 GIL_SWITCH_INTERVAL = 0.0005
 T = TypeVar("T")
 
@@ -54,8 +57,14 @@ class RunReport:
     entities: list[EntityResult] = field(default_factory=list)
 
 
-async def prefetch(source: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]:
-    """Iterate ``source`` with up to ``depth`` items fetched ahead in a task."""
+async def prefetch(source: AsyncIterator[T], depth: int = PREFETCH_DEPTH,
+                   ) -> AsyncIterator[list[T]]:
+    """Iterate ``source`` in a task with up to ``depth`` items fetched ahead.
+
+    Each step hands on every item already waiting (at least one): a consumer
+    that fell behind (the store writing pages more slowly than they arrive)
+    catches up in one go instead of one item at a time.
+    """
     queue: asyncio.Queue[tuple[bool, T | BaseException | None]] = asyncio.Queue(maxsize=depth)
 
     async def pump() -> None:
@@ -68,13 +77,22 @@ async def prefetch(source: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]
 
     task = asyncio.create_task(pump())
     try:
-        while True:
+        ended: BaseException | None | bool = False
+        while ended is False:
+            batch: list[T] = []
             more, item = await queue.get()
-            if not more:
-                if isinstance(item, BaseException):
-                    raise item
-                return
-            yield item  # type: ignore[misc]
+            while True:
+                if not more:
+                    ended = item if isinstance(item, BaseException) else None
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+                if queue.empty():
+                    break
+                more, item = queue.get_nowait()
+            if batch:
+                yield batch
+        if isinstance(ended, BaseException):
+            raise ended
     finally:
         task.cancel()
         try:
@@ -87,6 +105,14 @@ async def prefetch(source: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]
                 await aclose()
             except Exception:
                 pass
+
+
+def joined(pages: Sequence[Page]) -> Page:
+    """Pages that arrived together, as one page (one store transaction)."""
+    if len(pages) == 1:
+        return pages[0]
+    return Page([r for p in pages for r in p.records], [r for p in pages for r in p.rejected],
+                listing_changed=any(p.listing_changed for p in pages))
 
 
 class SyncEngine:
@@ -210,15 +236,17 @@ class SyncEngine:
         errors: list[tuple[str | None, str | None, str]] = []
         listing_changed = False
         try:
-            async for page in prefetch(connector.fetch(entity, since=since)):
+            async for pages in prefetch(connector.fetch(entity, since=since)):
+                page = joined(pages)
                 await self._apply(run_id, integration, entity, page, result, errors,
                                   track_seen=since is None)
                 listing_changed = listing_changed or page.listing_changed
                 if stop is not None and stop.is_set():
                     raise SyncInterrupted()
             if since is not None:
-                async for ids in prefetch(connector.list_ids(entity)):
-                    await self.store.remember_seen(run_id, entity, ids)
+                async for id_lists in prefetch(connector.list_ids(entity)):
+                    await self.store.remember_seen(run_id, entity,
+                                                   [i for ids in id_lists for i in ids])
                     if stop is not None and stop.is_set():
                         raise SyncInterrupted()
             if listing_changed and since is None:
