@@ -77,22 +77,19 @@ async def prefetch(source: AsyncIterator[T], depth: int = PREFETCH_DEPTH,
 
     task = asyncio.create_task(pump())
     try:
-        ended: BaseException | None | bool = False
-        while ended is False:
+        more = True
+        while more:
             batch: list[T] = []
             more, item = await queue.get()
-            while True:
-                if not more:
-                    ended = item if isinstance(item, BaseException) else None
-                    break
+            while more:
                 batch.append(item)  # type: ignore[arg-type]
                 if queue.empty():
                     break
                 more, item = queue.get_nowait()
             if batch:
                 yield batch
-        if isinstance(ended, BaseException):
-            raise ended
+        if isinstance(item, BaseException):
+            raise item
     finally:
         task.cancel()
         try:
@@ -183,8 +180,8 @@ class SyncEngine:
                 async with asyncio.TaskGroup() as group:
                     for _ in range(lanes):
                         group.create_task(lane())
-            except BaseExceptionGroup as failed:  # the other lanes are cancelled by now
-                raise failed.exceptions[0] from None
+            except BaseExceptionGroup as group:  # the other lanes are cancelled by now
+                raise group.exceptions[0] from None
             if interrupted:
                 raise SyncInterrupted()
             report.entities = [results[e] for e in SYNC_ORDER if e in results]

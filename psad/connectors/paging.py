@@ -149,8 +149,8 @@ class NumberedListing:
         if last is None and first.size is not None:
             last = math.ceil(first.size / len(first.items))
         if last is None:
-            async for page in self._one_by_one(first):
-                yield page
+            async for found in self._one_by_one(first):
+                yield found
             return
         window: list[asyncio.Task[NumberedPage]] = []
         numbers = iter(range(2, last + 1))

@@ -90,7 +90,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page, translated
+from psad.connectors.base import Connector, Page, Setting, translated
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import ConfigError, PsaBadResponse

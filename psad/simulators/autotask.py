@@ -952,7 +952,7 @@ class Api:
         items = [self.wire(resource, table[i], include) for i in page.ids]
         search = request.query.get("search") if request.method == "GET" else None
 
-        def link(token: Mapping[str, int]) -> str:
+        def link(token: Mapping[str, object]) -> str:
             url = (f"{request.scheme}://{request.host}{target.prefix}/{resource.name}/query/next"
                    f"?paging={quote(_dumps(token), safe='')}")
             return url + (f"&search={quote(search, safe='')}" if search else "")
