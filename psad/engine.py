@@ -35,7 +35,7 @@ from psad.store import EntityResult, Store, utcnow
 log = logging.getLogger("psad.engine")
 
 MAX_ERRORS_PER_ENTITY = 1000
-PREFETCH_DEPTH = 4
+PREFETCH_DEPTH = 2
 """Pages fetched ahead of the store; pages waiting together are written together."""
 GIL_SWITCH_INTERVAL = 0.0005
 T = TypeVar("T")
