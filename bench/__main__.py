@@ -89,7 +89,6 @@ async def run(args: argparse.Namespace) -> list[str]:
         out.append(row(f"7. {kind} full sync / floor ({psa.assets} assets)",
                        f"{result['full'].seconds:.1f} s / {result['floor']:.1f} s = {r:.3f} "
                        f"({result['request_count']} requests)", "≤ 1.15", r <= 1.15))
-
     return out
 
 
