@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators.dataset import DELETE, ENTITIES, Dataset, to_json
-from psad.simulators.faults import CONTROL_PREFIX, Faults
+from psad.simulators.faults import CONTROL_PREFIX, ErrorBody, Faults, default_error_body
 
 __all__ = [
     "DATASET_KEY",
@@ -32,6 +32,7 @@ __all__ = [
     "name_ids",
     "stable_id",
     "request_log_middleware",
+    "simulator_app",
 ]
 
 
@@ -94,6 +95,25 @@ def request_log_middleware(log: RequestLog) -> Middleware:
         return await handler(request)
 
     return log_requests
+
+
+def simulator_app(dataset: Dataset, faults: Faults | None, error_body: ErrorBody,
+                  vendor: Middleware, *, vendor_before_faults: bool = False) -> web.Application:
+    """The app every simulator starts from: the request log, the faults (answering in
+    the vendor's error shape unless a test chose one), the vendor's own middleware,
+    and the shared app keys. ``vendor_before_faults`` for a vendor whose gate
+    (sign-in, thread limit) answers before anything else can."""
+    if faults is None:
+        faults = Faults(error_body=error_body)
+    elif faults.error_body is default_error_body:
+        faults.error_body = error_body
+    log = RequestLog()
+    inner = [vendor, faults.middleware] if vendor_before_faults else [faults.middleware, vendor]
+    app = web.Application(middlewares=[request_log_middleware(log), *inner])
+    app[DATASET_KEY] = dataset
+    app[FAULTS_KEY] = faults
+    app[REQUEST_LOG_KEY] = log
+    return app
 
 
 def stable_id(name: str) -> int:

@@ -78,13 +78,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
-    DATASET_KEY,
-    FAULTS_KEY,
-    REQUEST_LOG_KEY,
-    RequestLog,
     add_control_routes,
     apply_overrides,
-    request_log_middleware,
+    simulator_app,
     stable_id,
 )
 from psad.simulators.dataset import (
@@ -100,7 +96,7 @@ from psad.simulators.dataset import (
     Site,
     Ticket,
 )
-from psad.simulators.faults import Faults, default_error_body
+from psad.simulators.faults import Faults
 
 DEMO_USERNAME: Final = "psad-api@psad-demo.example"
 DEMO_SECRET: Final = "demo-Secret-7Hq2"
@@ -1210,16 +1206,8 @@ def create_app(
                     budget=RequestBudget(request_threshold, threshold_window,
                                          clock or time.monotonic),
                     threads=ThreadGate(thread_limit))
-    if faults is None:
-        faults = Faults(error_body=at_error_body)
-    elif faults.error_body is default_error_body:
-        faults.error_body = at_error_body
-    log = RequestLog()
-    app = web.Application(middlewares=[
-        request_log_middleware(log), gate_middleware(config, state), faults.middleware])
-    app[DATASET_KEY] = dataset
-    app[FAULTS_KEY] = faults
-    app[REQUEST_LOG_KEY] = log
+    app = simulator_app(dataset, faults, at_error_body, gate_middleware(config, state),
+                        vendor_before_faults=True)
     app[CONFIG_KEY] = config
     app[STATE_KEY] = state
     api = Api(dataset, config, state)

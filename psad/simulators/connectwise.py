@@ -55,14 +55,10 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
-    DATASET_KEY,
-    FAULTS_KEY,
-    REQUEST_LOG_KEY,
-    RequestLog,
     add_control_routes,
     apply_overrides,
     name_ids,
-    request_log_middleware,
+    simulator_app,
     stable_id,
 )
 from psad.simulators.cw_conditions import BadQuery, Field, Plan, lookup_field, plan_conditions
@@ -85,7 +81,7 @@ from psad.simulators.dataset import (
     Ticket,
     TicketStatus,
 )
-from psad.simulators.faults import Faults, default_error_body
+from psad.simulators.faults import Faults
 
 DEFAULT_CLIENT_ID: Final = "5f3c0f0e-7d1a-4c6b-9a52-2e8f4b1d9c70"
 DEFAULT_PAGE_SIZE: Final = 25
@@ -831,16 +827,7 @@ def create_app(
     faults: Faults | None = None,
 ) -> web.Application:
     config = CwConfig(company_id, public_key, private_key, client_id, codebase.strip("/") + "/")
-    if faults is None:
-        faults = Faults(error_body=cw_error_body)
-    elif faults.error_body is default_error_body:
-        faults.error_body = cw_error_body
-    log = RequestLog()
-    app = web.Application(middlewares=[
-        request_log_middleware(log), faults.middleware, api_middleware(config)])
-    app[DATASET_KEY] = dataset
-    app[FAULTS_KEY] = faults
-    app[REQUEST_LOG_KEY] = log
+    app = simulator_app(dataset, faults, cw_error_body, api_middleware(config))
     app[CONFIG_KEY] = config
 
     api = Api(dataset, config)

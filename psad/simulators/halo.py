@@ -51,14 +51,10 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
-    DATASET_KEY,
-    FAULTS_KEY,
-    REQUEST_LOG_KEY,
-    RequestLog,
     add_control_routes,
     apply_overrides,
     name_ids,
-    request_log_middleware,
+    simulator_app,
 )
 from psad.simulators.dataset import (
     ASSET_STATUSES,
@@ -75,7 +71,7 @@ from psad.simulators.dataset import (
     Ticket,
     TicketStatus,
 )
-from psad.simulators.faults import Faults, default_error_body
+from psad.simulators.faults import Faults
 
 API_PATH: Final = "/api/"
 DEMO_CLIENT_ID: Final = "7c1f3a52-9d4e-4b8a-a6f0-5e2d8c9b1a47"
@@ -699,16 +695,7 @@ def create_app(
 ) -> web.Application:
     """The Halo simulator; ``tenant=None`` behaves like an on-premise instance."""
     state = HaloState(client_id, client_secret, tenant, token_lifetime, rate_limit)
-    if faults is None:
-        faults = Faults(error_body=halo_error_body)
-    elif faults.error_body is default_error_body:
-        faults.error_body = halo_error_body
-    log = RequestLog()
-    app = web.Application(middlewares=[
-        request_log_middleware(log), faults.middleware, halo_middleware(state)])
-    app[DATASET_KEY] = dataset
-    app[FAULTS_KEY] = faults
-    app[REQUEST_LOG_KEY] = log
+    app = simulator_app(dataset, faults, halo_error_body, halo_middleware(state))
     app[STATE_KEY] = state
 
     api = Api(dataset, state)

@@ -72,13 +72,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
-    DATASET_KEY,
-    FAULTS_KEY,
-    REQUEST_LOG_KEY,
-    RequestLog,
     add_control_routes,
     name_ids,
-    request_log_middleware,
+    simulator_app,
     stable_id,
 )
 from psad.simulators.dataset import (
@@ -97,7 +93,7 @@ from psad.simulators.dataset import (
     Ticket,
     TicketStatus,
 )
-from psad.simulators.faults import Faults, default_error_body
+from psad.simulators.faults import Faults
 
 API_PATH: Final = "/v2/"
 DEMO_TENANT: Final = "psad-demo"
@@ -908,16 +904,7 @@ def create_app(
     config = BmsConfig(tenant, username, password, token_lifetime=token_lifetime,
                        hourly_limit=hourly_limit, rate_window=rate_window)
     state = BmsState(config, clock)
-    if faults is None:
-        faults = Faults(error_body=bms_error_body)
-    elif faults.error_body is default_error_body:
-        faults.error_body = bms_error_body
-    log = RequestLog()
-    app = web.Application(middlewares=[
-        request_log_middleware(log), faults.middleware, api_middleware(state)])
-    app[DATASET_KEY] = dataset
-    app[FAULTS_KEY] = faults
-    app[REQUEST_LOG_KEY] = log
+    app = simulator_app(dataset, faults, bms_error_body, api_middleware(state))
     app[CONFIG_KEY] = config
     app[STATE_KEY] = state
 

@@ -77,13 +77,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
-    apply_overrides,
-    DATASET_KEY,
-    FAULTS_KEY,
-    REQUEST_LOG_KEY,
-    RequestLog,
     add_control_routes,
-    request_log_middleware,
+    apply_overrides,
+    simulator_app,
 )
 from psad.simulators.dataset import (
     ASSET_TYPES,
@@ -94,7 +90,7 @@ from psad.simulators.dataset import (
     Dataset,
     Ticket,
 )
-from psad.simulators.faults import Faults, default_error_body
+from psad.simulators.faults import Faults
 
 API_PATH: Final = "/api/v1/"
 API_PREFIX: Final = "/api/v1"
@@ -678,16 +674,7 @@ def create_app(
     """A Syncro API v1 over ``dataset``; ``page_sizes`` overrides per-list page sizes."""
     config = SyncroConfig(api_key, {**PAGE_SIZES, **(page_sizes or {})})
     limit = RateLimit(rate_limit, rate_window)
-    if faults is None:
-        faults = Faults(error_body=syncro_error_body)
-    elif faults.error_body is default_error_body:
-        faults.error_body = syncro_error_body
-    log = RequestLog()
-    app = web.Application(middlewares=[
-        request_log_middleware(log), faults.middleware, api_middleware(config, limit)])
-    app[DATASET_KEY] = dataset
-    app[FAULTS_KEY] = faults
-    app[REQUEST_LOG_KEY] = log
+    app = simulator_app(dataset, faults, syncro_error_body, api_middleware(config, limit))
     app[CONFIG_KEY] = config
     app[RATE_LIMIT_KEY] = limit
 
