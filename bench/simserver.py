@@ -12,11 +12,9 @@ import asyncio
 import signal
 from typing import Any
 
-from aiohttp import web
-
 from psad.simulators import FAULTS_KEY, autotask, connectwise, halo, kaseya_bms, syncro
 from psad.simulators.dataset import Dataset
-from psad.simulators.serve import SIMULATORS
+from psad.simulators.serve import SIMULATORS, serve_app
 
 UNLIMITED: dict[str, dict[str, Any]] = {
     "connectwise": {},
@@ -39,12 +37,8 @@ async def serve(args: argparse.Namespace) -> None:
     else:
         app = FACTORIES[args.kind](dataset, **UNLIMITED[args.kind])
     app[FAULTS_KEY].latency = args.latency
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", args.port)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    print(f"http://{host}:{port}", flush=True)
+    runner, root = await serve_app(app, port=args.port)
+    print(root, flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

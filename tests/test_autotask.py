@@ -37,6 +37,7 @@ from psad.simulators.autotask import (
 )
 from psad.simulators.dataset import Dataset
 from psad.simulators.faults import Faults
+from psad.simulators.serve import serve_app
 from psad.store import Store
 
 ASSET_FIELDS = ("Backup", "Last Audit", "Cost Centre")
@@ -94,12 +95,7 @@ class Sim:
 
 
 async def serve(app: web.Application) -> Sim:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return Sim(app, runner, f"http://{host}:{port}")
+    return Sim(app, *await serve_app(app))
 
 
 def dataset() -> Dataset:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from conftest import ARTIFACTS, TOKEN, require_tool, write_config
@@ -22,7 +21,7 @@ from psad.config import load_config
 from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.simulators.dataset import Dataset
-from psad.simulators.serve import RunningSimulator, start_simulator
+from psad.simulators.serve import RunningSimulator, serve_app, start_simulator
 from psad.web.app import create_app
 
 NAME = "demo-connectwise"
@@ -64,13 +63,9 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     sim = await start_simulator("connectwise", Dataset.generate(
         21, companies=12, assets=90, contacts=40, tickets=60))
     runtime = Runtime(load_config(write_config(tmp_path, [sim])), Metrics(CollectorRegistry()))
-    runner = web.AppRunner(create_app(runtime), access_log=None, handle_signals=False)
-    await runner.setup()
+    runner, root = await serve_app(create_app(runtime))
     try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        served = Served(f"http://{host}:{port}", runtime, sim)
+        served = Served(root, runtime, sim)
         await served.idle()
         yield served
     finally:

@@ -34,6 +34,7 @@ from psad.simulators.halo import (
     HaloState,
     create_app,
 )
+from psad.simulators.serve import serve_app
 from psad.store import Store
 
 ASSET_FIELDS = ("Backup", "Last Audit")
@@ -65,12 +66,7 @@ class Sim:
 
 async def start_halo(dataset: Dataset, **options: Any) -> Sim:
     app = create_app(dataset, **options)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return Sim(app, runner, f"http://{host}:{port}")
+    return Sim(app, *await serve_app(app))
 
 
 def integration_for(sim: Sim, **overrides: Any) -> IntegrationConfig:

@@ -25,6 +25,7 @@ from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY, LoggedRequ
 from psad.simulators import kaseya_bms as bms
 from psad.simulators.dataset import Dataset
 from psad.simulators.faults import Faults
+from psad.simulators.serve import serve_app
 from psad.store import Store
 
 ASSET_FIELDS = ("Backup", "Last Audit")
@@ -97,12 +98,8 @@ async def start(tmp_path: Path, session: aiohttp.ClientSession
     async def started(dataset: Dataset | None = None, *, password: str = bms.DEMO_PASSWORD,
                       **app_options: Any) -> Harness:
         app = bms.create_app(dataset or generate(), **app_options)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runner, root = await serve_app(app)
         runners.append(runner)
-        host, port = runner.addresses[0][:2]
-        root = f"http://{host}:{port}"
         store = await Store.open(tmp_path / f"psad-{len(stores)}.db")
         stores.append(store)
         integration = IntegrationConfig(

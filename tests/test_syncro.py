@@ -38,6 +38,7 @@ from psad.simulators.syncro import (
     RateLimit,
     create_app,
 )
+from psad.simulators.serve import serve_app
 from psad.store import Store
 
 ASSET_FIELDS = ("Backup", "Last Audit", "Cost Centre")
@@ -76,11 +77,8 @@ class Sim:
 
 async def start_sim(dataset: Dataset, **options: Any) -> Sim:
     app = create_app(dataset, **options)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    return Sim(dataset, app, runner, f"http://{host}:{port}")
+    runner, root = await serve_app(app)
+    return Sim(dataset, app, runner, root)
 
 
 def make_dataset() -> Dataset:

@@ -72,16 +72,22 @@ class RunningSimulator:
         await self.runner.cleanup()
 
 
+async def serve_app(app: web.Application, *, host: str = "127.0.0.1",
+                    port: int = 0) -> tuple[web.AppRunner, str]:
+    """``app`` listening on ``host:port`` (0: any free port); its runner and root URL."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    return runner, f"http://{bound_host}:{bound_port}"
+
+
 async def start_simulator(kind: str, dataset: Dataset, *, host: str = "127.0.0.1",
                           port: int = 0, latency: float = 0.0) -> RunningSimulator:
     spec = SIMULATORS[kind]
     app = spec.create(dataset)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_host, bound_port = runner.addresses[0][:2]
-    simulator = RunningSimulator(spec, dataset, app, runner, f"http://{bound_host}:{bound_port}")
+    runner, root = await serve_app(app, host=host, port=port)
+    simulator = RunningSimulator(spec, dataset, app, runner, root)
     simulator.faults.latency = latency
     return simulator
 
