@@ -214,23 +214,6 @@ async def test_full_sync_stores_exactly_the_psa_data_field_by_field(harness: Har
         assert set(contact["custom_fields"]) == set(CONTACT_FIELDS)
 
 
-async def test_second_sync_without_changes_writes_nothing(harness: Harness) -> None:
-    await harness.sync()
-    tables = " UNION ALL ".join(f"SELECT max(updated_at) AS u, max(last_seen) AS s, "
-                                f"count(deleted_at) AS d FROM {e.value}" for e in Entity)
-    snapshot = f"SELECT max(u), max(s), sum(d) FROM ({tables})"
-    before = await harness.store.fetch_one(snapshot)
-    incremental = await harness.sync()
-    full = await harness.sync(full=True)
-    for report in (incremental, full):
-        assert report.outcome == "succeeded"
-        for result in report.entities:
-            assert (result.created, result.updated, result.deleted) == (0, 0, 0), result.entity
-    for result in full.entities:
-        assert result.unchanged == result.fetched > 0, result.entity
-    assert await harness.store.fetch_one(snapshot) == before  # no entity row was rewritten
-
-
 async def test_upstream_changes_are_updated_created_and_soft_deleted(harness: Harness) -> None:
     await harness.sync()
     ds = harness.ds
