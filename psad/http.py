@@ -85,7 +85,6 @@ class RequestSlots:
     :class:`RequestPriority`, first come first served within one priority."""
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
         self.free = limit
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()

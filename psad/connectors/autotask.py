@@ -625,7 +625,7 @@ class AutotaskConnector(Connector):
         """Id bounds splitting what is left after ``first`` into ranges of about equal
         size (judged by how dense ids were on the first page); None when it is short."""
         ids = [i["id"] for i in first if isinstance(i, dict) and isinstance(i.get("id"), int)]
-        if ID_RANGES < 2 or len(ids) < 2:
+        if len(ids) < 2:
             return None
         low, high = min(ids), max(ids)
         past = {"op": "gt", "field": "id", "value": high}

@@ -149,7 +149,7 @@ class NumberedListing:
         if last is None and first.size is not None:
             last = math.ceil(first.size / len(first.items))
         if last is None:
-            async for found in self._one_by_one(first):
+            async for found in self._one_by_one():
                 yield found
             return
         window: list[asyncio.Task[NumberedPage]] = []
@@ -170,7 +170,7 @@ class NumberedListing:
                 task.cancel()
             await asyncio.gather(*window, return_exceptions=True)
 
-    async def _one_by_one(self, first: NumberedPage) -> AsyncIterator[tuple[list[Any], bool]]:
+    async def _one_by_one(self) -> AsyncIterator[tuple[list[Any], bool]]:
         """Without a size to go by: the next page until one comes back empty or all repeats."""
         number = 1
         while True:
