@@ -474,8 +474,11 @@ async def test_zone_is_looked_up_once_and_followed_after_it_moves(harness: Harne
     assert paths.count("/ATServicesRest/V1.0/zoneInformation") == 1  # re-checked once on 401
     assert paths[0].startswith("/webservices5/")  # the cached zone, refused with 401
     stale = [p for p in paths if p.startswith("/webservices5/")]
-    assert len(stale) <= SyncConfig().entity_concurrency  # only those already under way
-    assert len(stale) + 1 + sum(p.startswith("/webservices14/") for p in paths) == len(paths)
+    moved = [p for p in paths if p.startswith("/webservices14/")]
+    # requests already prepared when the zone moved go stale once each, and are repeated
+    # at the new zone; how many there are depends on how many were under way
+    assert all(p.replace("/webservices5/", "/webservices14/", 1) in moved for p in stale)
+    assert len(stale) + 1 + len(moved) == len(paths)
     assert harness.connector.zone.api.endswith("/webservices14/ATServicesRest/")
 
 
