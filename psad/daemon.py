@@ -21,8 +21,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from psad.config import Config, load_config
-from psad.engine import favour_the_event_loop
 from psad.errors import ConfigError
+from psad.interpreter import tune_interpreter
 from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.systemd import Notifier, watchdog_interval
@@ -49,7 +49,7 @@ class Daemon:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, on_ready: asyncio.Event | None = None) -> None:
-        favour_the_event_loop()
+        tune_interpreter()
         config = self.runtime.config
         runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
                                shutdown_timeout=10)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,15 +36,7 @@ log = logging.getLogger("psad.engine")
 MAX_ERRORS_PER_ENTITY = 1000
 PREFETCH_DEPTH = 2
 """Pages fetched ahead of the store; pages waiting together are written together."""
-GIL_SWITCH_INTERVAL = 0.0005
 T = TypeVar("T")
-
-
-def favour_the_event_loop() -> None:
-    """Page parsing, translation and SQLite work run in threads; a short GIL switch
-    interval lets the event loop thread back in quickly, so the next request goes
-    out (and pages answer) while a thread is busy."""
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
 @dataclass(slots=True)

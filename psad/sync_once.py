@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import gc
+
 import aiohttp
 
 from psad.config import Config, IntegrationConfig
 from psad.connectors import build_connector
-from psad.engine import RunReport, SyncEngine, favour_the_event_loop
+from psad.engine import RunReport, SyncEngine
+from psad.interpreter import tune_interpreter
 from psad.store import Store, utcnow
 
 
 async def sync_once(config: Config, integration: IntegrationConfig, *, full: bool,
                     requested_by: str) -> RunReport:
-    favour_the_event_loop()
+    tune_interpreter()
+    gc.freeze()  # start-up objects (modules, config) stay out of every collection
     store = await Store.open(config.database)
     try:
         await store.interrupt_unfinished_runs(at=utcnow())
