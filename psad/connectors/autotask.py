@@ -373,9 +373,12 @@ def udf_value(name: str, value: Any, definition: UdfDef | None) -> CustomValue:
     return wire.custom_value(text, where)
 
 
-def _custom(d: Json, selected: Sequence[str], defs: Mapping[str, UdfDef]) -> CustomFields:
-    pairs = [(n, udf_value(n, v, defs.get(n))) for n, v in _udf_pairs(d) if n in selected]
-    return dict(wire.pick_custom(pairs, selected))
+def _custom(pairs: Sequence[tuple[str, Any]], selected: Sequence[str],
+            defs: Mapping[str, UdfDef]) -> CustomFields:
+    if not selected:
+        return {}
+    values = [(n, udf_value(n, v, defs.get(n))) for n, v in pairs if n in selected]
+    return dict(wire.pick_custom(values, selected))
 
 
 # --- lookups 
@@ -976,8 +979,9 @@ def _site(d: Json, lk: Lookups) -> Site:
 
 def _asset(d: Json, lk: Lookups, selected: Sequence[str], purchase_udf: str | None) -> Asset:
     purchased = None
+    udfs = _udf_pairs(d)
     if purchase_udf is not None:
-        raw = dict(_udf_pairs(d)).get(purchase_udf)
+        raw = dict(udfs).get(purchase_udf)
         purchased = wire.opt_date({purchase_udf: raw}, purchase_udf) if isinstance(raw, str) \
             else None
     return Asset(
@@ -992,7 +996,7 @@ def _asset(d: Json, lk: Lookups, selected: Sequence[str], purchase_udf: str | No
         os_type=wire.opt_text(d, "rmmDeviceAuditOperatingSystem"),
         notes=wire.opt_text(d, "notes"),
         manufacturer=_name(lk.products, d, "productID"),
-        custom_fields=_custom(d, selected, lk.udfs or {}),
+        custom_fields=_custom(udfs, selected, lk.udfs or {}),
     )
 
 
@@ -1018,7 +1022,7 @@ def _contact(d: Json, lk: Lookups, selected: Sequence[str]) -> Contact:
             country=_name(lk.countries, d, "countryID"),
         ),
         active=wire.flag(d, "isActive", default=True),
-        custom_fields=_custom(d, selected, lk.udfs or {}),
+        custom_fields=_custom(_udf_pairs(d), selected, lk.udfs or {}),
     )
 
 

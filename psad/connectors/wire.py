@@ -33,6 +33,10 @@ def obj(value: Any, where: str) -> Mapping[str, Any]:
 
 def psa_id(record: Mapping[str, Any], key: str = "id") -> str:
     value = record.get(key)
+    if value.__class__ is int:
+        text = str(value)
+        if len(text) <= 64:
+            return text
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise BadRecord(f"{key}: missing or not an id ({_show(value)})")
     text = str(value).strip()
@@ -61,9 +65,14 @@ def opt_text(record: Mapping[str, Any], key: str) -> str | None:
     value = record.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if value.__class__ is str:
+        out = value.strip()
+        if "\x00" in out:
+            out = out.replace("\x00", "").strip()
+    elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise BadRecord(f"{key}: expected text, got {type(value).__name__}")
-    out = str(value).replace("\x00", "").strip()
+    else:
+        out = str(value).replace("\x00", "").strip()
     if len(out) > MAX_TEXT:
         raise BadRecord(f"{key}: text longer than {MAX_TEXT} characters")
     return out or None

@@ -32,12 +32,17 @@ def _fields(entity: Entity) -> list[tuple[str, Any]]:
             for name in entity.record_type.value_names()]
 
 
+_LIST_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_OBJECT_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+"""Built once: ``json.dumps`` with options builds a new encoder per call (a hot path)."""
+
+
 def _json_list(value: tuple[object, ...]) -> str:
-    return json.dumps(list(value), ensure_ascii=False)
+    return _LIST_ENCODER.encode(list(value))
 
 
 def _json_object(value: dict[str, object]) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return _OBJECT_ENCODER.encode(value)
 
 
 def _address(value: Address) -> tuple[object, ...]:
