@@ -6,7 +6,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from psad.connectors.paging import NumberedListing, NumberedPage, chain_ahead, merged
+from psad.connectors.paging import (
+    NumberedListing,
+    NumberedPage,
+    chain_ahead,
+    first_then,
+    merged,
+)
 
 
 class Upstream:
@@ -197,3 +203,38 @@ async def test_merged_stops_every_source_when_one_fails() -> None:
     else:
         raise AssertionError("the failure was swallowed")
     assert stopped == ["endless"]
+
+
+async def test_first_then_starts_the_rest_before_the_first_is_handled() -> None:
+    events: list[str] = []
+
+    async def rest() -> Any:
+        for n in (2, 3):
+            events.append(f"read {n}")
+            await asyncio.sleep(0.01)
+            yield n
+
+    async for item in first_then(1, rest()):
+        events.append(f"handle {item}")
+        await asyncio.sleep(0.02)
+        events.append(f"handled {item}")
+    assert events.index("read 2") < events.index("handled 1")
+    assert [e for e in events if e.startswith("handle ")] == ["handle 1", "handle 2", "handle 3"]
+
+
+async def test_first_then_left_early_closes_the_rest() -> None:
+    closed: list[str] = []
+
+    async def rest() -> Any:
+        try:
+            await asyncio.sleep(1)
+            yield 2
+        finally:
+            closed.append("rest")
+
+    items = first_then(1, rest())
+    async for _ in items:
+        await asyncio.sleep(0.01)  # the rest has started
+        break
+    await items.aclose()
+    assert closed == ["rest"]

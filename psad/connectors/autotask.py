@@ -98,7 +98,7 @@ from urllib.parse import urlsplit
 
 from psad.connectors import wire
 from psad.connectors.base import Connector, Page, Setting, translate_page, translated
-from psad.connectors.paging import chain_ahead, merged
+from psad.connectors.paging import chain_ahead, first_then, merged
 from psad.connectors.wire import BadRecord
 from psad.errors import (
     PsaAuthError,
@@ -460,7 +460,7 @@ class AutotaskConnector(Connector):
         self._zone_lock = asyncio.Lock()
         self._zone_checked_at = -ZONE_RECHECK_GAP
         self._slots: dict[str, asyncio.Semaphore] = {}
-        self._cache: dict[str, tuple[float, Any]] = {}
+        self._cache: dict[str, tuple[float, asyncio.Future[Any]]] = {}
 
     # -- zone ----------------------------------------------------------------------------------
 
@@ -590,8 +590,8 @@ class AutotaskConnector(Connector):
 
         return read
 
-    async def _pages(self, entity: str, filters: list[Filter], *,
-                     include: Sequence[str] = ()) -> AsyncIterator[list[Any]]:
+    async def _pages(self, entity: str, filters: list[Filter], *, include: Sequence[str] = (),
+                     count_first: bool = False) -> AsyncIterator[list[Any]]:
         """Every matching item, one upstream page at a time.
 
         ``nextPageUrl`` makes a list a chain, one page after another. A list that
@@ -599,49 +599,55 @@ class AutotaskConnector(Connector):
         :data:`ID_RANGES` id ranges at once (Autotask serves three requests at a time
         per endpoint), each range a chain of its own: ranges of ids cover every
         record exactly once whatever moves meanwhile, and cost one count query plus
-        a short last page per extra range.
+        a short last page per extra range. With ``count_first`` (the synced lists,
+        long at a large MSP) the count goes out beside the first page, so the
+        ranges start when it arrives; otherwise it is asked only when a second
+        page exists. The ranges (or the chain) are on their way before the first
+        page is handed on.
         """
         read = self._reader(entity, filters, include)
-        items, cursor = await read(None)
-        if not items:
-            return
-        if cursor is None:
-            yield items
-            return
-        deciding = asyncio.ensure_future(self._id_ranges(entity, filters, items))
+        counting = asyncio.ensure_future(self._count(entity, filters)) if count_first else None
         try:
-            yield items  # the count is on its way while the caller handles the first page
-            ranges = await deciding
+            items, cursor = await read(None)
+            if not items:
+                return
+            if cursor is None:
+                yield items
+                return
+            if counting is None:
+                counting = asyncio.ensure_future(self._count(entity, filters))
+            ranges = self._id_ranges(items, await counting)
         finally:
-            deciding.cancel()
-            await asyncio.gather(deciding, return_exceptions=True)
-        if ranges is None:
-            async for page in chain_ahead(read, cursor):
-                yield page
-            return
-        async for page in merged([chain_ahead(self._reader(entity, [*filters, *bounds], include))
-                                  for bounds in ranges]):
+            if counting is not None:
+                counting.cancel()
+                await asyncio.gather(counting, return_exceptions=True)
+        rest = chain_ahead(read, cursor) if ranges is None else merged(
+            [chain_ahead(self._reader(entity, [*filters, *bounds], include))
+             for bounds in ranges])
+        async for page in first_then(items, rest):
             yield page
 
-    async def _id_ranges(self, entity: str, filters: list[Filter], first: list[Any],
-                         ) -> list[list[Filter]] | None:
-        """Id bounds splitting what is left after ``first`` into ranges of about equal
-        size (judged by how dense ids were on the first page); None when it is short."""
-        ids = [i["id"] for i in first if isinstance(i, dict) and isinstance(i.get("id"), int)]
-        if len(ids) < 2:
-            return None
-        low, high = min(ids), max(ids)
-        past = {"op": "gt", "field": "id", "value": high}
+    async def _count(self, entity: str, filters: list[Filter]) -> int | None:
+        """How many items match ``filters``; None when the count query is refused."""
         try:
-            body = await self._call("POST", f"{entity}/query/count",
-                                    body={"filter": [*filters, past]})
+            body = await self._call("POST", f"{entity}/query/count", body={"filter": filters})
         except (PsaBadResponse, PsaNotFound) as err:
             log.warning("integration=%s %s count refused (%s); reading one page at a time",
                         self.name, entity, err)
             return None
-        left = body.get("queryCount") if isinstance(body, dict) else None
-        if not isinstance(left, int) or left <= SPLIT_AFTER_PAGES * self.page_size:
+        count = body.get("queryCount") if isinstance(body, dict) else None
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+    def _id_ranges(self, first: list[Any], total: int | None) -> list[list[Filter]] | None:
+        """Id bounds splitting what is left after ``first`` into ranges of about equal
+        size (judged by how dense ids were on the first page); None when it is short."""
+        ids = [i["id"] for i in first if isinstance(i, dict) and isinstance(i.get("id"), int)]
+        if total is None or len(ids) < 2:
             return None
+        left = total - len(first)
+        if left <= SPLIT_AFTER_PAGES * self.page_size:
+            return None
+        low, high = min(ids), max(ids)
         span = (high - low + 1) * left / len(ids)
         cuts = [high + max(1, round(span * n / ID_RANGES)) for n in range(1, ID_RANGES)]
         edges = [high, *sorted(set(cuts))]
@@ -659,12 +665,17 @@ class AutotaskConnector(Connector):
         return items
 
     async def _cached(self, key: str, load: Callable[[], Awaitable[Any]], fresh: bool) -> Any:
+        """``load()``'s result, kept :data:`LOOKUP_TTL` seconds; callers that ask while it
+        is loading (entities' lanes start together) share the one request."""
         hit = self._cache.get(key)
-        if not fresh and hit is not None and time.monotonic() - hit[0] < LOOKUP_TTL:
-            return hit[1]
-        value = await load()
-        self._cache[key] = (time.monotonic(), value)
-        return value
+        stale = (hit is None or time.monotonic() - hit[0] >= LOOKUP_TTL
+                 or (hit[1].done() and (hit[1].cancelled() or hit[1].exception() is not None)))
+        if fresh or stale:
+            loading = asyncio.ensure_future(load())
+            loading.add_done_callback(lambda f: f.cancelled() or f.exception())
+            hit = self._cache[key] = (time.monotonic(), loading)
+        assert hit is not None
+        return await asyncio.shield(hit[1])
 
     # -- lookups 
 
@@ -704,8 +715,10 @@ class AutotaskConnector(Connector):
         return names
 
     async def _countries(self) -> dict[str, str]:
-        return await self._names("Countries", lambda c: wire.opt_text(c, "displayName")
-                                 or wire.opt_text(c, "name"))
+        countries: dict[str, str] = await self._cached("countries", lambda: self._names(
+            "Countries", lambda c: wire.opt_text(c, "displayName") or wire.opt_text(c, "name")),
+            fresh=False)
+        return countries
 
     async def _names_for(self, entity: str, ids: Iterable[str], fields: Sequence[str],
                          label: Callable[[Json], str | None]) -> dict[str, str]:
@@ -738,6 +751,13 @@ class AutotaskConnector(Connector):
             self._countries(), self._udfs("Contacts", cfg.contact_custom_fields))
         return Lookups(countries=countries, udfs=udfs)
 
+    async def close(self) -> None:
+        """Lookups still loading for a caller that went away end with the connector."""
+        loading = [f for _, f in self._cache.values() if not f.done()]
+        for future in loading:
+            future.cancel()
+        await asyncio.gather(*loading, return_exceptions=True)
+
     # -- sync 
 
     def changed_filter(self, entity: Entity, since: datetime) -> list[Filter]:
@@ -760,7 +780,7 @@ class AutotaskConnector(Connector):
                    if since is not None and entity in self.incremental else [MATCH_ALL])
         loading = asyncio.ensure_future(self._lookups(entity))  # alongside the first page
         try:
-            async for items in self._pages(name, filters):
+            async for items in self._pages(name, filters, count_first=True):
                 lookups = await loading
                 if entity is Entity.ASSET:
                     await self._add_products(items, lookups)
@@ -782,7 +802,8 @@ class AutotaskConnector(Connector):
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         if entity in _ENTITIES:
-            async for items in self._pages(_ENTITIES[entity], [MATCH_ALL], include=("id",)):
+            async for items in self._pages(_ENTITIES[entity], [MATCH_ALL], include=("id",),
+                                           count_first=True):
                 yield [str(i["id"]) for i in items if isinstance(i, dict) and "id" in i]
             return
         async for page in self.fetch(entity):

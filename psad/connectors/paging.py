@@ -53,6 +53,27 @@ async def chain_ahead(read: Callable[[Cursor | None], Awaitable[tuple[list[Any],
             await asyncio.gather(pending, return_exceptions=True)
 
 
+_END = object()
+
+
+async def first_then(first: T, rest: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``first``, then the items of ``rest``, whose first item is already being
+    fetched while the caller handles ``first``."""
+    upcoming: asyncio.Future[Any] = asyncio.ensure_future(anext(rest, _END))
+    try:
+        yield first
+        item = await upcoming
+        while item is not _END:
+            yield item
+            item = await anext(rest, _END)
+    finally:
+        upcoming.cancel()
+        await asyncio.gather(upcoming, return_exceptions=True)
+        aclose = getattr(rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 async def merged(sources: Sequence[AsyncIterator[T]]) -> AsyncIterator[T]:
     """Items of several iterators, each as soon as it comes; the first failure
     stops them all and is raised."""
