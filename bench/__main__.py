@@ -10,11 +10,36 @@ import argparse
 import asyncio
 import platform
 from datetime import UTC, datetime
+from typing import Any
 
 from bench import service, syncs
 from bench.syncs import Sizes
 
 KINDS = ("connectwise", "autotask", "syncro", "kaseya_bms", "halo")
+PSA_REPEATS = 3
+PSA_REPEAT_BUDGET = 30.0
+"""Seconds of sync and floor per PSA after which no further repeat is run."""
+
+
+def cpu_note(result: dict[str, Any], start_up: float) -> str:
+    """Who used the CPU: psad in its run (its imports taken off) and the simulator."""
+    psad = result["full"].cpu_seconds - start_up
+    return (f"CPU: psad {psad:.2f} s in its run, simulator {result['sim_cpu']:.2f} s; "
+            f"simulator {result['floor_sim_cpu']:.2f} s in the floor")
+
+
+def floor_ratio(result: dict[str, Any]) -> float:
+    return float(result["full"].seconds / result["floor"])
+
+
+async def per_psa(kind: str, sizes: Sizes, latency: float) -> list[dict[str, Any]]:
+    """Full sync and floor, repeated while cheap: one run on a shared machine is noisy."""
+    results: list[dict[str, Any]] = []
+    while len(results) < PSA_REPEATS:
+        results.append(await syncs.full_vs_floor(kind, sizes, latency))
+        if sum(r["full"].seconds + r["floor"] for r in results) > PSA_REPEAT_BUDGET:
+            break
+    return sorted(results, key=floor_ratio)
 
 
 def row(name: str, value: str, target: str, ok: bool | None) -> str:
@@ -31,12 +56,14 @@ async def run(args: argparse.Namespace) -> list[str]:
            f"sizes {big}", "",
            "| measure | result | target | |", "|---|---|---|---|"]
 
+    start_up = sorted([await asyncio.to_thread(syncs.start_up_cpu) for _ in range(3)])[1]
     cw = await syncs.full_vs_floor("connectwise", big, args.latency, incremental_share=0.01)
     full, incr = cw["full"], cw["incremental"]
     ratio = full.seconds / cw["floor"]
     out.append(row("1. ConnectWise full sync / raw-fetch floor",
                    f"{full.seconds:.1f} s / {cw['floor']:.1f} s = {ratio:.3f}", "≤ 1.15",
                    ratio <= 1.15))
+    out.append(row("   … where the CPU went", cpu_note(cw, start_up), "", None))
     out.append(row("   requests per entity", ", ".join(f"{k} {v}" for k, v in
                                                        sorted(full.requests.items())),
                    f"{cw['request_count']} in all", None))
@@ -84,11 +111,15 @@ async def run(args: argparse.Namespace) -> list[str]:
 
     psa = Sizes(companies=500 // scale, assets=10_000 // scale, contacts=5000 // scale)
     for kind in KINDS:
-        result = await syncs.full_vs_floor(kind, psa, args.latency)
-        r = result["full"].seconds / result["floor"]
+        runs = await per_psa(kind, psa, args.latency)
+        median = runs[len(runs) // 2]
+        r = floor_ratio(median)
+        spread = (f"median of {len(runs)}, {floor_ratio(runs[0]):.2f}–{floor_ratio(runs[-1]):.2f}"
+                  if len(runs) > 1 else "one run")
         out.append(row(f"7. {kind} full sync / floor ({psa.assets} assets)",
-                       f"{result['full'].seconds:.1f} s / {result['floor']:.1f} s = {r:.3f} "
-                       f"({result['request_count']} requests)", "≤ 1.15", r <= 1.15))
+                       f"{median['full'].seconds:.2f} s / {median['floor']:.2f} s = {r:.3f} "
+                       f"({spread}; {median['request_count']} requests)", "≤ 1.15", r <= 1.15))
+        out.append(row("   … where the CPU went", cpu_note(median, start_up), "", None))
     return out
 
 

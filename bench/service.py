@@ -52,39 +52,42 @@ async def store_throughput(rows: int = 100_000, page: int = 1000) -> dict[str, f
     migrated table, one transaction per page. The raw side only turns each
     record into its row and inserts it; psad also checks what is stored,
     hashes each row for change detection and keeps the sweep's bookkeeping.
+    The two take turns page by page, each timed on its own, so a slow patch of
+    the machine lands on both sides alike.
     """
     records = _assets(rows)
     directory = workdir()
     store = await Store.open(directory / "psad.db")
     run_id = await store.create_run("bench", "manual", "bench", full=True, queued_at=utcnow())
-    started = time.perf_counter()
-    for start in range(0, rows, page):
-        await store.apply_page("bench", Entity.ASSET, records[start:start + page],
-                               now=utcnow(), run_id=run_id)
-    psad_seconds = time.perf_counter() - started
-    await store.close()
-
     raw_db = directory / "raw.db"
     await (await Store.open(raw_db)).close()  # the same schema, indexes included
     stamp = utcnow().isoformat()
     cols = ("integration", "psa_id", "content_hash", "out_of_scope", "first_seen", "last_seen",
             "updated_at") + columns(Entity.ASSET)
+    sql = f"INSERT INTO assets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    conn = sqlite3.connect(raw_db, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
 
-    def raw() -> float:
-        conn = sqlite3.connect(raw_db, isolation_level=None)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        sql = (f"INSERT INTO assets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})")
+    def raw_page(batch: list[Asset]) -> float:
         begun = time.perf_counter()
-        for start in range(0, rows, page):
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(sql, [("bench", r.psa_id, "", 0, stamp, stamp, stamp, *to_row(r))
-                                   for r in records[start:start + page]])
-            conn.execute("COMMIT")
-        elapsed = time.perf_counter() - begun
-        conn.close()
-        return elapsed
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(sql, [("bench", r.psa_id, "", 0, stamp, stamp, stamp, *to_row(r))
+                               for r in batch])
+        conn.execute("COMMIT")
+        return time.perf_counter() - begun
 
-    raw_seconds = await asyncio.to_thread(raw)
+    psad_seconds = raw_seconds = 0.0
+    try:
+        for start in range(0, rows, page):
+            batch = records[start:start + page]
+            begun = time.perf_counter()
+            await store.apply_page("bench", Entity.ASSET, batch, now=utcnow(), run_id=run_id)
+            psad_seconds += time.perf_counter() - begun
+            raw_seconds += await asyncio.to_thread(raw_page, batch)
+    finally:
+        conn.close()
+        await store.close()
     return {"psad_rows_per_s": rows / psad_seconds, "raw_rows_per_s": rows / raw_seconds}
 
 

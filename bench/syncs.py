@@ -95,6 +95,21 @@ class SyncResult:
     peak_rss_mib: float
     requests: dict[str, int]
     outcome: str
+    cpu_seconds: float
+    """User and system CPU of the whole ``psad sync-once`` process, start-up included."""
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_up_cpu() -> float:
+    """CPU seconds a ``psad`` process spends importing what ``sync-once`` uses."""
+    proc = subprocess.Popen([sys.executable, "-c", "import psad.cli, psad.sync_once"], cwd=ROOT)
+    _, _, usage = os.wait4(proc.pid, 0)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sync_once(config: Path, *, full: bool) -> SyncResult:
@@ -112,7 +127,8 @@ def sync_once(config: Path, *, full: bool) -> SyncResult:
         requests = dict(conn.execute(
             "SELECT entity, requests FROM run_entities WHERE run_id = ?", (run_id,)).fetchall())
     seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
-    return SyncResult(seconds, usage.ru_maxrss / 1024, requests, outcome)
+    return SyncResult(seconds, usage.ru_maxrss / 1024, requests, outcome,
+                      usage.ru_utime + usage.ru_stime)
 
 
 async def _get_json(session: aiohttp.ClientSession, url: str, method: str = "GET",
@@ -168,11 +184,15 @@ async def full_vs_floor(kind: str, sizes: Sizes, latency: float,
     try:
         config = write_config(workdir(), sim)
         await clear_requests(sim)
+        before = process_cpu(sim.proc.pid)
         full = await asyncio.to_thread(sync_once, config, full=True)
+        sim_cpu = process_cpu(sim.proc.pid) - before
         requests = await logged_requests(sim)
+        before = process_cpu(sim.proc.pid)
         floor_seconds = await floor(sim, requests)
         out: dict[str, Any] = {"kind": kind, "full": full, "floor": floor_seconds,
-                               "request_count": len(requests)}
+                               "request_count": len(requests), "sim_cpu": sim_cpu,
+                               "floor_sim_cpu": process_cpu(sim.proc.pid) - before}
         if incremental_share is not None:
             await touch(sim, incremental_share)
             await clear_requests(sim)
