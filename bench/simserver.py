@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Callable
 from typing import Any
+
+from aiohttp import web
 
 from psad.simulators import FAULTS_KEY, autotask, connectwise, halo, kaseya_bms, syncro
 from psad.simulators.dataset import Dataset
@@ -23,9 +26,9 @@ UNLIMITED: dict[str, dict[str, Any]] = {
     "kaseya_bms": {"hourly_limit": 10**9},
     "halo": {"rate_limit": None},
 }
-FACTORIES = {"connectwise": connectwise.create_app, "autotask": autotask.create_app,
-             "syncro": syncro.create_app, "kaseya_bms": kaseya_bms.create_app,
-             "halo": halo.create_app}
+FACTORIES: dict[str, Callable[..., web.Application]] = {
+    "connectwise": connectwise.create_app, "autotask": autotask.create_app,
+    "syncro": syncro.create_app, "kaseya_bms": kaseya_bms.create_app, "halo": halo.create_app}
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -165,7 +165,7 @@ class _Reader:
             return default
         return value
 
-    def number(self, doc: Mapping[str, Any], key: str, path: str, default: float, *,
+    def number(self, doc: Mapping[str, Any], key: str, path: str, default: float | None, *,
                minimum: float, maximum: float, integer: bool = True) -> Any:
         if key not in doc:
             return default

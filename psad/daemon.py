@@ -46,7 +46,7 @@ class Daemon:
         self.app = create_app(self.runtime)
         self.stopping = asyncio.Event()
         self.url = ""
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
 
     async def run(self, on_ready: asyncio.Event | None = None) -> None:
         tune_interpreter()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -206,7 +207,7 @@ class ConnectWiseConnector(Connector):
         results = await self._per_parent(board_ids, lambda b: f"service/boards/{b}/statuses")
         for board_id, items in results:
             yield translate_page(Entity.TICKET_STATUS, items,
-                             lambda d, bid=str(board_id): _ticket_status(d, bid))
+                                 functools.partial(_ticket_status, board_id=str(board_id)))
 
     def _parsers(self) -> dict[Entity, Callable[[Mapping[str, Any]], Record]]:
         cfg = self.integration
@@ -284,7 +285,8 @@ def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
     raw = d.get("customFields") or []
     if not isinstance(raw, list):
         raise BadRecord("customFields: expected a list")
-    pairs = [(f.get("caption"), _custom_value(f)) for f in raw if isinstance(f, dict)]
+    pairs = [(f["caption"], _custom_value(f)) for f in raw
+             if isinstance(f, dict) and isinstance(f.get("caption"), str)]
     return dict(wire.pick_custom(pairs, selected))
 
 

@@ -402,7 +402,8 @@ class Store:
 
     async def list_runs(self, *, integration: str | None = None, outcome: str | None = None,
                         before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        where, args = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        args: list[object] = []
         if integration:
             where.append("integration = ?")
             args.append(integration)

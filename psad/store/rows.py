@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import operator
@@ -56,9 +55,14 @@ _CONVERT: dict[type, Callable[[Any], object]] = {
 _PLAIN = frozenset({str, int, float, type(None)})
 
 
-@functools.cache
+_GETTERS: dict[type[Record], Callable[[Record], tuple[object, ...]]] = {}
+
+
 def _getter(record_type: type[Record]) -> Callable[[Record], tuple[object, ...]]:
-    return operator.attrgetter(*record_type.value_names())  # type: ignore[return-value]
+    getter = _GETTERS.get(record_type)
+    if getter is None:
+        getter = _GETTERS[record_type] = operator.attrgetter(*record_type.value_names())
+    return getter
 
 
 def to_row(record: Record) -> tuple[object, ...]:
@@ -68,7 +72,7 @@ def to_row(record: Record) -> tuple[object, ...]:
         kind = type(value)
         if kind in _PLAIN:
             cells.append(value)
-        elif kind is Address:
+        elif isinstance(value, Address):
             cells.extend(_address(value))
         elif (convert := _CONVERT.get(kind)) is not None:
             cells.append(convert(value))

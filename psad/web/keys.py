@@ -10,5 +10,5 @@ from aiohttp import web
 if TYPE_CHECKING:
     from psad.runtime import Runtime
 
-RUNTIME_KEY = web.AppKey("runtime", "Runtime")
+RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime")
 TEMPLATES_KEY = web.AppKey("templates", jinja2.Environment)

@@ -82,7 +82,7 @@ INTEGRATION = _obj({
 
 
 def build_document() -> dict[str, Any]:
-    bearer = [{"bearer": []}]
+    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "psad", "version": "1",
