@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +23,18 @@ PSA_REPEAT_BUDGET = 30.0
 
 
 def cpu_note(result: dict[str, Any], start_up: float) -> str:
-    """Who used the CPU: psad in its run (its imports taken off) and the simulator."""
+    """Who used the CPU: psad in its run (its imports taken off) and the simulator.
+
+    Their sum over the machine's cores is the shortest the sync could take here
+    however well the work were spread; as a share of the floor it shows whether
+    the target is within reach of psad's CPU cost at all.
+    """
     psad = result["full"].cpu_seconds - start_up
-    return (f"CPU: psad {psad:.2f} s in its run, simulator {result['sim_cpu']:.2f} s; "
-            f"simulator {result['floor_sim_cpu']:.2f} s in the floor")
+    cores = os.cpu_count() or 1
+    bound = (psad + result["sim_cpu"]) / cores
+    return (f"CPU: psad {psad:.2f} s in its run, simulator {result['sim_cpu']:.2f} s "
+            f"({result['floor_sim_cpu']:.2f} s in the floor); both over {cores} cores: "
+            f"{bound:.2f} s = {bound / result['floor']:.2f} × floor")
 
 
 def floor_ratio(result: dict[str, Any]) -> float:
