@@ -670,3 +670,17 @@ async def test_a_failed_lookup_is_asked_again_next_time(harness: Harness) -> Non
     with pytest.raises(PsaNotFound):
         await harness.connector._countries()
     assert await harness.connector._countries()
+
+
+async def test_fresh_picklists_asked_together_share_one_request(harness: Harness) -> None:
+    def asked() -> int:
+        path = ZONE + "/Tickets/entityInformation/fields"
+        return sum(1 for r in harness.sim.requests() if r.path == path)
+
+    harness.sim.clear()
+    answers = await asyncio.gather(*(harness.connector.picklists("Tickets", fresh=True)
+                                     for _ in range(3)))
+    assert answers[0] and answers[0] == answers[1] == answers[2]
+    assert asked() == 1
+    await harness.connector.picklists("Tickets", fresh=True)  # asked afresh once answered
+    assert asked() == 2

@@ -665,12 +665,13 @@ class AutotaskConnector(Connector):
         return items
 
     async def _cached(self, key: str, load: Callable[[], Awaitable[Any]], fresh: bool) -> Any:
-        """``load()``'s result, kept :data:`LOOKUP_TTL` seconds; callers that ask while it
-        is loading (entities' lanes start together) share the one request."""
+        """``load()``'s result, kept :data:`LOOKUP_TTL` seconds (``fresh`` asks anew);
+        callers that ask while it is loading share the one request, ``fresh`` ones
+        too: entities' lanes start together and all want this run's answer."""
         hit = self._cache.get(key)
         stale = (hit is None or time.monotonic() - hit[0] >= LOOKUP_TTL
                  or (hit[1].done() and (hit[1].cancelled() or hit[1].exception() is not None)))
-        if fresh or stale:
+        if stale or (fresh and hit is not None and hit[1].done()):
             loading = asyncio.ensure_future(load())
             loading.add_done_callback(lambda f: f.cancelled() or f.exception())
             hit = self._cache[key] = (time.monotonic(), loading)
