@@ -97,6 +97,7 @@ from psad.simulators.dataset import (
     Ticket,
 )
 from psad.simulators.faults import Faults
+from psad.simulators.id_plan import Bound, Plan, Predicate, narrowed
 
 DEMO_USERNAME: Final = "psad-api@psad-demo.example"
 DEMO_SECRET: Final = "demo-Secret-7Hq2"
@@ -467,7 +468,6 @@ class Field(NamedTuple):
     name: str = ""
 
 
-Predicate = Callable[[Any], bool]
 _OPS: Final = frozenset({"eq", "noteq", "gt", "gte", "lt", "lte", "beginswith", "endswith",
                          "contains", "exist", "notexist", "in", "notin"})
 
@@ -582,21 +582,7 @@ class FilterCompiler:
         return lambda r: (v := _norm(get(r), kind)) is not None and compare(v, value)
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """A filter split into an id range (bisected) and a residual predicate."""
-
-    low: int | None = None
-    high: int | None = None
-    residual: Predicate | None = None
-
-    def bounds(self, ids: Sequence[int]) -> tuple[int, int]:
-        start = 0 if self.low is None else bisect_left(ids, self.low)
-        stop = len(ids) if self.high is None else bisect_right(ids, self.high)
-        return start, max(start, stop)
-
-
-def _id_bound(node: Any) -> tuple[int | None, int | None] | None:
+def _id_bound(node: Any) -> Bound | None:
     if not isinstance(node, dict) or str(_key(node, "field") or "").lower() != "id":
         return None
     if _key(node, "udf"):
@@ -613,18 +599,15 @@ def _id_bound(node: Any) -> tuple[int | None, int | None] | None:
 def plan_filter(items: Any, compiler: FilterCompiler) -> Plan:
     if not isinstance(items, list) or not items:
         raise QueryError("A query needs a filter: at least one filter expression is required.")
-    low: int | None = None
-    high: int | None = None
+    bounds: list[Bound] = []
     rest = []
     for node in items:
         bound = _id_bound(node)
         if bound is None:
             rest.append(compiler.compile(node))
-            continue
-        if bound[0] is not None:
-            low = bound[0] if low is None else max(low, bound[0])
-        if bound[1] is not None:
-            high = bound[1] if high is None else min(high, bound[1])
+        else:
+            bounds.append(bound)
+    low, high = narrowed(bounds)
     residual: Predicate | None = None
     if len(rest) == 1:
         residual = rest[0]

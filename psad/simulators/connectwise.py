@@ -61,7 +61,7 @@ from psad.simulators import (
     simulator_app,
     stable_id,
 )
-from psad.simulators.cw_conditions import BadQuery, Field, Plan, lookup_field, plan_conditions
+from psad.simulators.cw_conditions import BadQuery, Field, lookup_field, plan_conditions
 from psad.simulators.dataset import (
     ASSET_STATUSES,
     ASSET_TYPES,
@@ -82,6 +82,7 @@ from psad.simulators.dataset import (
     TicketStatus,
 )
 from psad.simulators.faults import Faults
+from psad.simulators.id_plan import Plan
 
 DEFAULT_CLIENT_ID: Final = "5f3c0f0e-7d1a-4c6b-9a52-2e8f4b1d9c70"
 DEFAULT_PAGE_SIZE: Final = 25

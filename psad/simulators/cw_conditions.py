@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import operator
 import re
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
+
+from psad.simulators.id_plan import Bound, Plan, Predicate, narrowed
 
 
 class BadQuery(Exception):
@@ -176,7 +176,6 @@ def parse_conditions(text: str) -> Any:
     return _Parser(text).parse()
 
 
-Predicate = Callable[[Any], bool]
 _ORDERING: Final = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
                     ">": operator.gt, ">=": operator.ge}
 _KIND_TYPES: Final[dict[str, tuple[type, ...]]] = {
@@ -251,44 +250,26 @@ def _and_terms(node: Any) -> list[Any]:
     return [node]
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """Conditions split into an id range (for bisect) and a residual predicate."""
-
-    low: int | None = None
-    high: int | None = None
-    residual: Predicate | None = None
-
-    def bounds(self, ids: Sequence[int]) -> tuple[int, int]:
-        start = 0 if self.low is None else bisect_left(ids, self.low)
-        stop = len(ids) if self.high is None else bisect_right(ids, self.high)
-        return start, max(start, stop)
-
-
 def plan_conditions(text: str | None, fields: Mapping[str, Field]) -> Plan:
     if text is None or not text.strip():
         return Plan()
     node = parse_conditions(text)
-    low: int | None = None
-    high: int | None = None
+    bounds: list[Bound] = []
     rest = []
     for term in _and_terms(node):
         bound = _id_bound(term)
         if bound is None:
             rest.append(term)
-            continue
-        term_low, term_high = bound
-        if term_low is not None:
-            low = term_low if low is None else max(low, term_low)
-        if term_high is not None:
-            high = term_high if high is None else min(high, term_high)
+        else:
+            bounds.append(bound)
+    low, high = narrowed(bounds)
     residual = None
     if rest:
         residual = compile_conditions(rest[0] if len(rest) == 1 else BoolOp("and", tuple(rest)), fields)
     return Plan(low, high, residual)
 
 
-def _id_bound(term: Any) -> tuple[int | None, int | None] | None:
+def _id_bound(term: Any) -> Bound | None:
     if not (isinstance(term, Cmp) and term.field.casefold() == "id"):
         return None
     value = term.value

@@ -72,6 +72,7 @@ from psad.simulators.dataset import (
     TicketStatus,
 )
 from psad.simulators.faults import Faults
+from psad.simulators.id_plan import Predicate
 
 API_PATH: Final = "/api/"
 DEMO_CLIENT_ID: Final = "7c1f3a52-9d4e-4b8a-a6f0-5e2d8c9b1a47"
@@ -415,7 +416,6 @@ class Renderer:
 
 # --- collections ---------------------------------------------------------------------------------
 
-Predicate = Callable[[Any], bool]
 
 
 @dataclass(frozen=True, slots=True)
