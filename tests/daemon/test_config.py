@@ -12,7 +12,7 @@ from psad.cli import main
 from psad.config import SecretRef, load_config, read_secrets
 from psad.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = """
 database = "psad.db"
