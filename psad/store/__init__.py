@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -93,6 +94,15 @@ class EntityResult:
         self.unchanged += counts.unchanged
 
 
+def create_private(path: Path) -> None:
+    """Create ``path`` empty, readable by its owner only, whatever the umask.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode, so
+    creating the database this way keeps all three private (blocking).
+    """
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def backup_before_migrate(path: Path) -> Path | None:
     """Copy an existing database aside before its schema changes (blocking)."""
     if not path.exists():
@@ -103,6 +113,7 @@ def backup_before_migrate(path: Path) -> Path | None:
             return None
         if version > 0:
             backup = path.with_name(f"{path.name}.v{version}.bak")
+            create_private(backup)
             with sqlite3.connect(backup) as dest:
                 conn.backup(dest)
             return backup
@@ -120,7 +131,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path) -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(_prepare_files, path)
         backup = await asyncio.to_thread(backup_before_migrate, path)
         if backup:
             log.info("copied %s to %s before migrating its schema", path, backup)
@@ -450,6 +461,13 @@ class Store:
             "SELECT entity, cursor, last_success_at, last_success_run, last_full_sweep_at "
             "FROM entity_state WHERE integration = ?", (integration,))
         return {row.pop("entity"): row for row in rows}
+
+
+def _prepare_files(path: Path) -> None:
+    """A new database, and the directory psad makes for it, are the owner's alone (blocking)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        create_private(path)
 
 
 def _prepare_rows(records: dict[str, Record]) -> tuple[dict[str, tuple[object, ...]],
