@@ -94,6 +94,10 @@ class EntityResult:
         self.unchanged += counts.unchanged
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened or migrated (the message says which file and why)."""
+
+
 def create_private(path: Path) -> None:
     """Create ``path`` empty, readable by its owner only, whatever the umask.
 
@@ -131,6 +135,14 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path) -> Store:
+        """Open the database, creating and migrating it; :class:`DatabaseUnavailable` says why not."""
+        try:
+            return await cls._open(path)
+        except (OSError, sqlite3.Error, DatabaseUnavailable) as err:
+            raise DatabaseUnavailable(f"database {path}: {err}") from err
+
+    @classmethod
+    async def _open(cls, path: Path) -> Store:
         await asyncio.to_thread(_prepare_files, path)
         backup = await asyncio.to_thread(backup_before_migrate, path)
         if backup:
@@ -481,7 +493,7 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     async with conn.execute("PRAGMA user_version") as cur:
         version = (await cur.fetchone() or (0,))[0]
     if version > SCHEMA_VERSION:
-        raise RuntimeError(f"database schema version {version} is newer than this psad "
+        raise DatabaseUnavailable(f"schema version {version} is newer than this psad "
                            f"understands ({SCHEMA_VERSION}); upgrade psad")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         await conn.execute("BEGIN IMMEDIATE")
