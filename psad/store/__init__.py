@@ -474,6 +474,15 @@ class Store:
             "FROM entity_state WHERE integration = ?", (integration,))
         return {row.pop("entity"): row for row in rows}
 
+    async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
+        """End a run that is still queued or running; False if it had already ended."""
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"{outcome!r} is not a final outcome")
+        cur = await self._execute(
+            "UPDATE runs SET outcome = ?, error = ?, finished_at = ?, current_entity = NULL "
+            "WHERE id = ? AND outcome IN ('queued', 'running')", (outcome, error, ts(at), run_id))
+        return cur.rowcount > 0
+
 
 def _prepare_files(path: Path) -> None:
     """A new database, and the directory psad makes for it, are the owner's alone (blocking)."""
