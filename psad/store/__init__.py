@@ -38,6 +38,11 @@ def ts(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _day(moment: datetime) -> str:
+    """The UTC calendar day of ``moment``, as the high-water table keys it."""
+    return moment.astimezone(UTC).date().isoformat()
+
+
 def parse_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -60,6 +65,8 @@ class SweepResult:
     refused: bool
     live: int
     missing: int
+    high_water: int = 0
+    """The most live rows the entity had in the guard's window (at least ``live``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,8 +277,14 @@ class Store:
             [(run_id, entity.value, psa_id) for psa_id in ids])
 
     async def sweep(self, integration: str, entity: Entity, run_id: int, *, now: datetime,
-                    written_since: datetime, max_share: float) -> SweepResult:
-        """Soft-delete live rows the run did not see upstream, unless that is too many."""
+                    written_since: datetime, max_share: float,
+                    guard_since: datetime | None = None) -> SweepResult:
+        """Soft-delete live rows the run did not see upstream, unless that is too many.
+
+        Too many is measured against the entity's highest live count since
+        ``guard_since`` (a day's granularity), so deletions spread over several
+        runs add up: 24 of 50 today and 13 more tomorrow is 74 %, not 48 % then 50 %.
+        """
         table = entity.value
         missing = ("integration = ? AND deleted_at IS NULL AND last_seen < ? AND psa_id "
                    "NOT IN (SELECT psa_id FROM temp.seen WHERE run_id = ? AND entity = ?)")
@@ -283,13 +296,27 @@ class Store:
                 live = (await cur.fetchone() or (0,))[0]
             async with db.execute(f"SELECT count(*) FROM {table} WHERE {missing}", args) as cur:
                 missing_count = (await cur.fetchone() or (0,))[0]
-            refused = live >= MASS_DELETE_FLOOR and missing_count > max_share * live
+            await db.execute(
+                "INSERT INTO entity_high_water (integration, entity, day, live) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (integration, entity, day) "
+                "DO UPDATE SET live = max(live, excluded.live)",
+                (integration, table, _day(now), live))
+            high = live
+            if guard_since is not None:
+                async with db.execute(
+                    "SELECT max(live) FROM entity_high_water "
+                    "WHERE integration = ? AND entity = ? AND day >= ?",
+                    (integration, table, _day(guard_since))) as cur:
+                    high = max(live, (await cur.fetchone() or (0,))[0] or 0)
+            gone = high - (live - missing_count)
+            refused = high >= MASS_DELETE_FLOOR and missing_count > 0 and gone > max_share * high
             deleted = 0
             if missing_count and not refused:
                 await db.execute(f"UPDATE {table} SET deleted_at = ? WHERE {missing}",
                                  (ts(now), *args))
                 deleted = missing_count
-        return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count)
+        return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count,
+                           high_water=high)
 
     async def forget_seen(self, run_id: int) -> None:
         await self._execute("DELETE FROM temp.seen WHERE run_id = ?", (run_id,))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +56,15 @@ async def test_demo_secret_files_are_owner_only(tmp_path: Path) -> None:
         assert {f.name: mode(f) for f in secrets} == {f.name: 0o600 for f in secrets}
     finally:
         await demo.stop()
+
+
+@pytest.mark.usefixtures("permissive_umask")
+async def test_backup_before_a_migration_is_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "psad.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 1")
+    path.chmod(0o600)
+    store = await Store.open(path)
+    await store.close()
+    [backup] = tmp_path.glob("psad.db.v1.bak")
+    assert mode(backup) == 0o600
