@@ -21,6 +21,7 @@ from typing import Any
 
 import aiosqlite
 
+from psad.logs import redact
 from psad.model import Entity, Record
 from psad.store.rows import columns, content_hash, from_row, to_row
 from psad.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -31,6 +32,8 @@ OUTCOMES = ("queued", "running", "succeeded", "partial", "failed", "interrupted"
 FINAL_OUTCOMES = ("succeeded", "partial", "failed", "interrupted", "cancelled")
 MASS_DELETE_FLOOR = 10
 """Below this many live rows the mass-delete guard does not apply."""
+MAX_ERROR_CHARS = 1000
+"""An error kept in the sync log is cut here (upstream bodies can be anything)."""
 
 
 def ts(moment: datetime) -> str:
@@ -49,6 +52,13 @@ def parse_ts(value: str | None) -> datetime | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def safe_error(message: str) -> str:
+    """What the sync log may keep of an error: no secret (nor an encoded form of one), and
+    not an upstream body's worth of text. Everything persisted or shown passes here."""
+    text = redact(message)
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " …(cut)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +390,8 @@ class Store:
                    "outcome", "current_entity", "error"}
         if not fields or not set(fields) <= allowed:
             raise ValueError(f"cannot update run fields {sorted(set(fields) - allowed)}")
+        if fields.get("error") is not None:
+            fields["error"] = safe_error(fields["error"])
         values = [ts(v) if isinstance(v, datetime) else v for v in fields.values()]
         sets = ", ".join(f"{k} = ?" for k in fields)
         await self._execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
@@ -406,7 +418,7 @@ class Store:
         if errors:
             await self._executemany(
                 "INSERT INTO run_errors (run_id, entity, psa_id, message, at) VALUES (?, ?, ?, ?, ?)",
-                [(run_id, e, p, m, ts(at)) for e, p, m in errors])
+                [(run_id, e, p, safe_error(m), ts(at)) for e, p, m in errors])
 
     async def interrupt_unfinished_runs(self, *, at: datetime) -> list[dict[str, Any]]:
         """Mark runs a dead process left queued or running as interrupted; returns them."""
@@ -507,7 +519,8 @@ class Store:
             raise ValueError(f"{outcome!r} is not a final outcome")
         cur = await self._execute(
             "UPDATE runs SET outcome = ?, error = ?, finished_at = ?, current_entity = NULL "
-            "WHERE id = ? AND outcome IN ('queued', 'running')", (outcome, error, ts(at), run_id))
+            "WHERE id = ? AND outcome IN ('queued', 'running')",
+            (outcome, safe_error(error), ts(at), run_id))
         return cur.rowcount > 0
 
 
