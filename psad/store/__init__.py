@@ -2,7 +2,10 @@
 
 One writer connection serialises every write (it is the write lock: psad's
 own writes never meet SQLITE_BUSY), one transaction per page. A second
-connection serves reads, so the dashboard never waits behind a big sync (WAL).
+connection serves reads, so the dashboard never waits behind a big sync (WAL),
+and a third answers only health checks, so they never wait behind the dashboard.
+Per-entity row counts are kept in ``entity_counts`` by the same transactions
+that change the rows, so showing them costs no table scan.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import aiosqlite
 from psad.logs import redact
 from psad.model import Entity, Record
 from psad.store.rows import columns, content_hash, from_row, to_row
-from psad.store.schema import MIGRATIONS, SCHEMA_VERSION
+from psad.store.schema import COUNTS, MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger("psad.store")
 
@@ -143,10 +146,11 @@ def backup_before_migrate(path: Path) -> Path | None:
 
 class Store:
     def __init__(self, path: Path, writer: aiosqlite.Connection,
-                 reader: aiosqlite.Connection) -> None:
+                 reader: aiosqlite.Connection, health: aiosqlite.Connection) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._health = health
         self._columns = {e: columns(e) for e in Entity}
         self._write_lock = asyncio.Lock()
 
@@ -176,14 +180,17 @@ class Store:
                 "psa_id TEXT NOT NULL, PRIMARY KEY (run_id, entity, psa_id)) WITHOUT ROWID")
             reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True,
                                              isolation_level=None)
+            health = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True,
+                                             isolation_level=None)
         except BaseException:
             await writer.close()
             raise
         await reader.execute("PRAGMA busy_timeout=10000")
         reader.row_factory = aiosqlite.Row
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, health)
 
     async def close(self) -> None:
+        await self._health.close()
         await self._reader.close()
         await self._writer.close()
 
@@ -214,8 +221,9 @@ class Store:
             await self._writer.executemany(sql, rows)
 
     async def ping(self) -> bool:
+        """Whether the database answers, on a connection nothing else queues on."""
         try:
-            async with self._reader.execute("SELECT 1") as cur:
+            async with self._health.execute("SELECT 1") as cur:
                 return (await cur.fetchone()) is not None
         except sqlite3.Error:
             return False
@@ -241,6 +249,7 @@ class Store:
         rows, digests = await asyncio.to_thread(_prepare_rows, latest)
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
+        counts = [0, 0, 0]
         async with self._transaction() as db:
             async with db.execute(
                 f"SELECT psa_id, content_hash, deleted_at IS NOT NULL, out_of_scope FROM {table} "
@@ -255,9 +264,12 @@ class Store:
                 if old is None:
                     inserts.append((integration, psa_id, digests[psa_id], scope, stamp, stamp,
                                     stamp, *row))
+                    counts[_kind(False, bool(scope))] += 1
                 elif old != (digests[psa_id], False, bool(scope)):
                     updates.append((digests[psa_id], scope, stamp, stamp, *row, integration,
                                     psa_id))
+                    counts[_kind(old[1], old[2])] -= 1
+                    counts[_kind(False, bool(scope))] += 1
             if inserts:
                 names = ", ".join(f'"{c}"' for c in cols)
                 marks = ", ".join("?" * (7 + len(cols)))
@@ -270,6 +282,7 @@ class Store:
                     f"UPDATE {table} SET content_hash = ?, out_of_scope = ?, last_seen = ?, "
                     f"updated_at = ?, deleted_at = NULL, {sets} "
                     "WHERE integration = ? AND psa_id = ?", updates)
+            await _add_counts(db, integration, table, counts)
             if run_id is not None:
                 written = {row[1] for row in inserts} | {row[-1] for row in updates}
                 await db.executemany(
@@ -304,8 +317,12 @@ class Store:
                 f"SELECT count(*) FROM {table} WHERE integration = ? AND deleted_at IS NULL",
                 (integration,)) as cur:
                 live = (await cur.fetchone() or (0,))[0]
-            async with db.execute(f"SELECT count(*) FROM {table} WHERE {missing}", args) as cur:
-                missing_count = (await cur.fetchone() or (0,))[0]
+            async with db.execute(
+                    "SELECT count(*) FILTER (WHERE out_of_scope = 0), "
+                    f"count(*) FILTER (WHERE out_of_scope = 1) FROM {table} WHERE {missing}",
+                    args) as cur:
+                missing_live, missing_scoped = await cur.fetchone() or (0, 0)
+            missing_count = missing_live + missing_scoped
             await db.execute(
                 "INSERT INTO entity_high_water (integration, entity, day, live) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (integration, entity, day) "
@@ -324,6 +341,8 @@ class Store:
             if missing_count and not refused:
                 await db.execute(f"UPDATE {table} SET deleted_at = ? WHERE {missing}",
                                  (ts(now), *args))
+                await _add_counts(db, integration, table,
+                                  [-missing_live, missing_count, -missing_scoped])
                 deleted = missing_count
         return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count,
                            high_water=high)
@@ -334,14 +353,22 @@ class Store:
     async def apply_company_scope(self, integration: str, entity: Entity) -> int:
         """Mark a company child out of scope exactly when its company is; returns rows changed."""
         table = entity.value
-        cur = await self._execute(
-            f"""UPDATE {table} SET out_of_scope = new_scope FROM (
-                    SELECT t.psa_id AS id, COALESCE(c.out_of_scope, 0) AS new_scope
-                    FROM {table} t LEFT JOIN companies c
-                      ON c.integration = t.integration AND c.psa_id = t.company_psa_id
-                    WHERE t.integration = ?)
-                WHERE integration = ? AND psa_id = id AND out_of_scope != new_scope""",
-            (integration, integration))
+        async with self._transaction() as db:
+            cur = await db.execute(
+                f"""UPDATE {table} SET out_of_scope = new_scope FROM (
+                        SELECT t.psa_id AS id, COALESCE(c.out_of_scope, 0) AS new_scope
+                        FROM {table} t LEFT JOIN companies c
+                          ON c.integration = t.integration AND c.psa_id = t.company_psa_id
+                        WHERE t.integration = ?)
+                    WHERE integration = ? AND psa_id = id AND out_of_scope != new_scope""",
+                (integration, integration))
+            if cur.rowcount:
+                await db.execute(
+                    "INSERT INTO entity_counts (integration, entity, live, deleted, out_of_scope) "
+                    f"SELECT ?, ?, {COUNTS} FROM {table} WHERE integration = ? "
+                    "ON CONFLICT (integration, entity) DO UPDATE SET live = excluded.live, "
+                    "deleted = excluded.deleted, out_of_scope = excluded.out_of_scope",
+                    (integration, table, integration))
         return cur.rowcount
 
     async def _rollback(self) -> None:
@@ -497,15 +524,13 @@ class Store:
         return [from_row(entity, row) for row in rows]
 
     async def count_records(self, integration: str) -> dict[str, dict[str, int]]:
-        """Live, deleted and out-of-scope rows per entity, in one query."""
-        parts = " UNION ALL ".join(
-            f"SELECT '{e.value}' AS entity, "
-            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 0) AS live, "
-            "count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted, "
-            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 1) AS out_of_scope "
-            f"FROM {e.value} WHERE integration = :integration" for e in Entity)
-        rows = await self.fetch_all(parts, {"integration": integration})
-        return {row.pop("entity"): row for row in rows}
+        """Live, deleted and out-of-scope rows per entity, as the writes keep them."""
+        rows = await self.fetch_all(
+            "SELECT entity, live, deleted, out_of_scope FROM entity_counts "
+            "WHERE integration = ?", (integration,))
+        kept = {row.pop("entity"): row for row in rows}
+        return {e.value: kept.get(e.value, {"live": 0, "deleted": 0, "out_of_scope": 0})
+                for e in Entity}
 
     async def entity_states(self, integration: str) -> dict[str, dict[str, Any]]:
         rows = await self.fetch_all(
@@ -522,6 +547,23 @@ class Store:
             "WHERE id = ? AND outcome IN ('queued', 'running')",
             (outcome, safe_error(error), ts(at), run_id))
         return cur.rowcount > 0
+
+
+def _kind(deleted: bool, out_of_scope: bool) -> int:
+    """A row's place in ``entity_counts`` order: live, deleted, out of scope."""
+    return 1 if deleted else 2 if out_of_scope else 0
+
+
+async def _add_counts(db: aiosqlite.Connection, integration: str, table: str,
+                      change: Sequence[int]) -> None:
+    """Move an entity's kept counts by ``change`` (live, deleted, out of scope)."""
+    if any(change):
+        await db.execute(
+            "INSERT INTO entity_counts (integration, entity, live, deleted, out_of_scope) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (integration, entity) DO UPDATE SET "
+            "live = live + excluded.live, deleted = deleted + excluded.deleted, "
+            "out_of_scope = out_of_scope + excluded.out_of_scope",
+            (integration, table, *change))
 
 
 def _prepare_files(path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from psad.model import Company, Entity
 from psad.store import Store, utcnow
+from psad.store.schema import MIGRATIONS
 
 
 def mode(path: Path) -> int:
@@ -62,6 +63,7 @@ async def test_demo_secret_files_are_owner_only(tmp_path: Path) -> None:
 async def test_backup_before_a_migration_is_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "psad.db"
     with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0])
         conn.execute("PRAGMA user_version = 1")
     path.chmod(0o600)
     store = await Store.open(path)
