@@ -137,7 +137,8 @@ async def list_runs(request: web.Request) -> web.Response:
     runs = await runtime(request).store.list_runs(
         integration=query.get("integration"), outcome=query.get("outcome"),
         before=query.get("before"), limit=limit)
-    body: dict[str, Any] = {"runs": runs, "next_before": runs[-1]["id"] if len(runs) == limit else None}
+    body: dict[str, Any] = {"runs": [run.to_json() for run in runs],
+                            "next_before": runs[-1].id if len(runs) == limit else None}
     return web.json_response(body)
 
 
@@ -156,9 +157,10 @@ async def get_run(request: web.Request) -> web.Response:
 async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | None:
     """A run from the sync log plus its live queue state (position, entities in progress)."""
     rt = runtime(request)
-    run = await rt.store.get_run(run_id)
-    if run is None:
+    detail = await rt.store.get_run(run_id)
+    if detail is None:
         return None
+    run = detail.to_json()
     run["position"] = rt.queue.position(run_id)
     for entry in rt.queue.running.values():
         if entry.run_id == run_id:
