@@ -479,7 +479,7 @@ class Store:
         if not query.include_deleted:
             where.append("deleted_at IS NULL")
         if query.company is not None:
-            if entity not in COMPANY_CHILDREN:
+            if not entity.is_company_child:
                 raise ValueError(f"{entity.value} do not belong to a company")
             where.append("company_psa_id = ?")
             args.append(query.company)
@@ -520,6 +520,12 @@ class Store:
                 children[row["id"]][entity.value] = row["n"]
         return CompanyPage(companies=tuple(rows), total=total["n"] if total else 0,
                            children=children)
+
+    async def company_names(self, integration: str, psa_ids: Iterable[str]) -> dict[str, str]:
+        rows = await self._fetch_all(
+            "SELECT psa_id, name FROM companies WHERE integration = ? AND psa_id IN "
+            "(SELECT value FROM json_each(?))", (integration, json.dumps(sorted(psa_ids))))
+        return {row["psa_id"]: row["name"] for row in rows}
 
     async def company_detail(self, integration: str, psa_id: str) -> CompanyDetail | None:
         company = await self.record(integration, Entity.COMPANY, psa_id)

@@ -306,6 +306,9 @@ class StoreContract(Protocol):
         """Companies by name (deleted and out of scope included) whose name contains
         ``text``, the total matching, and the live children of those on the page."""
 
+    async def company_names(self, integration: str, psa_ids: Iterable[str]) -> dict[str, str]:
+        """Names of the given companies (deleted ones too) by PSA id; unknown ids are left out."""
+
     async def company_detail(self, integration: str, psa_id: str) -> CompanyDetail | None:
         """A company with its sites (primary first), contacts (by last, first name) and
         assets (by name), each list with deleted rows last; None if unknown."""

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 routes = web.RouteTableDef()
 MAX_QUERY_VALUE = 200
+MAX_ID = 64
 
 
 def parse_query(request: web.Request, spec: Mapping[str, Callable[[str], Any]]) -> dict[str, Any]:
@@ -70,6 +71,19 @@ def nonempty(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
     return value
+
+
+def psa_id_param(name: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if not value or len(value) > MAX_ID or not all(c.isalnum() or c in "-_" for c in value):
+            raise ValueError(f"{name} must be a PSA id (letters, digits, '-' or '_')")
+        return value
+    return parse
+
+
+def search_text(value: str) -> str | None:
+    """Search text with control characters dropped; blank means no text filter."""
+    return "".join(c for c in value if ord(c) >= 32 and c != "\x7f").strip() or None
 
 
 def runtime(request: web.Request) -> Runtime:

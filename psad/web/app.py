@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from psad.runtime import Runtime
-from psad.web import api, dashboard, openapi, tickets
+from psad.web import api, dashboard, data, openapi, tickets
 from psad.web.auth import auth_middleware
 from psad.web.errors import Handler, error_middleware
 from psad.web.keys import RUNTIME_KEY
@@ -78,6 +78,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.cleanup_ctx.extend([_open_runtime, _run_work])
     app.add_routes(api.routes)
     app.add_routes(tickets.routes)
+    app.add_routes(data.routes)
     app.add_routes(openapi.routes)
     app.add_routes(dashboard.routes)
     dashboard.setup_templates(app)

@@ -16,12 +16,14 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from psad.config import IntegrationConfig
+from psad.model import Entity
 from psad.store import OUTCOMES
-from psad.store.contract import TicketChoices
+from psad.store.contract import COMPANY_CHILDREN, TicketChoices
 from psad.web import templating
 from psad.web.api import (force_sync, int_between, integration_or_404, nonempty, one_of,
-                          parse_query, requester, run_details, runtime)
+                          parse_query, requester, run_details, runtime, search_text)
 from psad.web.auth import bearer
+from psad.web.data import decode_cursor, entity_query, next_cursor
 from psad.web.errors import ApiError, Handler
 from psad.web.session import COOKIE, csrf_ok, csrf_token, issue, session_ok
 from psad.web.tickets import fetch_ticket, fetch_ticket_page, ticket_query
@@ -29,6 +31,7 @@ from psad.web.tickets import fetch_ticket, fetch_ticket_page, ticket_query
 routes = web.RouteTableDef()
 RUNS_PER_PAGE = 50
 COMPANIES_PER_PAGE = 50
+RECORDS_PER_PAGE = 50
 MAX_ID = 2**62
 LIVE_OUTCOMES = ("queued", "running")
 STATUS_TITLES = {
@@ -301,6 +304,29 @@ async def company_page_view(request: web.Request) -> web.Response:
                "assets": detail.assets}
     return show(request, "company.html", nav="companies", integration=integration.name,
                 company=company)
+
+
+def _browse(entity: Entity) -> Handler:
+    """A searchable, keyset-paged page of one company child (the HTML twin of its listing)."""
+    @page
+    async def handler(request: web.Request) -> web.Response:
+        integration: IntegrationConfig = integration_or_404(request)
+        query = parse_query(without_blanks(request), {"q": search_text, "next": decode_cursor})
+        found = await runtime(request).store.entity_page(
+            integration.name, entity, entity_query(query, limit=RECORDS_PER_PAGE))
+        names = await runtime(request).store.company_names(
+            integration.name, {r["company_psa_id"] for r in found.rows} - {None})
+        cursor = next_cursor(found)
+        return show(request, "records.html", nav=entity.value, integration=integration.name,
+                    entity=entity.value, rows=found.rows, company_names=names,
+                    q=query.get("q") or "", paged="next" in query,
+                    next_href=templating.query({"q": query.get("q"), "next": cursor})
+                    if cursor else None)
+    return handler
+
+
+for _entity in COMPANY_CHILDREN:
+    routes.get(f"/integrations/{{name}}/{_entity.value}")(_browse(_entity))
 
 
 # -- live tickets ----------------------------------------------------------------------

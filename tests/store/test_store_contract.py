@@ -244,6 +244,7 @@ async def test_company_detail_lists_children_in_reading_order_deleted_last(
     assert [c["psa_id"] for c in detail.contacts] == ["x", "y"]
     assert [a["psa_id"] for a in detail.assets] == ["1", "2"]  # A-pc is deleted
     assert await backend.company_detail("acme", "9") is None
+    assert await backend.company_names("acme", ["1", "9"]) == {"1": "Company 1"}
 
 
 async def test_ticket_choices_are_live_set_up_data_in_display_order(
