@@ -20,8 +20,7 @@ import aiohttp
 from psad.config import Config, IntegrationConfig
 from psad.errors import ConfigError
 from psad.logs import register_secret
-from psad.web.auth import Tokens
-from psad.web.tickets import Coalescer
+from psad.coalesce import Coalescer
 from psad.connectors import build_connector
 from psad.connectors.base import Connector
 from psad.engine import SyncEngine
@@ -31,6 +30,7 @@ from psad.queue import QueuedRun, SyncQueue
 from psad.scheduler import NightlyScheduler
 from psad.store import Store, parse_ts, utcnow
 from psad.store.contract import EntitySyncState, RunRecord, StoreContract
+from psad.tokens import Tokens
 
 log = logging.getLogger("psad.runtime")
 

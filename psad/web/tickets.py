@@ -8,7 +8,6 @@ choose filters, never hosts or paths; every id and filter is validated first.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -30,34 +29,6 @@ T = TypeVar("T")
 
 class ImpossibleId(Exception):
     """The connector says an id cannot exist in its PSA (wrong shape for that vendor)."""
-
-
-class Coalescer:
-    """One upstream call per key at a time; concurrent callers of a key share its result.
-
-    The call runs in its own task, so a caller that goes away does not cancel
-    it for the others.
-    """
-
-    def __init__(self) -> None:
-        self._inflight: dict[Hashable, asyncio.Task[Any]] = {}
-        self.upstream_calls = 0
-
-    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
-        task = self._inflight.get(key)
-        if task is None:
-            task = asyncio.ensure_future(call())
-            self._inflight[key] = task
-            self.upstream_calls += 1
-            task.add_done_callback(lambda done: self._done(key, done))
-        result: T = await asyncio.shield(task)
-        return result
-
-    def _done(self, key: Hashable, task: asyncio.Task[Any]) -> None:
-        if self._inflight.get(key) is task:
-            del self._inflight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved here so an unawaited failure is not reported
 
 
 TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
