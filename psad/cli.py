@@ -93,6 +93,10 @@ def _load(path: Path) -> Config:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args.file)
     print(f"{args.file}: ok ({len(config.integrations)} integration(s))")
+    for integration in config.integrations:
+        if hosts := integration.settings.get("zone_hosts"):
+            print(f"  {integration.name}: zone_hosts = {hosts!r} replaces the Autotask "
+                  "zone check (https://webservices*.autotask.net)")
     return EXIT_OK
 
 

@@ -113,6 +113,7 @@ class SyncConfig:
     workers: int = 2
     jitter_seconds: int = 900
     max_delete_share: float = 0.5
+    delete_guard_days: int = 7
     cursor_overlap_seconds: int = 300
     request_timeout_seconds: float = 60.0
     max_retries: int = 5
@@ -347,14 +348,17 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
     )
 
     sy = r.table(doc, "sync", "sync")
-    r.unknown(sy, {"workers", "jitter_seconds", "max_delete_share", "cursor_overlap_seconds",
-                   "request_timeout_seconds", "max_retries", "entity_concurrency"}, "sync")
+    r.unknown(sy, {"workers", "jitter_seconds", "max_delete_share", "delete_guard_days",
+                   "cursor_overlap_seconds", "request_timeout_seconds", "max_retries",
+                   "entity_concurrency"}, "sync")
     sync = SyncConfig(
         workers=r.number(sy, "workers", "sync.workers", 2, minimum=1, maximum=64),
         jitter_seconds=r.number(sy, "jitter_seconds", "sync.jitter_seconds", 900,
                                 minimum=0, maximum=6 * 3600),
         max_delete_share=r.number(sy, "max_delete_share", "sync.max_delete_share", 0.5,
                                   minimum=0.0, maximum=1.0, integer=False),
+        delete_guard_days=r.number(sy, "delete_guard_days", "sync.delete_guard_days", 7,
+                                   minimum=0, maximum=365),
         cursor_overlap_seconds=r.number(sy, "cursor_overlap_seconds", "sync.cursor_overlap_seconds",
                                         300, minimum=0, maximum=86400),
         request_timeout_seconds=r.number(sy, "request_timeout_seconds",

@@ -244,11 +244,16 @@ class SyncEngine:
             else:
                 sweep = await self.store.sweep(integration.name, entity, run_id,
                                                now=self.clock(), written_since=fetch_started,
-                                               max_share=self.sync.max_delete_share)
+                                               max_share=self.sync.max_delete_share,
+                                               guard_since=self.clock() - timedelta(
+                                                   days=self.sync.delete_guard_days))
                 result.deleted = sweep.deleted
                 if sweep.refused:
+                    gone = sweep.high_water - sweep.live + sweep.missing
                     result.note = (f"deletion sweep refused: {sweep.missing} of {sweep.live} "
-                                   f"live records are gone upstream, more than the "
+                                   f"live records are gone upstream ({gone} of the "
+                                   f"{sweep.high_water} seen in the last "
+                                   f"{self.sync.delete_guard_days} days), more than the "
                                    f"{self.sync.max_delete_share:.0%} limit; nothing was "
                                    "deleted")
             result.complete = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from typing import Any
 
 import aiosqlite
 
+from psad.logs import redact
 from psad.model import Entity, Record
 from psad.store.contract import (COMPANY_CHILDREN, CompanyDetail, CompanyPage, EntityPage,
                                  EntityQuery, EntitySyncState, RecordCounts, Row, RunDetail,
@@ -33,11 +35,18 @@ OUTCOMES = ("queued", "running", "succeeded", "partial", "failed", "interrupted"
 FINAL_OUTCOMES = ("succeeded", "partial", "failed", "interrupted", "cancelled")
 MASS_DELETE_FLOOR = 10
 """Below this many live rows the mass-delete guard does not apply."""
+MAX_ERROR_CHARS = 1000
+"""An error kept in the sync log is cut here (upstream bodies can be anything)."""
 
 
 def ts(moment: datetime) -> str:
     """Stored timestamps: UTC ISO-8601 with microseconds, so they sort as text."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _day(moment: datetime) -> str:
+    """The UTC calendar day of ``moment``, as the high-water table keys it."""
+    return moment.astimezone(UTC).date().isoformat()
 
 
 def parse_ts(value: str | None) -> datetime | None:
@@ -46,6 +55,13 @@ def parse_ts(value: str | None) -> datetime | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def safe_error(message: str) -> str:
+    """What the sync log may keep of an error: no secret (nor an encoded form of one), and
+    not an upstream body's worth of text. Everything persisted or shown passes here."""
+    text = redact(message)
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " …(cut)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +78,8 @@ class SweepResult:
     refused: bool
     live: int
     missing: int
+    high_water: int = 0
+    """The most live rows the entity had in the guard's window (at least ``live``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +114,19 @@ class EntityResult:
         self.unchanged += counts.unchanged
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened or migrated (the message says which file and why)."""
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty, readable by its owner only, whatever the umask.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode, so
+    creating the database this way keeps all three private (blocking).
+    """
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def backup_before_migrate(path: Path) -> Path | None:
     """Copy an existing database aside before its schema changes (blocking)."""
     if not path.exists():
@@ -106,6 +137,7 @@ def backup_before_migrate(path: Path) -> Path | None:
             return None
         if version > 0:
             backup = path.with_name(f"{path.name}.v{version}.bak")
+            create_private(backup)
             with sqlite3.connect(backup) as dest:
                 conn.backup(dest)
             return backup
@@ -123,7 +155,15 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path) -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open the database, creating and migrating it; :class:`DatabaseUnavailable` says why not."""
+        try:
+            return await cls._open(path)
+        except (OSError, sqlite3.Error, DatabaseUnavailable) as err:
+            raise DatabaseUnavailable(f"database {path}: {err}") from err
+
+    @classmethod
+    async def _open(cls, path: Path) -> Store:
+        await asyncio.to_thread(_prepare_files, path)
         backup = await asyncio.to_thread(backup_before_migrate, path)
         if backup:
             log.info("copied %s to %s before migrating its schema", path, backup)
@@ -250,8 +290,14 @@ class Store:
             [(run_id, entity.value, psa_id) for psa_id in ids])
 
     async def sweep(self, integration: str, entity: Entity, run_id: int, *, now: datetime,
-                    written_since: datetime, max_share: float) -> SweepResult:
-        """Soft-delete live rows the run did not see upstream, unless that is too many."""
+                    written_since: datetime, max_share: float,
+                    guard_since: datetime | None = None) -> SweepResult:
+        """Soft-delete live rows the run did not see upstream, unless that is too many.
+
+        Too many is measured against the entity's highest live count since
+        ``guard_since`` (a day's granularity), so deletions spread over several
+        runs add up: 24 of 50 today and 13 more tomorrow is 74 %, not 48 % then 50 %.
+        """
         table = entity.value
         missing = ("integration = ? AND deleted_at IS NULL AND last_seen < ? AND psa_id "
                    "NOT IN (SELECT psa_id FROM temp.seen WHERE run_id = ? AND entity = ?)")
@@ -263,13 +309,27 @@ class Store:
                 live = (await cur.fetchone() or (0,))[0]
             async with db.execute(f"SELECT count(*) FROM {table} WHERE {missing}", args) as cur:
                 missing_count = (await cur.fetchone() or (0,))[0]
-            refused = live >= MASS_DELETE_FLOOR and missing_count > max_share * live
+            await db.execute(
+                "INSERT INTO entity_high_water (integration, entity, day, live) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (integration, entity, day) "
+                "DO UPDATE SET live = max(live, excluded.live)",
+                (integration, table, _day(now), live))
+            high = live
+            if guard_since is not None:
+                async with db.execute(
+                    "SELECT max(live) FROM entity_high_water "
+                    "WHERE integration = ? AND entity = ? AND day >= ?",
+                    (integration, table, _day(guard_since))) as cur:
+                    high = max(live, (await cur.fetchone() or (0,))[0] or 0)
+            gone = high - (live - missing_count)
+            refused = high >= MASS_DELETE_FLOOR and missing_count > 0 and gone > max_share * high
             deleted = 0
             if missing_count and not refused:
                 await db.execute(f"UPDATE {table} SET deleted_at = ? WHERE {missing}",
                                  (ts(now), *args))
                 deleted = missing_count
-        return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count)
+        return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count,
+                           high_water=high)
 
     async def forget_seen(self, run_id: int) -> None:
         await self._execute("DELETE FROM temp.seen WHERE run_id = ?", (run_id,))
@@ -333,6 +393,8 @@ class Store:
                    "outcome", "current_entity", "error"}
         if not fields or not set(fields) <= allowed:
             raise ValueError(f"cannot update run fields {sorted(set(fields) - allowed)}")
+        if fields.get("error") is not None:
+            fields["error"] = safe_error(fields["error"])
         values = [ts(v) if isinstance(v, datetime) else v for v in fields.values()]
         sets = ", ".join(f"{k} = ?" for k in fields)
         await self._execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
@@ -359,7 +421,7 @@ class Store:
         if errors:
             await self._executemany(
                 "INSERT INTO run_errors (run_id, entity, psa_id, message, at) VALUES (?, ?, ?, ?, ?)",
-                [(run_id, e, p, m, ts(at)) for e, p, m in errors])
+                [(run_id, e, p, safe_error(m), ts(at)) for e, p, m in errors])
 
     async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
         """Mark runs a dead process left queued or running as interrupted; returns them."""
@@ -588,6 +650,23 @@ def _like(text: str) -> str:
 def _run(row: dict[str, Any]) -> RunRecord:
     return RunRecord(**{**row, "full_sync": bool(row["full_sync"])})
 
+    async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
+        """End a run that is still queued or running; False if it had already ended."""
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"{outcome!r} is not a final outcome")
+        cur = await self._execute(
+            "UPDATE runs SET outcome = ?, error = ?, finished_at = ?, current_entity = NULL "
+            "WHERE id = ? AND outcome IN ('queued', 'running')",
+            (outcome, safe_error(error), ts(at), run_id))
+        return cur.rowcount > 0
+
+
+def _prepare_files(path: Path) -> None:
+    """A new database, and the directory psad makes for it, are the owner's alone (blocking)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        create_private(path)
+
 
 def _prepare_rows(records: dict[str, Record]) -> tuple[dict[str, tuple[object, ...]],
                                                          dict[str, str]]:
@@ -600,7 +679,7 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     async with conn.execute("PRAGMA user_version") as cur:
         version = (await cur.fetchone() or (0,))[0]
     if version > SCHEMA_VERSION:
-        raise RuntimeError(f"database schema version {version} is newer than this psad "
+        raise DatabaseUnavailable(f"schema version {version} is newer than this psad "
                            f"understands ({SCHEMA_VERSION}); upgrade psad")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         await conn.execute("BEGIN IMMEDIATE")

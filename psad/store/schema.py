@@ -115,6 +115,16 @@ CREATE TABLE entity_state (
     PRIMARY KEY (integration, entity)
 );
 """,
+    # 2: each entity's highest live count per day, for the mass-delete guard's window
+    """
+CREATE TABLE entity_high_water (
+    integration TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    day TEXT NOT NULL,
+    live INTEGER NOT NULL,
+    PRIMARY KEY (integration, entity, day)
+) WITHOUT ROWID;
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from conftest import sql_rows
@@ -124,3 +124,31 @@ async def test_schema_version_is_recorded_and_old_databases_are_backed_up(tmp_pa
         conn.execute("CREATE TABLE keep (x)")
         conn.execute("PRAGMA user_version = 0")
     assert backup_before_migrate(old) is None  # empty/new database
+
+
+async def delete_companies(store: Store, keep: range, *, now: datetime,
+                           guard_days: int = 7) -> tuple[int, bool]:
+    """One full run that sees only ``keep`` upstream; the sweep's (deleted, refused)."""
+    run = await store.create_run("acme", "manual", "t", full=True, queued_at=now)
+    companies = [Company(psa_id=str(i), name=f"C{i}", website=None, status="Active")
+                 for i in keep]
+    await store.apply_page("acme", Entity.COMPANY, companies, now=now, run_id=run)
+    result = await store.sweep("acme", Entity.COMPANY, run, now=now, written_since=now,
+                               max_share=0.5, guard_since=now - timedelta(days=guard_days))
+    return result.deleted, result.refused
+
+
+async def test_mass_delete_guard_counts_deletions_spread_over_runs_in_its_window(
+        store: Store) -> None:
+    assert await delete_companies(store, range(50), now=NOW) == (0, False)
+    assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
+    assert await delete_companies(store, range(13), now=LATER) == (0, True)  # 37 of 50
+    live = await store.records("acme", Entity.COMPANY, include_deleted=False)
+    assert len(live) == 26
+
+
+async def test_mass_delete_guard_forgets_high_water_older_than_its_window(store: Store) -> None:
+    assert await delete_companies(store, range(50), now=NOW) == (0, False)
+    assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
+    week_later = NOW + timedelta(days=8)
+    assert await delete_companies(store, range(13), now=week_later) == (13, False)
