@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from psad.cron import cron_trigger
 from psad.errors import ConfigError
 from psad.logs import register_secret
 
@@ -222,14 +223,8 @@ class _Reader:
 
 
 def _check_cron(expr: str) -> str | None:
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = expr.split()
-    if len(fields) != 5:
-        return f"must have five fields (minute hour day month weekday), got {len(fields)}"
-    minute, hour, day, month, dow = fields
     try:
-        CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=dow)
+        cron_trigger(expr)
     except ValueError as err:
         return f"invalid cron expression: {err}"
     return None
