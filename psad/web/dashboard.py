@@ -314,7 +314,7 @@ async def runs_page(request: web.Request) -> web.Response:
                 next_before=runs[-1]["id"] if len(runs) == RUNS_PER_PAGE else None)
 
 
-@routes.get(r"/runs/{run_id:\d{1,18}}")
+@routes.get(r"/runs/{run_id:[0-9]{1,18}}")
 @page
 async def run_page(request: web.Request) -> web.Response:
     parse_query(request, {})

@@ -75,7 +75,8 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
 
 def _psa_id(name: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
-        if not value or len(value) > MAX_ID or not all(c.isalnum() or c in "-_" for c in value):
+        if (not value or len(value) > MAX_ID or not value.isascii()
+                or not all(c.isalnum() or c in "-_" for c in value)):
             raise ValueError(f"{name} must be a PSA id (letters, digits, '-' or '_')")
         return value
     return parse
