@@ -107,6 +107,8 @@ class ServerConfig:
     api_token: SecretRef | None = None
     metrics_token: SecretRef | None = None
     public_url: str | None = None
+    trusted_proxies: frozenset[str] = frozenset()
+    """Addresses whose X-Forwarded-Proto / X-Forwarded-For psad believes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +326,8 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         database = base_dir / database
 
     srv = r.table(doc, "server", "server")
-    r.unknown(srv, {"listen", "api_token", "metrics_token", "public_url"}, "server")
+    r.unknown(srv, {"listen", "api_token", "metrics_token", "public_url", "trusted_proxies"},
+              "server")
     host, port = "127.0.0.1", 8080
     listen = r.string(srv, "listen", "server.listen", "127.0.0.1:8080") or "127.0.0.1:8080"
     match = re.fullmatch(r"\[?([^\]]*)\]?:(\d{1,5})", listen)
@@ -339,6 +342,7 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         metrics_token=(r.secret(srv["metrics_token"], "server.metrics_token")
                        if "metrics_token" in srv else None),
         public_url=r.string(srv, "public_url", "server.public_url"),
+        trusted_proxies=frozenset(r.strings(srv, "trusted_proxies", "server.trusted_proxies")),
     )
 
     sy = r.table(doc, "sync", "sync")

@@ -451,6 +451,22 @@ class Store:
             "FROM entity_state WHERE integration = ?", (integration,))
         return {row.pop("entity"): row for row in rows}
 
+    # -- dashboard sessions -------------------------------------------------
+
+    async def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Remember a logged-out session until ``expires_at``; forget expired ones."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= ?",
+                               (ts(utcnow()),))
+            await conn.execute("INSERT OR REPLACE INTO revoked_sessions (id, expires_at) "
+                               "VALUES (?, ?)", (session_id, ts(expires_at)))
+
+    async def revoked_sessions(self, now: datetime) -> dict[str, datetime]:
+        """Revoked session ids that have not expired by ``now``, with their expiry."""
+        rows = await self.fetch_all("SELECT id, expires_at FROM revoked_sessions "
+                                    "WHERE expires_at > ?", (ts(now),))
+        return {row["id"]: datetime.fromisoformat(row["expires_at"]) for row in rows}
+
 
 def _prepare_rows(records: dict[str, Record]) -> tuple[dict[str, tuple[object, ...]],
                                                          dict[str, str]]:

@@ -115,6 +115,13 @@ CREATE TABLE entity_state (
     PRIMARY KEY (integration, entity)
 );
 """,
+    # 2: dashboard sessions ended by logging out, kept until they would have expired
+    """
+CREATE TABLE revoked_sessions (
+    id TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
