@@ -109,6 +109,8 @@ class ServerConfig:
     public_url: str | None = None
     trusted_proxies: frozenset[str] = frozenset()
     """Addresses whose X-Forwarded-Proto / X-Forwarded-For psad believes."""
+    idle_timeout_seconds: float = 15.0
+    max_connections: int = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,8 +328,8 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         database = base_dir / database
 
     srv = r.table(doc, "server", "server")
-    r.unknown(srv, {"listen", "api_token", "metrics_token", "public_url", "trusted_proxies"},
-              "server")
+    r.unknown(srv, {"listen", "api_token", "metrics_token", "public_url", "trusted_proxies",
+                    "idle_timeout_seconds", "max_connections"}, "server")
     host, port = "127.0.0.1", 8080
     listen = r.string(srv, "listen", "server.listen", "127.0.0.1:8080") or "127.0.0.1:8080"
     match = re.fullmatch(r"\[?([^\]]*)\]?:(\d{1,5})", listen)
@@ -343,6 +345,10 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
                        if "metrics_token" in srv else None),
         public_url=r.string(srv, "public_url", "server.public_url"),
         trusted_proxies=frozenset(r.strings(srv, "trusted_proxies", "server.trusted_proxies")),
+        idle_timeout_seconds=r.number(srv, "idle_timeout_seconds", "server.idle_timeout_seconds",
+                                      15.0, minimum=1, maximum=3600, integer=False),
+        max_connections=r.number(srv, "max_connections", "server.max_connections", 1024,
+                                 minimum=1, maximum=100_000),
     )
 
     sy = r.table(doc, "sync", "sync")

@@ -27,6 +27,7 @@ from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.systemd import Notifier, watchdog_interval
 from psad.web.app import create_app
+from psad.web.server import GuardedSite, ServerLimits
 
 log = logging.getLogger("psad.daemon")
 
@@ -56,7 +57,9 @@ class Daemon:
         loop = asyncio.get_running_loop()
         try:
             await runner.setup()
-            site = web.TCPSite(runner, config.server.listen_host, config.server.listen_port)
+            site = GuardedSite(runner, config.server.listen_host, config.server.listen_port,
+                               ServerLimits(config.server.idle_timeout_seconds,
+                                            config.server.max_connections))
             await site.start()
             host, port = runner.addresses[0][:2]
             self.url = f"http://{host}:{port}"

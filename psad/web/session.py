@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from psad.store import utcnow
+from psad.web.errors import OncePer
 from psad.web.keys import RUNTIME_KEY
 
 log = logging.getLogger("psad.web.session")
@@ -51,7 +52,7 @@ class Sessions:
     def __init__(self) -> None:
         self.revoked: dict[str, float] = {}
         self.failures: dict[str, deque[float]] = {}
-        self._logged: dict[str, tuple[float, int]] = {}
+        self._reports = OncePer(LOG_INTERVAL, max_keys=MAX_TRACKED_ADDRESSES)
 
     def retry_after(self, address: str) -> int:
         """Seconds until ``address`` may try again (0: it may now)."""
@@ -68,15 +69,11 @@ class Sessions:
         if len(self.failures) >= MAX_TRACKED_ADDRESSES and address not in self.failures:
             self.failures = {a: f for a, f in self.failures.items()
                              if f and f[-1] > now - FAILURE_WINDOW}
-            self._logged = {a: v for a, v in self._logged.items() if a in self.failures}
         self.failures.setdefault(address, deque(maxlen=MAX_FAILURES)).append(now)
-        last, unlogged = self._logged.get(address, (float("-inf"), 0))
-        if now - last < LOG_INTERVAL:
-            self._logged[address] = (last, unlogged + 1)
-            return
-        self._logged[address] = (now, 0)
-        log.warning("failed %s from %s%s", what, address,
-                    f" ({unlogged + 1} since the last report)" if unlogged else "")
+        held = self._reports.due(address)
+        if held is not None:
+            log.warning("failed %s from %s%s", what, address,
+                        f" ({held + 1} since the last report)" if held else "")
 
     def succeeded(self, address: str) -> None:
         self.failures.pop(address, None)

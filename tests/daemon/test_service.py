@@ -161,7 +161,7 @@ def test_unit_file_verifies_and_is_hardened(tmp_path: Path) -> None:
     text = UNIT.read_text()
     for needed in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes",
                    "StateDirectory=psad", "ConfigurationDirectory=psad", "LoadCredential=",
-                   "ExecReload="):
+                   "ExecReload=", "LimitNOFILE="):
         assert needed in text
 
 
