@@ -20,8 +20,10 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from psad.config import Config, load_config
+from psad.config import Config
+from psad.config_file import load_config, load_or_exit
 from psad.errors import ConfigError
+from psad.exit_codes import EXIT_CONFIG
 from psad.interpreter import tune_interpreter
 from psad.metrics import Metrics
 from psad.runtime import Runtime
@@ -138,9 +140,7 @@ class Daemon:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from psad.cli import EXIT_CONFIG, _load
-
-    config = _load(args.config)
+    config = load_or_exit(args.config)
     try:
         asyncio.run(Daemon(config, config_path=args.config).run())
     except ConfigError as err:

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from psad.config import IntegrationConfig, load_config
+from psad.config import IntegrationConfig
+from psad.config_file import load_config
 from psad.cron import cron_trigger, cron_weekdays
 from psad.errors import ConfigError
 from psad.queue import SyncQueue

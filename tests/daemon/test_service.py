@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from conftest import ROOT, TOKEN, require_tool, write_config
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.daemon import Daemon
 from psad.logs import RedactingFormatter, redact
 from psad.simulators.serve import RunningSimulator
