@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 
 from psad.config import IntegrationConfig
+from psad.cron import cron_trigger
 from psad.queue import QueueClosed, SyncQueue
 from psad.store import utcnow
 from psad.store.contract import StoreContract
@@ -44,9 +44,7 @@ class OffsetCronTrigger(BaseTrigger):  # type: ignore[misc]
     """A cron trigger whose every fire time is shifted by a fixed offset."""
 
     def __init__(self, expression: str, timezone: tzinfo, offset: timedelta) -> None:
-        minute, hour, day, month, dow = expression.split()
-        self.cron = CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                                day_of_week=dow, timezone=timezone)
+        self.cron = cron_trigger(expression, timezone)
         self.offset = offset
 
     def get_next_fire_time(self, previous_fire_time: datetime | None,

@@ -632,6 +632,32 @@ class Store:
             "FROM entity_state WHERE integration = ?", (integration,))
         return {row["entity"]: EntitySyncState(**row) for row in rows}
 
+    async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
+        """End a run that is still queued or running; False if it had already ended."""
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"{outcome!r} is not a final outcome")
+        cur = await self._execute(
+            "UPDATE runs SET outcome = ?, error = ?, finished_at = ?, current_entity = NULL "
+            "WHERE id = ? AND outcome IN ('queued', 'running')",
+            (outcome, safe_error(error), ts(at), run_id))
+        return cur.rowcount > 0
+
+    # -- dashboard sessions -------------------------------------------------
+
+    async def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Remember a logged-out session until ``expires_at``; forget expired ones."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= ?",
+                               (ts(utcnow()),))
+            await conn.execute("INSERT OR REPLACE INTO revoked_sessions (id, expires_at) "
+                               "VALUES (?, ?)", (session_id, ts(expires_at)))
+
+    async def revoked_sessions(self, now: datetime) -> dict[str, datetime]:
+        """Revoked session ids that have not expired by ``now``, with their expiry."""
+        rows = await self._fetch_all("SELECT id, expires_at FROM revoked_sessions "
+                                     "WHERE expires_at > ?", (ts(now),))
+        return {row["id"]: datetime.fromisoformat(row["expires_at"]) for row in rows}
+
 
 _SEARCHED: dict[Entity, tuple[str, ...]] = {
     Entity.ASSET: ("name", "serial_number"),
@@ -649,16 +675,6 @@ def _like(text: str) -> str:
 
 def _run(row: dict[str, Any]) -> RunRecord:
     return RunRecord(**{**row, "full_sync": bool(row["full_sync"])})
-
-    async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
-        """End a run that is still queued or running; False if it had already ended."""
-        if outcome not in FINAL_OUTCOMES:
-            raise ValueError(f"{outcome!r} is not a final outcome")
-        cur = await self._execute(
-            "UPDATE runs SET outcome = ?, error = ?, finished_at = ?, current_entity = NULL "
-            "WHERE id = ? AND outcome IN ('queued', 'running')",
-            (outcome, safe_error(error), ts(at), run_id))
-        return cur.rowcount > 0
 
 
 def _prepare_files(path: Path) -> None:

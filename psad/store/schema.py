@@ -125,6 +125,13 @@ CREATE TABLE entity_high_water (
     PRIMARY KEY (integration, entity, day)
 ) WITHOUT ROWID;
 """,
+    # 3: dashboard sessions ended by logging out, kept until they would have expired
+    """
+CREATE TABLE revoked_sessions (
+    id TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,7 +25,8 @@ from psad.web.api import (force_sync, int_between, integration_or_404, nonempty,
 from psad.web.auth import bearer
 from psad.web.data import decode_cursor, entity_query, next_cursor
 from psad.web.errors import ApiError, Handler
-from psad.web.session import COOKIE, csrf_ok, csrf_token, issue, session_ok
+from psad.web.session import (CSRF_HEADER, SESSIONS_KEY, client_address, csrf_ok, csrf_token,
+                              issue, revoke, same_origin, session_ok)
 from psad.web.tickets import fetch_ticket, fetch_ticket_page, ticket_query
 
 routes = web.RouteTableDef()
@@ -118,31 +119,17 @@ def local_path(value: str | None) -> str | None:
 # -- forms and CSRF ----------------------------------------------------------------
 
 
-def same_site(request: web.Request) -> bool:
-    """False when the browser says the request came from another site (Fetch metadata)."""
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    allowed = {request.host.lower()}
-    public_url = runtime(request).config.server.public_url
-    if public_url:
-        allowed.add(urlsplit(public_url).netloc.lower())
-    return origin != "null" and urlsplit(origin).netloc.lower() in allowed
-
-
 def field(form: MultiDictProxy[Any], name: str) -> str | None:
     value = form.get(name)
     return value if isinstance(value, str) else None
 
 
 async def posted_form(request: web.Request, *, csrf: bool = True) -> MultiDictProxy[Any]:
-    if not same_site(request):
+    if not same_origin(request):
         raise PageError(403, "This form was sent from another site, so psad refused it.")
     form = await request.post()
-    if csrf and not csrf_ok(request, field(form, "csrf_token")):
+    presented = field(form, "csrf_token") or request.headers.get(CSRF_HEADER)
+    if csrf and not csrf_ok(request, presented):
         raise PageError(403, "The form's security token is missing or out of date. "
                              "Reload the page and try again.")
     return form
@@ -188,9 +175,18 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await posted_form(request, csrf=False)
     target = local_path(field(form, "next")) or "/"
+    sessions, address = request.app[SESSIONS_KEY], client_address(request)
+    if wait := sessions.retry_after(address):
+        response = show(request, "login.html", nav="login", status=429, next=target,
+                        problem=f"Too many failed sign-ins from {address}; "
+                                f"try again in {wait} s.")
+        response.headers["Retry-After"] = str(wait)
+        return response
     if not runtime(request).tokens.api_ok(field(form, "token")):
+        sessions.failed(address, "sign-in")
         return show(request, "login.html", nav="login", status=401, next=target,
                     problem="That is not psad's API token.")
+    sessions.succeeded(address)
     response = see_other(target)
     issue(request, response)
     return response
@@ -201,7 +197,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     await posted_form(request)
     response = see_other("/login")
-    response.del_cookie(COOKIE, path="/")
+    await revoke(request, response)
     return response
 
 
@@ -258,7 +254,7 @@ async def runs_page(request: web.Request) -> web.Response:
                 next_before=runs[-1].id if len(runs) == RUNS_PER_PAGE else None)
 
 
-@routes.get(r"/runs/{run_id:\d{1,18}}")
+@routes.get(r"/runs/{run_id:[0-9]{1,18}}")
 @page
 async def run_page(request: web.Request) -> web.Response:
     parse_query(request, {})

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
 from conftest import TOKEN, write_config
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.simulators import REQUEST_LOG_KEY
