@@ -14,11 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from psad.config import Config, load_config
+from psad.config import unreadable_secrets
+from psad.config_file import load_or_exit, print_problems
 from psad.errors import ConfigError
+from psad.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
 from psad.logs import setup_logging
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PARTIAL = 0, 1, 2, 3
 SIMULATOR_KINDS = ("connectwise", "autotask", "syncro", "kaseya_bms", "halo")
 
 
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate a config file and list every problem")
     p.add_argument("file", type=Path)
+    p.add_argument("--no-secrets", action="store_true",
+                   help="skip reading the secrets (on a machine that does not hold them)")
 
     p = sub.add_parser("sync-once", help="run one sync in this process and print its summary")
     _config_arg(p)
@@ -80,19 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: Path) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(f"{path}: {problem}" if not problem.startswith(str(path)) else problem,
-                  file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args.file)
-    print(f"{args.file}: ok ({len(config.integrations)} integration(s))")
+    """Every setting's type and value, and (unless --no-secrets) every secret readable."""
+    config = load_or_exit(args.file)
+    secrets = config.secrets()
+    if not args.no_secrets and (problems := unreadable_secrets(config)):
+        print_problems(args.file, problems)
+        return EXIT_CONFIG
+    checked = "not read (--no-secrets)" if args.no_secrets else "readable"
+    print(f"{args.file}: ok ({len(config.integrations)} integration(s), "
+          f"{len(secrets)} secret(s) {checked})")
     for integration in config.integrations:
         if hosts := integration.settings.get("zone_hosts"):
             print(f"  {integration.name}: zone_hosts = {hosts!r} replaces the Autotask "
@@ -103,7 +103,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_sync_once(args: argparse.Namespace) -> int:
     from psad.sync_once import sync_once
 
-    config = _load(args.config)
+    config = load_or_exit(args.config)
     integration = config.integration(args.name)
     if integration is None:
         known = ", ".join(i.name for i in config.integrations) or "none"

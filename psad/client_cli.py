@@ -5,28 +5,76 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from psad.config import Config
+from psad.config import ServerConfig
+from psad.config_file import load_config
+from psad.errors import ConfigError
+from psad.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
 
 FINAL = ("succeeded", "partial", "failed", "interrupted", "cancelled")
+URL_ENV, TOKEN_ENV = "PSAD_URL", "PSAD_TOKEN"
 
 
 class DaemonError(Exception):
     pass
 
 
+def listen_url(server: ServerConfig) -> str:
+    """Where this machine reaches the daemon: its listen address (loopback for a wildcard)."""
+    host = server.listen_host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{server.listen_port}"
+
+
+def daemon_target(config_path: Path) -> tuple[str, str]:
+    """The daemon's URL and API token: $PSAD_URL and $PSAD_TOKEN, else from the config.
+
+    Only what is missing from the environment is read from the config (the
+    listen address, the ``server.api_token`` secret). ConfigError says which
+    value is missing and where psad looked.
+    """
+    url = os.environ.get(URL_ENV, "").strip().rstrip("/")
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError([f"{URL_ENV}: must be the daemon's http(s) URL, got {url!r}"])
+    if url and token:
+        return url, token
+    missing = " and ".join(n for n, v in ((URL_ENV, url), (TOKEN_ENV, token)) if not v)
+    try:
+        config = load_config(config_path)
+    except ConfigError as err:
+        raise ConfigError([*err.problems, f"{missing} not set either: set {missing}, or point "
+                                          f"--config at the daemon's config file"]) from None
+    if not token:
+        ref = config.server.api_token
+        if ref is None:
+            raise ConfigError([f"{config_path}: server.api_token is not configured and "
+                               f"{TOKEN_ENV} is not set"])
+        try:
+            token = ref.read_sync()
+        except ConfigError as err:
+            raise ConfigError([*(f"{config_path}: {p}" for p in err.problems),
+                               f"set {TOKEN_ENV} to the API token to run psad commands "
+                               f"without access to that secret"]) from None
+    return url or listen_url(config.server), token
+
+
 class DaemonClient:
-    def __init__(self, config: Config, session: aiohttp.ClientSession, token: str) -> None:
-        host = config.server.listen_host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        self.base = f"http://{host}:{config.server.listen_port}"
+    def __init__(self, base: str, session: aiohttp.ClientSession, token: str) -> None:
+        self.base = base
         self.session = session
         self.headers = {"Authorization": f"Bearer {token}",
                         "X-Psad-User": getpass.getuser()}
@@ -35,40 +83,37 @@ class DaemonClient:
         try:
             async with self.session.request(method, self.base + path, params=params or None,
                                             headers=self.headers) as resp:
-                body = await resp.json(content_type=None)
+                try:
+                    body = await resp.json(content_type=None)
+                except ValueError:
+                    raise DaemonError(f"{method} {path}: HTTP {resp.status}, and not psad's "
+                                      f"JSON: is {self.base} psad?") from None
                 if resp.status >= 400:
                     message = body.get("error") if isinstance(body, dict) else str(body)
                     raise DaemonError(f"{method} {path}: HTTP {resp.status}: {message}")
                 return body
-        except aiohttp.ClientConnectionError as err:
-            raise DaemonError(f"cannot reach psad at {self.base}: {err}") from None
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as err:
+            raise DaemonError(f"cannot reach psad at {self.base}: "
+                              f"{err or type(err).__name__}") from None
 
 
-async def _with_client(config: Config, body: Any) -> int:
-    from psad.cli import EXIT_CONFIG, EXIT_FAILED
-
-    if config.server.api_token is None:
-        print("psad: server.api_token is not configured", file=sys.stderr)
+async def _with_client(args: argparse.Namespace,
+                       body: Callable[[DaemonClient], Awaitable[int]]) -> int:
+    try:
+        base, token = await asyncio.to_thread(daemon_target, args.config)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(f"psad: {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    token = await config.server.api_token.read()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         try:
-            result: int = await body(DaemonClient(config, session, token))
-            return result
+            return await body(DaemonClient(base, session, token))
         except DaemonError as err:
             print(f"psad: {err}", file=sys.stderr)
             return EXIT_FAILED
 
 
-def _load(args: argparse.Namespace) -> Config:
-    from psad.cli import _load as load
-
-    return load(args.config)
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
-    from psad.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
-
     async def body(client: DaemonClient) -> int:
         params = {"full": "true"} if args.full else {}
         answer = await client.call("POST", f"/api/integrations/{args.name}/sync", **params)
@@ -90,7 +135,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         _print_run(run)
         return {"succeeded": EXIT_OK, "partial": EXIT_PARTIAL}.get(run["outcome"], EXIT_FAILED)
 
-    return asyncio.run(_with_client(_load(args), body))
+    return asyncio.run(_with_client(args, body))
 
 
 def _print_run(run: dict[str, Any]) -> None:
@@ -120,7 +165,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                   f"{(i['next_run'] or '-')[:19]}")
         return 0
 
-    return asyncio.run(_with_client(_load(args), body))
+    return asyncio.run(_with_client(args, body))
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -136,4 +181,4 @@ def cmd_runs(args: argparse.Namespace) -> int:
                   f"{r['queued_at'][:19]:<20} {r['requested_by']}")
         return 0
 
-    return asyncio.run(_with_client(_load(args), body))
+    return asyncio.run(_with_client(args, body))

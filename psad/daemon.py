@@ -20,14 +20,17 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from psad.config import Config, load_config
+from psad.config import Config
+from psad.config_file import load_config, load_or_exit
 from psad.errors import ConfigError
+from psad.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from psad.interpreter import tune_interpreter
 from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.store import DatabaseUnavailable
 from psad.systemd import Notifier, watchdog_interval
 from psad.web.app import STOP_TIMEOUT, create_app
+from psad.web.server import GuardedSite, ServerLimits
 
 log = logging.getLogger("psad.daemon")
 
@@ -70,7 +73,9 @@ class Daemon:
                 await runner.setup()
             except DatabaseUnavailable as err:
                 raise StartupFailed(f"cannot open {err}") from None
-            site = web.TCPSite(runner, config.server.listen_host, config.server.listen_port)
+            site = GuardedSite(runner, config.server.listen_host, config.server.listen_port,
+                               ServerLimits(config.server.idle_timeout_seconds,
+                                            config.server.max_connections))
             try:
                 await site.start()
             except OSError as err:
@@ -160,9 +165,7 @@ class Daemon:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from psad.cli import EXIT_CONFIG, EXIT_FAILED, _load
-
-    config = _load(args.config)
+    config = load_or_exit(args.config)
     try:
         asyncio.run(Daemon(config, config_path=args.config).run())
     except ConfigError as err:
@@ -176,8 +179,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from psad.cli import EXIT_FAILED
-
     try:
         return asyncio.run(run_demo(args))
     except StartupFailed as err:

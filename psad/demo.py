@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from psad.config import Config, load_config
+from psad.config import Config
+from psad.config_file import load_config
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import SIMULATORS, RunningSimulator, start_simulator
 
@@ -30,6 +31,8 @@ class Demo:
             f"  runs (API)  curl -H 'Authorization: Bearer {self.token}' {url}/api/runs",
             f"  metrics     curl -H 'Authorization: Bearer {self.token}' {url}/metrics",
             f"  token       {self.token}",
+            "  psad status, sync and runs in another shell, after:",
+            f"    export PSAD_URL={url} PSAD_TOKEN={self.token}",
             f"  files       {self.directory}",
             "  simulators:",
             *(f"    {s.spec.kind:<12} {s.base_url}" for s in self.simulators),

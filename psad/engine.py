@@ -29,7 +29,8 @@ from psad.errors import PsaAuthError, PsaError, PsaUnavailable, SyncInterrupted
 from psad.http import REQUEST_COUNTER
 from psad.metrics import Metrics
 from psad.model import SYNC_ORDER, Company, Entity
-from psad.store import EntityResult, Store, utcnow
+from psad.store import EntityResult, utcnow
+from psad.store.contract import StoreContract
 
 log = logging.getLogger("psad.engine")
 
@@ -104,7 +105,7 @@ def joined(pages: Sequence[Page]) -> Page:
 
 
 class SyncEngine:
-    def __init__(self, store: Store, sync: SyncConfig, metrics: Metrics | None = None,
+    def __init__(self, store: StoreContract, sync: SyncConfig, metrics: Metrics | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.sync = sync

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from psad.store import Store, utcnow
+from psad.store import utcnow
+from psad.store.contract import StoreContract
 
 log = logging.getLogger("psad.queue")
 
@@ -60,7 +61,7 @@ class QueueClosed(Exception):
 
 
 class SyncQueue:
-    def __init__(self, store: Store, execute: Execute, *, workers: int = 2,
+    def __init__(self, store: StoreContract, execute: Execute, *, workers: int = 2,
                  on_change: Callable[[], None] | None = None) -> None:
         self.store = store
         self.execute = execute

@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 
 from psad.config import IntegrationConfig
+from psad.cron import cron_trigger
 from psad.queue import QueueClosed, SyncQueue
-from psad.store import Store, ts, utcnow
+from psad.store import utcnow
+from psad.store.contract import StoreContract
 
 log = logging.getLogger("psad.scheduler")
 
@@ -43,9 +44,7 @@ class OffsetCronTrigger(BaseTrigger):  # type: ignore[misc]
     """A cron trigger whose every fire time is shifted by a fixed offset."""
 
     def __init__(self, expression: str, timezone: tzinfo, offset: timedelta) -> None:
-        minute, hour, day, month, dow = expression.split()
-        self.cron = CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                                day_of_week=dow, timezone=timezone)
+        self.cron = cron_trigger(expression, timezone)
         self.offset = offset
 
     def get_next_fire_time(self, previous_fire_time: datetime | None,
@@ -122,7 +121,7 @@ class NightlyScheduler:
         except QueueClosed:
             log.info("integration=%s nightly run not queued: psad is stopping", name)
 
-    async def catch_up(self, store: Store, now: datetime | None = None) -> list[str]:
+    async def catch_up(self, store: StoreContract, now: datetime | None = None) -> list[str]:
         """Queue one start-up run for each integration whose last night was missed."""
         now = now or utcnow()
         queued: list[str] = []
@@ -130,10 +129,7 @@ class NightlyScheduler:
             last_fire = trigger.previous_fire_time(now)
             if last_fire is None:
                 continue
-            covered = await store.fetch_one(
-                "SELECT id FROM runs WHERE integration = ? AND trigger IN ('nightly', 'startup') "
-                "AND queued_at >= ? AND outcome != 'cancelled' LIMIT 1", (name, ts(last_fire)))
-            if covered is None:
+            if not await store.nightly_covered(name, last_fire):
                 log.info("integration=%s missed its nightly sync of %s; running it now", name,
                          last_fire.isoformat())
                 await self.queue.submit(name, "startup", "catch-up", scheduled_for=last_fire)

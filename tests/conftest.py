@@ -76,7 +76,7 @@ async def daemon_client(tmp_path: Path, cw_sim, aiohttp_client):
     """The real daemon app (store, queue, workers, scheduler) on a loopback test server."""
     from prometheus_client import CollectorRegistry
 
-    from psad.config import load_config
+    from psad.config_file import load_config
     from psad.metrics import Metrics
     from psad.runtime import Runtime
     from psad.web.app import create_app
@@ -107,6 +107,17 @@ async def run_sync(store, engine, connector, *, full: bool = False, name: str = 
     """One manual run of ``connector`` through the real engine, logged like any other."""
     run_id = await store.create_run(name, "manual", "test", full=full, queued_at=engine.clock())
     return await engine.run(run_id, connector, full=full)
+
+
+def sql_rows(store, sql: str, args: tuple = ()) -> list[tuple]:
+    """Raw rows from a SQLite store's file, read-only (for checks no store method answers)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
 
 
 async def stored_rows(store, entity, *, live: bool = True, name: str = "acme") -> dict:

@@ -320,7 +320,8 @@ class KaseyaBmsConnector(Connector):
         Setting("ui_url", "the BMS web address for ticket links; default: the API host "
                 "without its 'api.' prefix", required=False),
         Setting("contact_custom_fields_module", "BMS module id of contact custom fields "
-                f"(default {DEFAULT_CONTACT_MODULE})", required=False),
+                f"(default {DEFAULT_CONTACT_MODULE})", required=False, type=int, minimum=0,
+                maximum=1_000_000),
     )
     incremental = frozenset({Entity.COMPANY, Entity.CONTACT})
 

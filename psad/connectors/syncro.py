@@ -253,7 +253,8 @@ class SyncroConnector(Connector):
                                  "(Syncro has no website field)", required=False),
         Setting("requests_per_minute", f"requests per minute psad may send to Syncro from "
                                        f"this IP (default {REQUESTS_PER_MINUTE}, Syncro's "
-                                       f"per-IP limit)", required=False),
+                                       f"per-IP limit)", required=False, type=int,
+                minimum=1, maximum=1_000_000),
     )
     incremental = frozenset[Entity]()
 

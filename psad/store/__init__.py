@@ -26,6 +26,9 @@ import aiosqlite
 
 from psad.logs import redact
 from psad.model import Entity, Record
+from psad.store.contract import (COMPANY_CHILDREN, CompanyDetail, CompanyPage, EntityPage,
+                                 EntityQuery, EntitySyncState, RecordCounts, Row, RunDetail,
+                                 RunEntityRecord, RunErrorRecord, RunRecord, TicketChoices)
 from psad.store.rows import columns, content_hash, from_row, to_row
 from psad.store.schema import COUNTS, MIGRATIONS, SCHEMA_VERSION
 
@@ -447,50 +450,50 @@ class Store:
                 "INSERT INTO run_errors (run_id, entity, psa_id, message, at) VALUES (?, ?, ?, ?, ?)",
                 [(run_id, e, p, safe_error(m), ts(at)) for e, p, m in errors])
 
-    async def interrupt_unfinished_runs(self, *, at: datetime) -> list[dict[str, Any]]:
+    async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
         """Mark runs a dead process left queued or running as interrupted; returns them."""
         async with self._writer.execute(
-            "SELECT id, integration, trigger, requested_by, full_sync, outcome FROM runs "
-            "WHERE outcome IN ('queued', 'running') ORDER BY id") as cur:
-            rows = await cur.fetchall()
+            "SELECT * FROM runs WHERE outcome IN ('queued', 'running') ORDER BY id") as cur:
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, row)) for row in await cur.fetchall()]
         if rows:
             await self._execute(
                 "UPDATE runs SET outcome = 'interrupted', finished_at = ?, "
                 "error = COALESCE(error, 'psad stopped before this run finished') "
                 "WHERE outcome IN ('queued', 'running')", (ts(at),))
-        return [dict(zip(("id", "integration", "trigger", "requested_by", "full_sync",
-                          "outcome"), row)) for row in rows]
+        return [_run(row) for row in rows]
 
     # -- reads (reader connection) -------------------------------------------
 
-    async def fetch_all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()
-                        ) -> list[dict[str, Any]]:
+    async def _fetch_all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()
+                         ) -> list[dict[str, Any]]:
         async with self._reader.execute(sql, args) as cur:
             return [dict(row) for row in await cur.fetchall()]
 
-    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> dict[str, Any] | None:
+    async def _fetch_one(self, sql: str, args: Sequence[Any] = ()) -> dict[str, Any] | None:
         async with self._reader.execute(sql, args) as cur:
             row = await cur.fetchone()
         return dict(row) if row is not None else None
 
-    async def get_run(self, run_id: int) -> dict[str, Any] | None:
-        run = await self.fetch_one("SELECT * FROM runs WHERE id = ?", (run_id,))
+    async def get_run(self, run_id: int) -> RunDetail | None:
+        run = await self._fetch_one("SELECT * FROM runs WHERE id = ?", (run_id,))
         if run is None:
             return None
-        run["full_sync"] = bool(run["full_sync"])
-        run["entities"] = await self.fetch_all(
+        entities = await self._fetch_all(
             "SELECT entity, mode, started_at, finished_at, complete, fetched, created, updated, "
             "unchanged, deleted, rejected, requests, note FROM run_entities WHERE run_id = ? "
             "ORDER BY started_at", (run_id,))
-        for entity in run["entities"]:
-            entity["complete"] = bool(entity["complete"])
-        run["errors"] = await self.fetch_all(
+        errors = await self._fetch_all(
             "SELECT entity, psa_id, message, at FROM run_errors WHERE run_id = ? ORDER BY id",
             (run_id,))
-        return run
+        return RunDetail(
+            run=_run(run),
+            entities=tuple(RunEntityRecord(**{**e, "complete": bool(e["complete"])})
+                           for e in entities),
+            errors=tuple(RunErrorRecord(**e) for e in errors))
 
     async def list_runs(self, *, integration: str | None = None, outcome: str | None = None,
-                        before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+                        before: int | None = None, limit: int = 50) -> list[RunRecord]:
         where: list[str] = ["1 = 1"]
         args: list[object] = []
         if integration:
@@ -502,41 +505,157 @@ class Store:
         if before:
             where.append("id < ?")
             args.append(before)
-        runs = await self.fetch_all(
+        runs = await self._fetch_all(
             f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
             (*args, limit))
-        for run in runs:
-            run["full_sync"] = bool(run["full_sync"])
-        return runs
+        return [_run(run) for run in runs]
 
-    async def records(self, integration: str, entity: Entity, *, include_deleted: bool = True,
-                      where: str = "", args: Sequence[Any] = (), limit: int | None = None,
-                      offset: int = 0, order: str = "psa_id") -> list[dict[str, Any]]:
+    async def latest_interrupted_runs(self) -> list[RunRecord]:
+        rows = await self._fetch_all(
+            "SELECT r.* FROM runs r JOIN (SELECT integration, max(id) AS id FROM runs "
+            "GROUP BY integration) latest ON latest.id = r.id "
+            "WHERE r.outcome = 'interrupted' ORDER BY r.id")
+        return [_run(row) for row in rows]
+
+    async def last_finished_run(self, integration: str) -> RunRecord | None:
+        row = await self._fetch_one(
+            "SELECT * FROM runs WHERE integration = ? AND outcome NOT IN ('queued', 'running') "
+            "ORDER BY id DESC LIMIT 1", (integration,))
+        return _run(row) if row else None
+
+    async def last_succeeded_run(self, integration: str) -> RunRecord | None:
+        row = await self._fetch_one(
+            "SELECT * FROM runs WHERE integration = ? AND outcome = 'succeeded' "
+            "ORDER BY id DESC LIMIT 1", (integration,))
+        return _run(row) if row else None
+
+    async def nightly_covered(self, integration: str, since: datetime) -> bool:
+        row = await self._fetch_one(
+            "SELECT id FROM runs WHERE integration = ? AND trigger IN ('nightly', 'startup') "
+            "AND queued_at >= ? AND outcome != 'cancelled' LIMIT 1", (integration, ts(since)))
+        return row is not None
+
+    async def run_count(self) -> int:
+        row = await self._fetch_one("SELECT count(*) AS n FROM runs")
+        return int(row["n"]) if row else 0
+
+    async def _rows(self, integration: str, entity: Entity, *, where: str = "",
+                    args: Sequence[Any] = (), order: str = "psa_id", limit: int | None = None,
+                    offset: int = 0) -> list[Row]:
+        """Entity rows; ``where``/``order`` are SQL written in this module only."""
         sql = f"SELECT * FROM {entity.value} WHERE integration = ?"
-        if not include_deleted:
-            sql += " AND deleted_at IS NULL"
         if where:
             sql += f" AND ({where})"
         sql += f" ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        rows = await self.fetch_all(sql, (integration, *args))
+        rows = await self._fetch_all(sql, (integration, *args))
         return [from_row(entity, row) for row in rows]
 
-    async def count_records(self, integration: str) -> dict[str, dict[str, int]]:
+    async def records(self, integration: str, entity: Entity, *,
+                      include_deleted: bool = True) -> list[Row]:
+        return await self._rows(integration, entity,
+                                where="" if include_deleted else "deleted_at IS NULL")
+
+    async def record(self, integration: str, entity: Entity, psa_id: str) -> Row | None:
+        found = await self._rows(integration, entity, where="psa_id = ?", args=(psa_id,))
+        return found[0] if found else None
+
+    async def entity_page(self, integration: str, entity: Entity,
+                          query: EntityQuery) -> EntityPage:
+        where: list[str] = []
+        args: list[object] = []
+        if not query.include_deleted:
+            where.append("deleted_at IS NULL")
+        if query.company is not None:
+            if not entity.is_company_child:
+                raise ValueError(f"{entity.value} do not belong to a company")
+            where.append("company_psa_id = ?")
+            args.append(query.company)
+        if query.text:
+            fields = _SEARCHED[entity]
+            where.append(" OR ".join(f"{f} LIKE ? ESCAPE '\\'" for f in fields))
+            args.extend([_like(query.text)] * len(fields))
+        if query.updated_since is not None:
+            where.append("updated_at >= ? OR deleted_at >= ?")
+            args.extend([ts(query.updated_since)] * 2)
+        if query.out_of_scope is not None:
+            where.append("out_of_scope = ?")
+            args.append(int(query.out_of_scope))
+        if query.after is not None:
+            where.append("psa_id > ?")
+            args.append(query.after)
+        rows = await self._rows(integration, entity,
+                                where=" AND ".join(f"({w})" for w in where), args=args,
+                                limit=query.limit + 1)
+        return EntityPage(rows=tuple(rows[:query.limit]), has_more=len(rows) > query.limit)
+
+    async def company_page(self, integration: str, *, text: str | None, limit: int,
+                           offset: int) -> CompanyPage:
+        where, args = ("name LIKE ? ESCAPE '\\'", (_like(text),)) if text else ("", ())
+        rows = await self._rows(integration, Entity.COMPANY, where=where, args=args,
+                                limit=limit, offset=offset, order="name COLLATE NOCASE, psa_id")
+        total = await self._fetch_one(
+            "SELECT count(*) AS n FROM companies WHERE integration = ?"
+            + (f" AND {where}" if where else ""), (integration, *args))
+        ids = [row["psa_id"] for row in rows]
+        children: dict[str, dict[str, int]] = {cid: {} for cid in ids}
+        for entity in COMPANY_CHILDREN:
+            for row in await self._fetch_all(
+                    f"SELECT company_psa_id AS id, count(*) AS n FROM {entity.value} "
+                    "WHERE integration = ? AND deleted_at IS NULL AND company_psa_id IN "
+                    "(SELECT value FROM json_each(?)) GROUP BY company_psa_id",
+                    (integration, json.dumps(ids))):
+                children[row["id"]][entity.value] = row["n"]
+        return CompanyPage(companies=tuple(rows), total=total["n"] if total else 0,
+                           children=children)
+
+    async def company_names(self, integration: str, psa_ids: Iterable[str]) -> dict[str, str]:
+        rows = await self._fetch_all(
+            "SELECT psa_id, name FROM companies WHERE integration = ? AND psa_id IN "
+            "(SELECT value FROM json_each(?))", (integration, json.dumps(sorted(psa_ids))))
+        return {row["psa_id"]: row["name"] for row in rows}
+
+    async def company_detail(self, integration: str, psa_id: str) -> CompanyDetail | None:
+        company = await self.record(integration, Entity.COMPANY, psa_id)
+        if company is None:
+            return None
+        orders = {Entity.SITE: '"primary" DESC, name COLLATE NOCASE',
+                  Entity.CONTACT: "last_name COLLATE NOCASE, first_name COLLATE NOCASE",
+                  Entity.ASSET: "name COLLATE NOCASE"}
+        children = {entity: tuple(await self._rows(
+            integration, entity, where="company_psa_id = ?", args=(psa_id,),
+            order=f"deleted_at IS NOT NULL, {orders[entity]}, psa_id"))
+            for entity in COMPANY_CHILDREN}
+        return CompanyDetail(company=company, sites=children[Entity.SITE],
+                             contacts=children[Entity.CONTACT], assets=children[Entity.ASSET])
+
+    async def ticket_choices(self, integration: str) -> TicketChoices:
+        async def live(entity: Entity, order: str, where: str = "deleted_at IS NULL"
+                       ) -> tuple[Row, ...]:
+            return tuple(await self._rows(integration, entity, where=where, order=order))
+
+        return TicketChoices(
+            companies=await live(Entity.COMPANY, "name COLLATE NOCASE, psa_id",
+                                 "deleted_at IS NULL AND out_of_scope = 0"),
+            boards=await live(Entity.BOARD, "name COLLATE NOCASE, psa_id"),
+            statuses=await live(Entity.TICKET_STATUS, "sort_order, name COLLATE NOCASE, psa_id"),
+            priorities=await live(Entity.PRIORITY, "sort_order, name COLLATE NOCASE, psa_id"))
+
+    async def count_records(self, integration: str) -> dict[str, RecordCounts]:
         """Live, deleted and out-of-scope rows per entity, as the writes keep them."""
-        rows = await self.fetch_all(
+        rows = await self._fetch_all(
             "SELECT entity, live, deleted, out_of_scope FROM entity_counts "
             "WHERE integration = ?", (integration,))
-        kept = {row.pop("entity"): row for row in rows}
-        return {e.value: kept.get(e.value, {"live": 0, "deleted": 0, "out_of_scope": 0})
+        kept = {row.pop("entity"): RecordCounts(**row) for row in rows}
+        return {e.value: kept.get(e.value, RecordCounts(live=0, deleted=0, out_of_scope=0))
                 for e in Entity}
 
-    async def entity_states(self, integration: str) -> dict[str, dict[str, Any]]:
-        rows = await self.fetch_all(
+    async def entity_states(self, integration: str) -> dict[str, EntitySyncState]:
+        rows = await self._fetch_all(
             "SELECT entity, cursor, last_success_at, last_success_run, last_full_sweep_at "
             "FROM entity_state WHERE integration = ?", (integration,))
-        return {row.pop("entity"): row for row in rows}
+        return {row["entity"]: EntitySyncState(**row) for row in rows}
 
     async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
         """End a run that is still queued or running; False if it had already ended."""
@@ -547,6 +666,40 @@ class Store:
             "WHERE id = ? AND outcome IN ('queued', 'running')",
             (outcome, safe_error(error), ts(at), run_id))
         return cur.rowcount > 0
+
+    # -- dashboard sessions -------------------------------------------------
+
+    async def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Remember a logged-out session until ``expires_at``; forget expired ones."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= ?",
+                               (ts(utcnow()),))
+            await conn.execute("INSERT OR REPLACE INTO revoked_sessions (id, expires_at) "
+                               "VALUES (?, ?)", (session_id, ts(expires_at)))
+
+    async def revoked_sessions(self, now: datetime) -> dict[str, datetime]:
+        """Revoked session ids that have not expired by ``now``, with their expiry."""
+        rows = await self._fetch_all("SELECT id, expires_at FROM revoked_sessions "
+                                     "WHERE expires_at > ?", (ts(now),))
+        return {row["id"]: datetime.fromisoformat(row["expires_at"]) for row in rows}
+
+
+_SEARCHED: dict[Entity, tuple[str, ...]] = {
+    Entity.ASSET: ("name", "serial_number"),
+    Entity.CONTACT: ("first_name", "last_name", "email"),
+}
+"""Columns a text search matches; every other entity is searched by ``name``."""
+_SEARCHED.update({e: ("name",) for e in Entity if e not in _SEARCHED})
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _run(row: dict[str, Any]) -> RunRecord:
+    return RunRecord(**{**row, "full_sync": bool(row["full_sync"])})
 
 
 def _kind(deleted: bool, out_of_scope: bool) -> int:

@@ -132,7 +132,14 @@ CREATE TABLE entity_high_water (
     PRIMARY KEY (integration, entity, day)
 ) WITHOUT ROWID;
 """,
-    # 3: live/deleted/out-of-scope rows per entity, kept by the writes that change them
+    # 3: dashboard sessions ended by logging out, kept until they would have expired
+    """
+CREATE TABLE revoked_sessions (
+    id TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+""",
+    # 4: live/deleted/out-of-scope rows per entity, kept by the writes that change them
     """
 CREATE TABLE entity_counts (
     integration TEXT NOT NULL,

@@ -15,10 +15,11 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from psad.runtime import Runtime
-from psad.web import api, dashboard, openapi, tickets
+from psad.web import api, dashboard, data, openapi, tickets
 from psad.web.auth import auth_middleware
 from psad.web.errors import Handler, error_middleware
 from psad.web.keys import RUNTIME_KEY
+from psad.web.session import SESSIONS_KEY, Sessions, load_revoked
 
 MAX_BODY = 64 * 1024
 STOP_TIMEOUT = 30.0
@@ -77,11 +78,13 @@ def create_app(runtime: Runtime, *, start_work: bool = True) -> web.Application:
         middlewares=[security_headers, error_middleware, body_limit, auth_middleware],
         client_max_size=MAX_BODY)
     app[RUNTIME_KEY] = runtime
-    app.cleanup_ctx.append(_open_runtime)
+    app[SESSIONS_KEY] = Sessions()
+    app.cleanup_ctx.extend([_open_runtime, load_revoked])
     if start_work:
         app.cleanup_ctx.append(_run_work)
     app.add_routes(api.routes)
     app.add_routes(tickets.routes)
+    app.add_routes(data.routes)
     app.add_routes(openapi.routes)
     app.add_routes(dashboard.routes)
     dashboard.setup_templates(app)

@@ -318,7 +318,7 @@ async def test_malformed_record_is_rejected_alone(harness: Harness) -> None:
     results = {r.entity: r for r in report.entities}
     assert results[Entity.ASSET].rejected == 1 and results[Entity.ASSET].created == 149
     assert results[Entity.CONTACT].rejected == 1 and results[Entity.CONTACT].created == 59
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert run is not None
     reasons = {(e["entity"], e["psa_id"]): e["message"] for e in run["errors"]}
     assert "referenceTitle" in reasons[("assets", str(bad_asset))]

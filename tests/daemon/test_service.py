@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from conftest import ROOT, TOKEN, require_tool, write_config
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.daemon import Daemon
 from psad.logs import RedactingFormatter, redact
 from psad.simulators.serve import RunningSimulator
@@ -125,7 +125,8 @@ async def test_reload_applies_changes_and_keeps_queued_work(
     assert rt.scheduler.scheduler.get_job("second") is not None
     cw_sim.faults.latency = 0
     for _ in range(400):  # the run queued before the reload still runs to the end
-        outcome = (await rt.store.get_run(submission.run_id))["outcome"]
+        detail = await rt.store.get_run(submission.run_id)
+        outcome = detail.run.outcome if detail else None
         if outcome not in ("queued", "running"):
             break
         await asyncio.sleep(0.05)
@@ -161,7 +162,7 @@ def test_unit_file_verifies_and_is_hardened(tmp_path: Path) -> None:
     text = UNIT.read_text()
     for needed in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes",
                    "StateDirectory=psad", "ConfigurationDirectory=psad", "LoadCredential=",
-                   "ExecReload="):
+                   "ExecReload=", "LimitNOFILE="):
         assert needed in text
 
 

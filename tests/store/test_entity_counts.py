@@ -9,21 +9,20 @@ from pathlib import Path
 
 from psad.model import Address, Company, Entity, Site
 from psad.store import Store
+from psad.store.contract import RecordCounts
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-async def counted(store: Store, integration: str = "acme") -> dict[str, dict[str, int]]:
+async def counted(store: Store, integration: str = "acme") -> dict[str, RecordCounts]:
     """The oracle: every entity's rows counted one by one."""
-    result = {}
-    for entity in Entity:
-        [row] = await store.fetch_all(
-            "SELECT count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 0) AS live, "
-            "count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted, "
-            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 1) AS out_of_scope "
-            f"FROM {entity.value} WHERE integration = ?", (integration,))
-        result[entity.value] = row
-    return result
+    with sqlite3.connect(store.path) as conn:
+        return {entity.value: RecordCounts(*conn.execute(
+            "SELECT count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 0), "
+            "count(*) FILTER (WHERE deleted_at IS NOT NULL), "
+            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 1) "
+            f"FROM {entity.value} WHERE integration = ?", (integration,)).fetchone())
+            for entity in Entity}
 
 
 def company(i: int, status: str = "Active", name: str = "") -> Company:
@@ -57,7 +56,7 @@ async def test_counts_stay_exact_across_create_update_delete_and_scope_changes(
         [company(i) for i in range(10, 25)]
     await full_run(store, changed, next(at), out_of_scope={"5", "6", "7"})
     assert (await store.count_records("acme"))["companies"] == \
-        {"live": 22, "deleted": 5, "out_of_scope": 3}
+        RecordCounts(live=22, deleted=5, out_of_scope=3)
     assert await store.count_records("acme") == await counted(store)
     # resurrection, in and out of scope; a page repeated unchanged moves nothing
     back = [company(i) for i in range(30)]
@@ -65,7 +64,7 @@ async def test_counts_stay_exact_across_create_update_delete_and_scope_changes(
     await full_run(store, back, next(at), out_of_scope={"27"})
     assert await store.count_records("acme") == await counted(store)
     await store.apply_page("b", Entity.COMPANY, [company(1)], now=next(at))
-    assert (await store.count_records("b"))["companies"]["live"] == 1
+    assert (await store.count_records("b"))["companies"].live == 1
     assert await store.count_records("acme") == await counted(store)
 
 
@@ -77,17 +76,17 @@ async def test_migration_counts_rows_already_stored(tmp_path: Path) -> None:
     await store.close()
     with sqlite3.connect(path) as conn:  # as the version before the counts were kept
         conn.execute("DROP TABLE entity_counts")
-        conn.execute("PRAGMA user_version = 2")
+        conn.execute("PRAGMA user_version = 3")
     store = await Store.open(path)
     try:
         assert (await store.count_records("acme"))["companies"] == \
-            {"live": 11, "deleted": 0, "out_of_scope": 1}
+            RecordCounts(live=11, deleted=0, out_of_scope=1)
     finally:
         await store.close()
 
 
 async def test_health_ping_does_not_queue_behind_a_dashboard_query(store: Store) -> None:
-    slow = asyncio.create_task(store.fetch_all(
+    slow = asyncio.create_task(store._fetch_all(
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) "
         "SELECT count(*) AS n FROM c"))
     await asyncio.sleep(0.05)  # the reader's thread is now busy with it

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from conftest import ARTIFACTS, TOKEN, require_tool, write_config
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.simulators.dataset import Dataset

@@ -81,7 +81,7 @@ async def test_identical_concurrent_ticket_requests_share_one_upstream_call(
 async def daemon_for(tmp_path: Path, aiohttp_client: Any, sim: Any, max_concurrency: int) -> Any:
     from prometheus_client import CollectorRegistry
 
-    from psad.config import load_config
+    from psad.config_file import load_config
     from psad.metrics import Metrics
     from psad.runtime import Runtime
     from psad.web.app import create_app
