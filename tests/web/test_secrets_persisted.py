@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from conftest import TOKEN, write_config
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.logs import register_secret, redact
 from psad.metrics import Metrics
 from psad.runtime import Runtime
