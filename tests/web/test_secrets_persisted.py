@@ -126,5 +126,5 @@ async def test_stored_errors_are_capped(tmp_path: Path) -> None:
     run = await store.get_run(run_id)
     await store.close()
     assert run is not None
-    assert len(run["error"]) < MAX_ERROR_CHARS + 20
-    assert len(run["errors"][0]["message"]) < MAX_ERROR_CHARS + 20
+    assert len(run.run.error or "") < MAX_ERROR_CHARS + 20
+    assert len(run.errors[0].message) < MAX_ERROR_CHARS + 20
