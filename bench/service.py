@@ -136,7 +136,8 @@ async def force_sync_latency(samples: int = 200) -> dict[str, Any]:
             await _idle(runtime)
             run = await runtime.store.get_run(run_id)
             assert run is not None
-            latencies.append((datetime.fromisoformat(run["started_at"]) - sent).total_seconds())
+            assert run.run.started_at is not None
+            latencies.append((datetime.fromisoformat(run.run.started_at) - sent).total_seconds())
 
         # one slow run holds the only worker while 100 nightly runs queue behind it
         async with aiohttp.ClientSession() as session:
@@ -155,12 +156,12 @@ async def force_sync_latency(samples: int = 200) -> dict[str, Any]:
             await session.delete(sim.root + "/_sim/faults")
         await _idle(runtime)
         runs = await runtime.store.list_runs(limit=300)
-        after = sorted((r for r in runs if r["id"] > blocker["run_id"] or r["id"] == answer["run_id"]),
-                       key=lambda r: r["started_at"])
+        after = sorted((r for r in runs if r.id > blocker["run_id"] or r.id == answer["run_id"]),
+                       key=lambda r: r.started_at or "")
         return {"p50_ms": percentile(latencies, 0.5) * 1000,
                 "p99_ms": percentile(latencies, 0.99) * 1000,
                 "position_with_100_queued": answer["position"],
-                "forced_ran_next": after[0]["id"] == answer["run_id"]}
+                "forced_ran_next": after[0].id == answer["run_id"]}
     finally:
         await client.close()
         sim.stop()

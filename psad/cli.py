@@ -93,6 +93,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     checked = "not read (--no-secrets)" if args.no_secrets else "readable"
     print(f"{args.file}: ok ({len(config.integrations)} integration(s), "
           f"{len(secrets)} secret(s) {checked})")
+    for integration in config.integrations:
+        if hosts := integration.settings.get("zone_hosts"):
+            print(f"  {integration.name}: zone_hosts = {hosts!r} replaces the Autotask "
+                  "zone check (https://webservices*.autotask.net)")
     return EXIT_OK
 
 

@@ -55,6 +55,8 @@ SYNC_SETTINGS = (
             "time", type=int, default=900, minimum=0, maximum=6 * 3600),
     Setting("max_delete_share", "refuse a deletion sweep deleting more than this share",
             type=float, default=0.5, minimum=0.0, maximum=1.0),
+    Setting("delete_guard_days", "the deletion share is measured against the highest live "
+            "count of this many days", type=int, default=7, minimum=0, maximum=365),
     Setting("cursor_overlap_seconds", "incremental fetches reach back this far",
             type=int, default=300, minimum=0, maximum=86400),
     Setting("request_timeout_seconds", "timeout of one PSA request", type=float, default=60.0,
@@ -218,6 +220,7 @@ class SyncConfig:
     workers: int = default_of(SYNC_SETTINGS, "workers")
     jitter_seconds: int = default_of(SYNC_SETTINGS, "jitter_seconds")
     max_delete_share: float = default_of(SYNC_SETTINGS, "max_delete_share")
+    delete_guard_days: int = default_of(SYNC_SETTINGS, "delete_guard_days")
     cursor_overlap_seconds: int = default_of(SYNC_SETTINGS, "cursor_overlap_seconds")
     request_timeout_seconds: float = default_of(SYNC_SETTINGS, "request_timeout_seconds")
     max_retries: int = default_of(SYNC_SETTINGS, "max_retries")

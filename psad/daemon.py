@@ -23,17 +23,22 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from psad.config import Config
 from psad.config_file import load_config, load_or_exit
 from psad.errors import ConfigError
-from psad.exit_codes import EXIT_CONFIG
+from psad.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from psad.interpreter import tune_interpreter
 from psad.metrics import Metrics
 from psad.runtime import Runtime
+from psad.store import DatabaseUnavailable
 from psad.systemd import Notifier, watchdog_interval
-from psad.web.app import create_app
+from psad.web.app import STOP_TIMEOUT, create_app
 from psad.web.server import GuardedSite, ServerLimits
 
 log = logging.getLogger("psad.daemon")
 
 MAX_LOOP_LAG = 5.0
+
+
+class StartupFailed(Exception):
+    """The daemon cannot start here: its port or its database is unusable (the message says which)."""
 
 
 class Daemon:
@@ -46,29 +51,46 @@ class Daemon:
             registry = CollectorRegistry()
             ProcessCollector(registry=registry)
         self.runtime = Runtime(config, Metrics(registry))
-        self.app = create_app(self.runtime)
+        self.app = create_app(self.runtime, start_work=False)
         self.stopping = asyncio.Event()
         self.url = ""
         self._tasks: set[asyncio.Task[object]] = set()
 
     async def run(self, on_ready: asyncio.Event | None = None) -> None:
+        """Open the database, bind the port, and only then touch any run.
+
+        A start that fails (busy port, unusable database) raises
+        :class:`StartupFailed` having resumed, queued or changed nothing.
+        """
         tune_interpreter()
         config = self.runtime.config
         runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
                                shutdown_timeout=10)
         loop = asyncio.get_running_loop()
+        working = listening = False
         try:
-            await runner.setup()
+            try:
+                await runner.setup()
+            except DatabaseUnavailable as err:
+                raise StartupFailed(f"cannot open {err}") from None
             site = GuardedSite(runner, config.server.listen_host, config.server.listen_port,
                                ServerLimits(config.server.idle_timeout_seconds,
                                             config.server.max_connections))
-            await site.start()
+            try:
+                await site.start()
+            except OSError as err:
+                raise StartupFailed(
+                    f"cannot listen on {config.server.listen_host}:{config.server.listen_port}"
+                    f" (server.listen): {err.strerror or err}") from None
+            listening = True
             host, port = runner.addresses[0][:2]
             self.url = f"http://{host}:{port}"
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
             loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
             log.info("psad listening on %s", self.url)
+            await self.runtime.start()
+            working = True
             # Start-up objects (modules, config, templates) live as long as the process;
             # frozen, they drop out of every full collection, which would otherwise
             # pause the loop for tens of milliseconds (a ticket call's p99).
@@ -84,8 +106,11 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+            if working:
+                await self.runtime.stop(timeout=STOP_TIMEOUT)
             await runner.cleanup()
-            log.info("psad stopped")
+            if listening:
+                log.info("psad stopped")
 
     def status_line(self) -> str:
         rt = self.runtime
@@ -147,11 +172,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in err.problems:
             log.error("%s", problem)
         return EXIT_CONFIG
+    except StartupFailed as err:
+        log.error("%s", err)
+        return EXIT_FAILED
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return asyncio.run(run_demo(args))
+    try:
+        return asyncio.run(run_demo(args))
+    except StartupFailed as err:
+        log.error("%s", err)
+        return EXIT_FAILED
 
 
 async def run_demo(args: argparse.Namespace) -> int:

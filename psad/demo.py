@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,16 +80,24 @@ def demo_config_text(directory: Path, port: int, simulators: list[RunningSimulat
     return "\n".join(parts) + "\n"
 
 
+def _write_secret(path: Path, value: str) -> None:
+    """A secret file readable by its owner only, whatever the umask or an older copy's mode."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
+
+
 def _write_files(directory: Path, token: str, port: int,
                  simulators: list[RunningSimulator]) -> Path:
     secrets_dir = directory / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
     secrets_dir.chmod(0o700)
-    (secrets_dir / "api-token").write_text(token + "\n")
+    _write_secret(secrets_dir / "api-token", token)
     for sim in simulators:
         name = f"demo-{sim.spec.kind.replace('_', '-')}"
         for key, value in sim.spec.secrets.items():
-            (secrets_dir / f"{name}-{key}").write_text(value + "\n")
+            _write_secret(secrets_dir / f"{name}-{key}", value)
     path = directory / "psad.toml"
     path.write_text(demo_config_text(directory, port, simulators))
     return path

@@ -29,7 +29,8 @@ from psad.errors import PsaAuthError, PsaError, PsaUnavailable, SyncInterrupted
 from psad.http import REQUEST_COUNTER
 from psad.metrics import Metrics
 from psad.model import SYNC_ORDER, Company, Entity
-from psad.store import EntityResult, Store, utcnow
+from psad.store import EntityResult, utcnow
+from psad.store.contract import StoreContract
 
 log = logging.getLogger("psad.engine")
 
@@ -104,7 +105,7 @@ def joined(pages: Sequence[Page]) -> Page:
 
 
 class SyncEngine:
-    def __init__(self, store: Store, sync: SyncConfig, metrics: Metrics | None = None,
+    def __init__(self, store: StoreContract, sync: SyncConfig, metrics: Metrics | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.sync = sync
@@ -243,11 +244,16 @@ class SyncEngine:
             else:
                 sweep = await self.store.sweep(integration.name, entity, run_id,
                                                now=self.clock(), written_since=fetch_started,
-                                               max_share=self.sync.max_delete_share)
+                                               max_share=self.sync.max_delete_share,
+                                               guard_since=self.clock() - timedelta(
+                                                   days=self.sync.delete_guard_days))
                 result.deleted = sweep.deleted
                 if sweep.refused:
+                    gone = sweep.high_water - sweep.live + sweep.missing
                     result.note = (f"deletion sweep refused: {sweep.missing} of {sweep.live} "
-                                   f"live records are gone upstream, more than the "
+                                   f"live records are gone upstream ({gone} of the "
+                                   f"{sweep.high_water} seen in the last "
+                                   f"{self.sync.delete_guard_days} days), more than the "
                                    f"{self.sync.max_delete_share:.0%} limit; nothing was "
                                    "deleted")
             result.complete = True

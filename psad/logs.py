@@ -3,15 +3,19 @@
 Under systemd (``$JOURNAL_STREAM`` set) each line starts with its syslog
 priority (``<3>`` error … ``<7>`` debug) so journald files it at the right
 level. Anything that looks like a credential is redacted before it is
-written, whatever logger produced it.
+written, whatever logger produced it; the store applies the same
+:func:`redact` to every error it keeps.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import re
 import sys
+from urllib.parse import quote, quote_plus
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
              logging.CRITICAL: 2}
@@ -20,16 +24,36 @@ _PATTERNS = [
     re.compile(r"(?i)((?:api_key|apikey|access_token|client_secret|password|secret|token)"
                r"['\"]?\s*[=:]\s*['\"]?)[^\s&'\",}]+"),
 ]
-_known_secrets: set[str] = set()
+MIN_SECRET_LENGTH = 8
+"""Shorter values are never registered: no secret is that short, and they would redact words."""
+_known_secrets: list[str] = []
+"""Registered values and their encoded forms, longest first (a longer form is never left
+half-redacted by a shorter one inside it)."""
+
+
+def encoded_forms(value: str) -> set[str]:
+    """``value`` as it may travel or be echoed back: itself, URL- and form-encoded,
+    base64 (a Basic credential) and JSON-escaped."""
+    raw = value.encode()
+    return {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1],
+            base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+            base64.b64encode(raw).decode().rstrip("=")}
 
 
 def register_secret(value: str) -> None:
-    """Never let this exact value reach a log line (short values would redact noise)."""
-    if len(value) >= 6:
-        _known_secrets.add(value)
+    """Never let this value, nor an encoded form of it, reach a log line or the sync log.
+
+    Connectors register the credential strings they build from secrets too
+    (ConnectWise's ``company+public:private``), so its Basic base64 is caught.
+    """
+    if len(value) < MIN_SECRET_LENGTH:
+        return
+    forms = {f for f in encoded_forms(value) if len(f) >= MIN_SECRET_LENGTH}
+    _known_secrets[:] = sorted(forms.union(_known_secrets), key=len, reverse=True)
 
 
 def redact(text: str) -> str:
+    """``text`` without registered secrets or anything that looks like a credential."""
     for secret in _known_secrets:
         if secret in text:
             text = text.replace(secret, "***")

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from psad.store import Store, utcnow
+from psad.store import utcnow
+from psad.store.contract import StoreContract
 
 log = logging.getLogger("psad.queue")
 
@@ -60,7 +61,7 @@ class QueueClosed(Exception):
 
 
 class SyncQueue:
-    def __init__(self, store: Store, execute: Execute, *, workers: int = 2,
+    def __init__(self, store: StoreContract, execute: Execute, *, workers: int = 2,
                  on_change: Callable[[], None] | None = None) -> None:
         self.store = store
         self.execute = execute
@@ -74,6 +75,8 @@ class SyncQueue:
         self._wakeup = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        self._unclosed: dict[int, str] = {}
+        """Runs a worker error left open, with the error to close them with."""
 
     # -- asking ----------------------------------------------------------------
 
@@ -166,6 +169,7 @@ class SyncQueue:
         if pending:
             log.warning("cancelled %d sync(s) still running after %.0fs", len(pending), timeout)
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._close_unclosed()
         log.info("queue stopped; %d run(s) left waiting resume at the next start",
                  len(self.waiting))
 
@@ -182,15 +186,34 @@ class SyncQueue:
                 entry.started_at = utcnow()
                 self.running[entry.integration] = entry
             self._changed()
+            await self._close_unclosed()
             try:
                 await self.execute(entry, self.stop_event)
-            except Exception:
+            except Exception as err:
                 log.exception("integration=%s run=%d worker error", entry.integration,
                               entry.run_id)
+                self._unclosed[entry.run_id] = f"worker error: {type(err).__name__}: {err}"
             finally:
                 self.running.pop(entry.integration, None)
                 self._changed()
-                await self._notify()
+            await self._close_unclosed()
+            await self._notify()
+
+    async def _close_unclosed(self) -> None:
+        """End runs a worker error left queued or running as ``failed``.
+
+        The error may be the store's own (a full disk), so a close that fails
+        is tried again before the next run and at stop; a run still open then
+        is closed at the next start (:meth:`Store.interrupt_unfinished_runs`).
+        """
+        for run_id, error in list(self._unclosed.items()):
+            try:
+                await self.store.close_run(run_id, outcome="failed", error=error,
+                                           at=utcnow())
+            except Exception as err:
+                log.warning("run=%d cannot be closed yet (%s); trying again later", run_id, err)
+                return
+            del self._unclosed[run_id]
 
     def _next(self) -> QueuedRun | None:
         if self.stop_event.is_set():

@@ -9,6 +9,7 @@ queued or running work.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,7 @@ import aiohttp
 from psad.config import Config, IntegrationConfig
 from psad.errors import ConfigError
 from psad.logs import register_secret
-from psad.web.auth import Tokens
-from psad.web.tickets import Coalescer
+from psad.coalesce import Coalescer
 from psad.connectors import build_connector
 from psad.connectors.base import Connector
 from psad.engine import SyncEngine
@@ -29,6 +29,8 @@ from psad.model import Entity
 from psad.queue import QueuedRun, SyncQueue
 from psad.scheduler import NightlyScheduler
 from psad.store import Store, parse_ts, utcnow
+from psad.store.contract import EntitySyncState, RunRecord, StoreContract
+from psad.tokens import Tokens
 
 log = logging.getLogger("psad.runtime")
 
@@ -51,7 +53,7 @@ class IntegrationView:
 class Runtime:
     """Built before the loop runs; :meth:`open` and :meth:`start` bring it up in order."""
 
-    store: Store
+    store: StoreContract
     session: aiohttp.ClientSession
     engine: SyncEngine
     queue: SyncQueue
@@ -103,17 +105,14 @@ class Runtime:
         await self._restore_gauges()
         self.queue.start()
         self.scheduler.start(self.config.integrations)
-        for run in await self.store.fetch_all(
-                "SELECT r.* FROM runs r JOIN (SELECT integration, max(id) AS id FROM runs "
-                "GROUP BY integration) latest ON latest.id = r.id "
-                "WHERE r.outcome = 'interrupted' ORDER BY r.id"):
-            integration = self.config.integration(run["integration"])
+        for run in await self.store.latest_interrupted_runs():
+            integration = self.config.integration(run.integration)
             if integration is None or not integration.enabled:
                 continue
-            log.info("integration=%s run=%d was interrupted; resuming it", run["integration"],
-                     run["id"])
-            await self.queue.submit(run["integration"], "startup", f"resume of run {run['id']}",
-                                    full=bool(run["full_sync"]))
+            log.info("integration=%s run=%d was interrupted; resuming it", run.integration,
+                     run.id)
+            await self.queue.submit(run.integration, "startup", f"resume of run {run.id}",
+                                    full=run.full_sync)
         await self.scheduler.catch_up(self.store)
         self.ready = True
 
@@ -121,7 +120,7 @@ class Runtime:
         """Last-success times survive restarts, so an overdue alert survives them too."""
         for integration in self.config.integrations:
             for entity, state in (await self.store.entity_states(integration.name)).items():
-                if moment := parse_ts(state["last_success_at"]):
+                if moment := parse_ts(state.last_success_at):
                     self.metrics.last_success.labels(integration.name, entity).set(
                         moment.timestamp())
 
@@ -206,12 +205,8 @@ class Runtime:
 
     async def integration_summary(self, integration: IntegrationConfig) -> dict[str, Any]:
         view = self.integration_view(integration)
-        last = await self.store.fetch_one(
-            "SELECT * FROM runs WHERE integration = ? AND outcome NOT IN ('queued', 'running') "
-            "ORDER BY id DESC LIMIT 1", (integration.name,))
-        last_success = await self.store.fetch_one(
-            "SELECT id, finished_at FROM runs WHERE integration = ? AND outcome = 'succeeded' "
-            "ORDER BY id DESC LIMIT 1", (integration.name,))
+        last = await self.store.last_finished_run(integration.name)
+        last_success = await self.store.last_succeeded_run(integration.name)
         states = await self.store.entity_states(integration.name)
         return {
             "name": view.name,
@@ -228,16 +223,21 @@ class Runtime:
                          "started_at": view.running.started_at.isoformat()
                          if view.running.started_at else None} if view.running else None),
             "last_run": _run_brief(last),
-            "last_success": last_success,
-            "entities": {e.value: {"last_success_at": states.get(e.value, {}).get("last_success_at"),
-                                   "last_success_run": states.get(e.value, {}).get("last_success_run")}
-                         for e in Entity},
-            "records": await self.store.count_records(integration.name),
+            "last_success": ({"id": last_success.id, "finished_at": last_success.finished_at}
+                             if last_success else None),
+            "entities": {e.value: _entity_brief(states.get(e.value)) for e in Entity},
+            "records": {entity: dataclasses.asdict(counts) for entity, counts in
+                        (await self.store.count_records(integration.name)).items()},
         }
 
 
-def _run_brief(run: dict[str, Any] | None) -> dict[str, Any] | None:
+def _run_brief(run: RunRecord | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {k: run[k] for k in ("id", "trigger", "requested_by", "queued_at", "started_at",
-                                "finished_at", "outcome", "error")}
+    return {k: getattr(run, k) for k in ("id", "trigger", "requested_by", "queued_at",
+                                         "started_at", "finished_at", "outcome", "error")}
+
+
+def _entity_brief(state: EntitySyncState | None) -> dict[str, Any]:
+    return {"last_success_at": state.last_success_at if state else None,
+            "last_success_run": state.last_success_run if state else None}

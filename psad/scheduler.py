@@ -24,7 +24,8 @@ from apscheduler.triggers.base import BaseTrigger
 from psad.config import IntegrationConfig
 from psad.cron import cron_trigger
 from psad.queue import QueueClosed, SyncQueue
-from psad.store import Store, ts, utcnow
+from psad.store import utcnow
+from psad.store.contract import StoreContract
 
 log = logging.getLogger("psad.scheduler")
 
@@ -120,7 +121,7 @@ class NightlyScheduler:
         except QueueClosed:
             log.info("integration=%s nightly run not queued: psad is stopping", name)
 
-    async def catch_up(self, store: Store, now: datetime | None = None) -> list[str]:
+    async def catch_up(self, store: StoreContract, now: datetime | None = None) -> list[str]:
         """Queue one start-up run for each integration whose last night was missed."""
         now = now or utcnow()
         queued: list[str] = []
@@ -128,10 +129,7 @@ class NightlyScheduler:
             last_fire = trigger.previous_fire_time(now)
             if last_fire is None:
                 continue
-            covered = await store.fetch_one(
-                "SELECT id FROM runs WHERE integration = ? AND trigger IN ('nightly', 'startup') "
-                "AND queued_at >= ? AND outcome != 'cancelled' LIMIT 1", (name, ts(last_fire)))
-            if covered is None:
+            if not await store.nightly_covered(name, last_fire):
                 log.info("integration=%s missed its nightly sync of %s; running it now", name,
                          last_fire.isoformat())
                 await self.queue.submit(name, "startup", "catch-up", scheduled_for=last_fire)

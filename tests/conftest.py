@@ -109,6 +109,17 @@ async def run_sync(store, engine, connector, *, full: bool = False, name: str = 
     return await engine.run(run_id, connector, full=full)
 
 
+def sql_rows(store, sql: str, args: tuple = ()) -> list[tuple]:
+    """Raw rows from a SQLite store's file, read-only (for checks no store method answers)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
 async def stored_rows(store, entity, *, live: bool = True, name: str = "acme") -> dict:
     """Stored rows of ``entity`` by PSA id; ``live=False`` includes soft-deleted ones."""
     return {r["psa_id"]: r for r in await store.records(name, entity, include_deleted=not live)}

@@ -12,6 +12,10 @@ apigrate/autotask-restapi, n8n-nodes-autotask, KelvinTegelaar/AutotaskAPI):
 - Zone discovery ``GET {root}V1.0/zoneInformation?user={username}`` needs no
   auth and answers ``{"url": ".../ATServicesRest/", "webUrl": ...}``; an unknown
   user answers 500 ``{"errors": ["Zone information could not be determined"]}``.
+  Zone URLs are ``https://webservices{N}.autotask.net/ATServicesRest/`` (the
+  zone-information OpenAPI spec's server, clients' notes); since the answer
+  is unauthenticated and then receives the credentials, psad accepts nothing
+  else unless the integration's ``zone_hosts`` says so (the simulator, a proxy).
   The zone is cached; a 401 makes the connector look the zone up again (the
   :class:`psad.http.Authenticator` ``refresh`` hook) and, if it moved, retry
   the call once on the new zone (django-autotask re-checks the zone the same way).
@@ -88,6 +92,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -184,6 +189,28 @@ def endpoint_of(url: str) -> str:
 
 
 # --- auth and zone ------------------------------------------------------------------------------
+
+
+VENDOR_ZONE_HOST: Final = re.compile(r"webservices\d*\.autotask\.net")
+"""The hosts Autotask's zone answers point at (``webservices5.autotask.net``)."""
+
+
+def zone_allowed(url: str, zone_hosts: str | None) -> bool:
+    """Whether the zone answer ``url`` may receive the API user's credentials.
+
+    By default only https on the vendor's API hosts. ``zone_hosts`` replaces
+    that with its comma-separated entries: a host name (https only) or
+    ``http://host`` to allow plain http to that host too.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not zone_hosts:
+        return parts.scheme == "https" and VENDOR_ZONE_HOST.fullmatch(host) is not None
+    for entry in (e.strip().lower() for e in zone_hosts.split(",") if e.strip()):
+        scheme, _, name = entry.rpartition("://")
+        if host == name and parts.scheme in ({"https", scheme} if scheme else {"https"}):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +464,9 @@ class AutotaskConnector(Connector):
                 "date (Autotask has no purchase date field)", required=False),
         Setting("closed_statuses", "comma-separated ticket status labels that count as closed "
                 "besides Complete", required=False),
+        Setting("zone_hosts", "comma-separated hosts the zone lookup may send psad to, instead "
+                "of https://webservices*.autotask.net (``http://host`` allows plain http; for "
+                "the simulator or a proxy)", required=False),
     )
     incremental = frozenset(_CHANGED)
 
@@ -485,6 +515,12 @@ class AutotaskConnector(Connector):
         except BadRecord as err:
             raise PsaBadResponse(f"GET zoneInformation: {err}", integration=self.name,
                                  url=url) from None
+        zone_hosts = self.integration.settings.get("zone_hosts")
+        if not zone_allowed(api, zone_hosts):
+            allowed = zone_hosts or "https://webservices*.autotask.net"
+            raise PsaAuthError(f"GET zoneInformation: the zone {api!r} is not on {allowed}; "
+                               "psad sends no credentials there (zone_hosts overrides)",
+                               integration=self.name, url=url)
         return Zone(_slash(api), _slash(web) if web else None)
 
     async def _recheck_zone(self) -> None:

@@ -32,6 +32,7 @@ from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaBadResponse
 from psad.http import RequestPriority, with_priority
+from psad.logs import register_secret
 from psad.model import (
     Address,
     Asset,
@@ -65,7 +66,9 @@ _PATHS: dict[Entity, str] = {
 
 class _BasicAuth:
     def __init__(self, company: str, public_key: str, private_key: str, client_id: str) -> None:
-        token = base64.b64encode(f"{company}+{public_key}:{private_key}".encode()).decode()
+        credential = f"{company}+{public_key}:{private_key}"
+        register_secret(credential)
+        token = base64.b64encode(credential.encode()).decode()
         self._headers = {"Authorization": f"Basic {token}", "clientId": client_id}
 
     async def headers(self) -> Mapping[str, str]:

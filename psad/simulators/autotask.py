@@ -112,6 +112,7 @@ SIMULATOR_SETTINGS: Final[dict[str, str]] = {
     "username": DEMO_USERNAME,
     "purchase_date_udf": PURCHASE_DATE_UDF,
     "closed_statuses": CLOSED_STATUSES,
+    "zone_hosts": "http://127.0.0.1",
 }
 SIMULATOR_SECRETS: Final[dict[str, str]] = {
     "secret": DEMO_SECRET,

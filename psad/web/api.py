@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 routes = web.RouteTableDef()
 MAX_QUERY_VALUE = 200
+MAX_ID = 64
 
 
 def parse_query(request: web.Request, spec: Mapping[str, Callable[[str], Any]]) -> dict[str, Any]:
@@ -75,6 +76,20 @@ def nonempty(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
     return value
+
+
+def psa_id_param(name: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if (not value or len(value) > MAX_ID or not value.isascii()
+                or not all(c.isalnum() or c in "-_" for c in value)):
+            raise ValueError(f"{name} must be a PSA id (letters, digits, '-' or '_')")
+        return value
+    return parse
+
+
+def search_text(value: str) -> str | None:
+    """Search text with control characters dropped; blank means no text filter."""
+    return "".join(c for c in value if ord(c) >= 32 and c != "\x7f").strip() or None
 
 
 def runtime(request: web.Request) -> Runtime:
@@ -142,7 +157,8 @@ async def list_runs(request: web.Request) -> web.Response:
     runs = await runtime(request).store.list_runs(
         integration=query.get("integration"), outcome=query.get("outcome"),
         before=query.get("before"), limit=limit)
-    body: dict[str, Any] = {"runs": runs, "next_before": runs[-1]["id"] if len(runs) == limit else None}
+    body: dict[str, Any] = {"runs": [run.to_json() for run in runs],
+                            "next_before": runs[-1].id if len(runs) == limit else None}
     return web.json_response(body)
 
 
@@ -161,9 +177,10 @@ async def get_run(request: web.Request) -> web.Response:
 async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | None:
     """A run from the sync log plus its live queue state (position, entities in progress)."""
     rt = runtime(request)
-    run = await rt.store.get_run(run_id)
-    if run is None:
+    detail = await rt.store.get_run(run_id)
+    if detail is None:
         return None
+    run = detail.to_json()
     run["position"] = rt.queue.position(run_id)
     for entry in rt.queue.running.values():
         if entry.run_id == run_id:

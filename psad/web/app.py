@@ -2,7 +2,9 @@
 
 Start-up runs as cleanup contexts in order (store and session, then the
 queue, workers and scheduler); teardown runs in reverse, so a stop finishes
-running syncs before the store closes.
+running syncs before the store closes. The daemon starts the work itself
+once its port is bound (``start_work=False``), so a start that cannot listen
+touches no run.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from psad.runtime import Runtime
-from psad.web import api, dashboard, openapi, tickets
+from psad.web import api, dashboard, data, openapi, tickets
 from psad.web.auth import auth_middleware
 from psad.web.errors import Handler, error_middleware
 from psad.web.keys import RUNTIME_KEY
@@ -71,15 +73,18 @@ async def _run_work(app: web.Application) -> AsyncIterator[None]:
     await runtime.stop(timeout=STOP_TIMEOUT)
 
 
-def create_app(runtime: Runtime) -> web.Application:
+def create_app(runtime: Runtime, *, start_work: bool = True) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, error_middleware, body_limit, auth_middleware],
         client_max_size=MAX_BODY)
     app[RUNTIME_KEY] = runtime
     app[SESSIONS_KEY] = Sessions()
-    app.cleanup_ctx.extend([_open_runtime, load_revoked, _run_work])
+    app.cleanup_ctx.extend([_open_runtime, load_revoked])
+    if start_work:
+        app.cleanup_ctx.append(_run_work)
     app.add_routes(api.routes)
     app.add_routes(tickets.routes)
+    app.add_routes(data.routes)
     app.add_routes(openapi.routes)
     app.add_routes(dashboard.routes)
     dashboard.setup_templates(app)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
 from urllib.parse import quote
-from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -16,21 +14,6 @@ from psad.web.session import (CSRF_HEADER, SESSIONS_KEY, client_address, csrf_ok
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/api/openapi.json"})
 PUBLIC_PREFIXES = ("/static/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    api: str
-    metrics: str | None = None
-
-    def api_ok(self, presented: str | None) -> bool:
-        return presented is not None and hmac.compare_digest(presented.encode(), self.api.encode())
-
-    def metrics_ok(self, presented: str | None) -> bool:
-        if self.metrics is not None and presented is not None and hmac.compare_digest(
-                presented.encode(), self.metrics.encode()):
-            return True
-        return self.api_ok(presented)
 
 
 def bearer(request: web.Request) -> str | None:

@@ -9,8 +9,6 @@ is refused outright when the browser says it was sent from another site.
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,11 +17,13 @@ from multidict import MultiDictProxy
 
 from psad.config import IntegrationConfig
 from psad.model import Entity
-from psad.store import OUTCOMES, Store
+from psad.store import OUTCOMES
+from psad.store.contract import COMPANY_CHILDREN, TicketChoices
 from psad.web import templating
 from psad.web.api import (force_sync, int_between, integration_or_404, nonempty, one_of,
-                          parse_query, requester, run_details, runtime)
+                          parse_query, requester, run_details, runtime, search_text)
 from psad.web.auth import bearer
+from psad.web.data import decode_cursor, entity_query, next_cursor
 from psad.web.errors import ApiError, Handler
 from psad.web.session import (CSRF_HEADER, SESSIONS_KEY, client_address, csrf_ok, csrf_token,
                               issue, revoke, same_origin, session_ok)
@@ -32,9 +32,9 @@ from psad.web.tickets import fetch_ticket, fetch_ticket_page, ticket_query
 routes = web.RouteTableDef()
 RUNS_PER_PAGE = 50
 COMPANIES_PER_PAGE = 50
+RECORDS_PER_PAGE = 50
 MAX_ID = 2**62
 LIVE_OUTCOMES = ("queued", "running")
-COMPANY_CHILDREN = (Entity.SITE, Entity.CONTACT, Entity.ASSET)
 STATUS_TITLES = {
     400: "Bad request", 401: "Not signed in", 403: "Refused", 404: "Not found",
     409: "Not possible right now", 502: "The PSA answered with an error",
@@ -143,74 +143,18 @@ async def integration_summaries(request: web.Request) -> list[dict[str, Any]]:
     return [await rt.integration_summary(i) for i in rt.config.integrations]
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-async def company_page(store: Store, integration: str, text: str | None,
-                       page_number: int) -> tuple[list[dict[str, Any]], int]:
-    """One page of companies by name (deleted and out of scope included) and the total."""
-    where, args = ("name LIKE ? ESCAPE '\\'", (_like(text),)) if text else ("", ())
-    rows = await store.records(integration, Entity.COMPANY, where=where, args=args,
-                               limit=COMPANIES_PER_PAGE,
-                               offset=(page_number - 1) * COMPANIES_PER_PAGE,
-                               order="name COLLATE NOCASE, psa_id")
-    total = await store.fetch_one(
-        "SELECT count(*) AS n FROM companies WHERE integration = ?"
-        + (f" AND {where}" if where else ""), (integration, *args))
-    return rows, total["n"] if total else 0
-
-
-async def child_counts(store: Store, integration: str,
-                       company_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Live sites, contacts and assets per company, for the given companies."""
-    counts: dict[str, dict[str, int]] = {cid: {} for cid in company_ids}
-    for entity in COMPANY_CHILDREN:
-        for row in await store.fetch_all(
-                f"SELECT company_psa_id AS id, count(*) AS n FROM {entity.value} "
-                "WHERE integration = ? AND deleted_at IS NULL AND company_psa_id IN "
-                "(SELECT value FROM json_each(?)) GROUP BY company_psa_id",
-                (integration, json.dumps(list(company_ids)))):
-            counts[row["id"]][entity.value] = row["n"]
-    return counts
-
-
-async def company_detail(store: Store, integration: str,
-                         psa_id: str) -> dict[str, Any] | None:
-    found = await store.records(integration, Entity.COMPANY, where="psa_id = ?", args=(psa_id,))
-    if not found:
-        return None
-    orders = {Entity.SITE: '"primary" DESC, name COLLATE NOCASE',
-              Entity.CONTACT: "last_name COLLATE NOCASE, first_name COLLATE NOCASE",
-              Entity.ASSET: "name COLLATE NOCASE"}
-    company = found[0]
-    for entity in COMPANY_CHILDREN:
-        company[entity.value] = await store.records(
-            integration, entity, where="company_psa_id = ?", args=(psa_id,),
-            order=f"deleted_at IS NOT NULL, {orders[entity]}, psa_id")
-    return company
-
-
-async def ticket_choices(store: Store, integration: str) -> dict[str, Any]:
-    """Filter choices for the tickets page, from the synced set-up data."""
-    def live(entity: Entity, order: str, where: str = "") -> Any:
-        return store.records(integration, entity, include_deleted=False, where=where,
-                             order=order)
-
-    boards = await live(Entity.BOARD, "name COLLATE NOCASE, psa_id")
-    statuses = await live(Entity.TICKET_STATUS, "sort_order, name COLLATE NOCASE, psa_id")
-    board_names = {b["psa_id"]: b["name"] for b in boards}
+def ticket_choices(choices: TicketChoices) -> dict[str, Any]:
+    """Filter choices for the tickets page: statuses grouped under their board's name."""
+    board_names = {b["psa_id"]: b["name"] for b in choices.boards}
     groups: dict[str, list[dict[str, Any]]] = {}
-    for status in statuses:
+    for status in choices.statuses:
         label = board_names.get(status["board_psa_id"] or "", "All boards")
         groups.setdefault(label, []).append(status)
     return {
-        "companies": await live(Entity.COMPANY, "name COLLATE NOCASE, psa_id",
-                                "out_of_scope = 0"),
-        "boards": boards,
+        "companies": choices.companies,
+        "boards": choices.boards,
         "status_groups": sorted(groups.items(), key=lambda item: item[0].lower()),
-        "priorities": await live(Entity.PRIORITY, "sort_order, name COLLATE NOCASE, psa_id"),
+        "priorities": choices.priorities,
     }
 
 
@@ -307,7 +251,7 @@ async def runs_page(request: web.Request) -> web.Response:
                 filters={"integration": filters.get("integration"),
                          "outcome": filters.get("outcome")},
                 paged=bool(filters.get("before")),
-                next_before=runs[-1]["id"] if len(runs) == RUNS_PER_PAGE else None)
+                next_before=runs[-1].id if len(runs) == RUNS_PER_PAGE else None)
 
 
 @routes.get(r"/runs/{run_id:[0-9]{1,18}}")
@@ -332,13 +276,13 @@ async def companies_page(request: web.Request) -> web.Response:
     query = parse_query(without_blanks(request), {"q": nonempty,
                                                   "page": int_between(1, 100_000)})
     page_number = query.get("page", 1)
-    store = runtime(request).store
-    companies, total = await company_page(store, integration.name, query.get("q"), page_number)
-    counts = await child_counts(store, integration.name, [c["psa_id"] for c in companies])
+    found = await runtime(request).store.company_page(
+        integration.name, text=query.get("q"), limit=COMPANIES_PER_PAGE,
+        offset=(page_number - 1) * COMPANIES_PER_PAGE)
     return show(request, "companies.html", nav="companies", integration=integration.name,
-                companies=companies, counts=counts, total=total, q=query.get("q") or "",
-                page_number=page_number, per_page=COMPANIES_PER_PAGE,
-                has_more=page_number * COMPANIES_PER_PAGE < total)
+                companies=found.companies, counts=found.children, total=found.total,
+                q=query.get("q") or "", page_number=page_number, per_page=COMPANIES_PER_PAGE,
+                has_more=page_number * COMPANIES_PER_PAGE < found.total)
 
 
 @routes.get("/integrations/{name}/companies/{psa_id}")
@@ -347,13 +291,38 @@ async def company_page_view(request: web.Request) -> web.Response:
     integration: IntegrationConfig = integration_or_404(request)
     parse_query(request, {})
     psa_id = request.match_info["psa_id"]
-    company = None
+    detail = None
     if len(psa_id) <= 64:
-        company = await company_detail(runtime(request).store, integration.name, psa_id)
-    if company is None:
+        detail = await runtime(request).store.company_detail(integration.name, psa_id)
+    if detail is None:
         raise PageError(404, f"{integration.name} has no synced company with id {psa_id[:64]!r}.")
+    company = {**detail.company, "sites": detail.sites, "contacts": detail.contacts,
+               "assets": detail.assets}
     return show(request, "company.html", nav="companies", integration=integration.name,
                 company=company)
+
+
+def _browse(entity: Entity) -> Handler:
+    """A searchable, keyset-paged page of one company child (the HTML twin of its listing)."""
+    @page
+    async def handler(request: web.Request) -> web.Response:
+        integration: IntegrationConfig = integration_or_404(request)
+        query = parse_query(without_blanks(request), {"q": search_text, "next": decode_cursor})
+        found = await runtime(request).store.entity_page(
+            integration.name, entity, entity_query(query, limit=RECORDS_PER_PAGE))
+        names = await runtime(request).store.company_names(
+            integration.name, {r["company_psa_id"] for r in found.rows} - {None})
+        cursor = next_cursor(found)
+        return show(request, "records.html", nav=entity.value, integration=integration.name,
+                    entity=entity.value, rows=found.rows, company_names=names,
+                    q=query.get("q") or "", paged="next" in query,
+                    next_href=templating.query({"q": query.get("q"), "next": cursor})
+                    if cursor else None)
+    return handler
+
+
+for _entity in COMPANY_CHILDREN:
+    routes.get(f"/integrations/{{name}}/{_entity.value}")(_browse(_entity))
 
 
 # -- live tickets ----------------------------------------------------------------------
@@ -369,8 +338,8 @@ async def tickets_page(request: web.Request) -> web.Response:
                "priority": query.priority, "q": query.text}
     context: dict[str, Any] = {
         "nav": "tickets", "integration": integration.name, "kind": integration.kind,
-        "filters": filters, "choices": await ticket_choices(runtime(request).store,
-                                                            integration.name),
+        "filters": filters,
+        "choices": ticket_choices(await runtime(request).store.ticket_choices(integration.name)),
         "page_number": query.page, "tickets": [], "has_more": False, "problem": None}
     try:
         result = await fetch_ticket_page(filtered, query)

@@ -7,11 +7,17 @@ live daemon, so the two cannot drift apart unnoticed.
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 
+from psad.model import Address, Entity
 from psad.store import OUTCOMES
+from psad.web.data import CURSOR_PATTERN, MAX_LIMIT, slug
 
 routes = web.RouteTableDef()
 
@@ -81,13 +87,68 @@ INTEGRATION = _obj({
     "entities": {"type": "object"}, "records": {"type": "object"}})
 
 
+def _field_schema(hint: Any) -> dict[str, Any]:
+    """The JSON schema of one stored record field, from its type in psad.model."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        schema = _field_schema(inner)
+        return {**schema, "type": [schema["type"], "null"]}
+    if hint is Address:
+        return _obj({f: NULLABLE_STR for f in typing.get_type_hints(Address)})
+    if typing.get_origin(hint) is tuple:
+        return {"type": "array", "items": {"type": "string"}}
+    if typing.get_origin(hint) is Mapping or hint is Mapping:
+        return {"type": "object", "description": "the custom fields selected in the config"}
+    names = {str: "string", bool: "boolean", int: "integer", float: "number", date: "string"}
+    return {"type": names[hint]}
+
+
+def record_schema(entity: Entity) -> dict[str, Any]:
+    """One stored row as the entity data API returns it."""
+    hints = typing.get_type_hints(entity.record_type)
+    return _obj({
+        "integration": {"type": "string"}, "psa_id": {"type": "string"},
+        "out_of_scope": {"type": "boolean"}, "first_seen": {"type": "string"},
+        "last_seen": {"type": "string"}, "updated_at": {"type": "string"},
+        "deleted_at": NULLABLE_STR,
+        **{name: _field_schema(hints[name]) for name in entity.record_type.value_names()}})
+
+
+def _entity_path(entity: Entity) -> dict[str, Any]:
+    words = entity.value.replace("_", " ")
+    params = [
+        NAME,
+        _query("q", {"type": "string", "maxLength": 200},
+               "text search in names (also serial numbers of assets, emails of contacts)"),
+        _query("updated_since", {"type": "string", "format": "date-time"},
+               "change feed: only rows changed (or deleted) at or after this time"),
+        _query("include_deleted", {"enum": ["true", "false"]},
+               "include soft-deleted rows (default false)"),
+        _query("out_of_scope", {"enum": ["true", "false"]},
+               "only rows outside (true) or inside (false) the company filter"),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+               "page size (default 100)"),
+        _query("next", {"type": "string", "pattern": CURSOR_PATTERN},
+               "the cursor the previous page returned")]
+    if entity.is_company_child:
+        params.append(_query("company", {"type": "string", "pattern": ID_PATTERN},
+                             "only this company's (PSA id)"))
+    return {"get": {
+        "summary": f"synced {words}, in PSA-id order, keyset-paged", "security": [{"bearer": []}],
+        "parameters": params,
+        "responses": {"200": _json(_obj({
+            "items": {"type": "array", "items": _ref(f"Record_{entity.value}")},
+            "next": NULLABLE_STR}), words), **_errors(400, 401, 404)}}}
+
+
 def build_document() -> dict[str, Any]:
     bearer: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "psad", "version": "1",
                  "description": "PSA sync daemon: integrations, Force Sync, the sync log, "
-                                "and live tickets."},
+                                "the synced data and live tickets."},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
@@ -99,6 +160,7 @@ def build_document() -> dict[str, Any]:
                     "position": NULLABLE_INT})]},
                 "Integration": INTEGRATION,
                 "Ticket": TICKET,
+                **{f"Record_{e.value}": record_schema(e) for e in Entity},
             },
         },
         "paths": {
@@ -150,6 +212,7 @@ def build_document() -> dict[str, Any]:
                                 "schema": {"type": "integer", "minimum": 0}}],
                 "responses": {"200": _json(_ref("RunDetail"), "the run"),
                               **_errors(400, 401, 404)}}},
+            **{f"/api/integrations/{{name}}/{slug(e)}": _entity_path(e) for e in Entity},
             "/api/integrations/{name}/tickets": {"get": {
                 "summary": "live tickets from the PSA (never stored)", "security": bearer,
                 "parameters": [NAME, *(

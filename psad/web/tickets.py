@@ -8,7 +8,6 @@ choose filters, never hosts or paths; every id and filter is validated first.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -20,44 +19,16 @@ from aiohttp import web
 from psad.errors import PsaAuthError, PsaError, PsaNotFound, PsaTimeout, PsaUnavailable
 from psad.http import RequestPriority, with_priority
 from psad.model import Ticket, TicketPage, TicketQuery
-from psad.web.api import int_between, integration_or_404, parse_query, runtime
+from psad.web.api import (int_between, integration_or_404, parse_query, psa_id_param, runtime,
+                          search_text)
 from psad.web.errors import ApiError
 
 routes = web.RouteTableDef()
 T = TypeVar("T")
-MAX_ID = 64
 
 
 class ImpossibleId(Exception):
     """The connector says an id cannot exist in its PSA (wrong shape for that vendor)."""
-
-
-class Coalescer:
-    """One upstream call per key at a time; concurrent callers of a key share its result.
-
-    The call runs in its own task, so a caller that goes away does not cancel
-    it for the others.
-    """
-
-    def __init__(self) -> None:
-        self._inflight: dict[Hashable, asyncio.Task[Any]] = {}
-        self.upstream_calls = 0
-
-    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
-        task = self._inflight.get(key)
-        if task is None:
-            task = asyncio.ensure_future(call())
-            self._inflight[key] = task
-            self.upstream_calls += 1
-            task.add_done_callback(lambda done: self._done(key, done))
-        result: T = await asyncio.shield(task)
-        return result
-
-    def _done(self, key: Hashable, task: asyncio.Task[Any]) -> None:
-        if self._inflight.get(key) is task:
-            del self._inflight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved here so an unawaited failure is not reported
 
 
 TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
@@ -71,20 +42,6 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         if isinstance(out[key], datetime):
             out[key] = out[key].isoformat()
     return out
-
-
-def _psa_id(name: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if (not value or len(value) > MAX_ID or not value.isascii()
-                or not all(c.isalnum() or c in "-_" for c in value)):
-            raise ValueError(f"{name} must be a PSA id (letters, digits, '-' or '_')")
-        return value
-    return parse
-
-
-def _text(value: str) -> str | None:
-    """Search text with control characters dropped; blank means no text filter."""
-    return "".join(c for c in value if ord(c) >= 32 and c != "\x7f").strip() or None
 
 
 async def _proxied(request: web.Request, key: Hashable,
@@ -123,8 +80,8 @@ async def _proxied(request: web.Request, key: Hashable,
 
 def ticket_query(request: web.Request) -> TicketQuery:
     query = parse_query(request, {
-        "company": _psa_id("company"), "board": _psa_id("board"), "status": _psa_id("status"),
-        "priority": _psa_id("priority"), "q": _text, "page": int_between(1, 10_000),
+        "company": psa_id_param("company"), "board": psa_id_param("board"), "status": psa_id_param("status"),
+        "priority": psa_id_param("priority"), "q": search_text, "page": int_between(1, 10_000),
         "page_size": int_between(1, 100)})
     return TicketQuery(company=query.get("company"), board=query.get("board"),
                        status=query.get("status"), priority=query.get("priority"),
@@ -144,7 +101,7 @@ async def fetch_ticket_page(request: web.Request, query: TicketQuery) -> TicketP
 async def fetch_ticket(request: web.Request, ticket_id: str) -> Ticket:
     """One ticket; an id this PSA cannot have is a 404 like any unknown ticket."""
     try:
-        _psa_id("ticket id")(ticket_id)
+        psa_id_param("ticket id")(ticket_id)
     except ValueError as err:
         raise ApiError(400, str(err)) from None
     try:

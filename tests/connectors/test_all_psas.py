@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import run_sync, stored_rows
+from conftest import run_sync, sql_rows, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors import CONNECTORS
 from psad.connectors.base import Connector
@@ -232,7 +232,7 @@ SNAPSHOT = "SELECT max(u), max(s), sum(d) FROM ({})".format(" UNION ALL ".join(
 @pytest.mark.parametrize("psa", kinds(), indirect=True)
 async def test_second_sync_without_upstream_changes_changes_nothing(psa: Psa) -> None:
     assert (await psa.sync()).outcome == "succeeded"
-    before = await psa.store.fetch_one(SNAPSHOT)
+    before = sql_rows(psa.store, SNAPSHOT)
     again = await psa.sync()
     full = await psa.sync(full=True)
     for report in (again, full):
@@ -243,7 +243,7 @@ async def test_second_sync_without_upstream_changes_changes_nothing(psa: Psa) ->
         assert result.mode == "full"
         assert result.unchanged == result.fetched == expected_count(psa.kind, result.entity,
                                                                     psa.ds), result.entity
-    assert await psa.store.fetch_one(SNAPSHOT) == before  # no row was rewritten
+    assert sql_rows(psa.store, SNAPSHOT) == before  # no row was rewritten
     await psa.assert_complete()
 
 
@@ -528,7 +528,7 @@ async def test_malformed_asset_is_rejected_alone_and_everything_else_is_stored(p
     count = psa.ds.count("assets")
     assert (assets.fetched, assets.rejected, assets.created) == (count, 1, count - 1)
     assert all(r.rejected == 0 for e, r in by_entity.items() if e is not Entity.ASSET)
-    run = await psa.store.get_run(report.run_id)
+    run = (await psa.store.get_run(report.run_id)).to_json()
     assert run is not None
     assert [(e["entity"], e["psa_id"]) for e in run["errors"]] == [("assets", str(bad))]
     await psa.assert_complete(missing={Entity.ASSET: {str(bad)}})

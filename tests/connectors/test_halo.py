@@ -286,7 +286,7 @@ async def test_malformed_record_is_rejected_alone(harness: Harness) -> None:
     assert assets.rejected == 1 and assets.created == 149
     contacts = next(r for r in report.entities if r.entity is Entity.CONTACT)
     assert contacts.rejected == 1 and contacts.created == 59
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert run is not None
     reasons = {(e["entity"], e["psa_id"]): e["message"] for e in run["errors"]}
     assert "inventory_number" in reasons[("assets", str(bad_asset))]

@@ -358,7 +358,7 @@ async def test_malformed_record_is_rejected_alone(harness: Harness) -> None:
     results = by_entity(report)
     assert (results[Entity.ASSET].rejected, results[Entity.ASSET].created) == (1, 119)
     assert (results[Entity.CONTACT].rejected, results[Entity.CONTACT].created) == (1, 59)
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert run is not None
     reasons = {(e["entity"], e["psa_id"]): e["message"] for e in run["errors"]}
     assert "name" in reasons[("assets", str(bad_asset))]
@@ -432,7 +432,7 @@ async def test_success_false_envelope_fails_the_entity_with_the_vendor_message(
     harness.faults.status(ACCOUNTS, 200, count=None)  # HTTP 200, success: false
     report = await harness.sync()
     assert report.outcome == "failed"
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert run is not None
     messages = [e["message"] for e in run["errors"] if e["entity"] == "companies"]
     assert messages and "BMS reported a failure (code 200)" in messages[0]

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from conftest import run_sync, stored_rows
+from conftest import run_sync, sql_rows, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.syncro import (
     REQUESTS_PER_MINUTE,
@@ -228,14 +228,14 @@ async def test_second_sync_without_changes_writes_nothing(harness: Harness) -> N
     tables = " UNION ALL ".join(f"SELECT max(updated_at) AS u, count(deleted_at) AS d "
                                 f"FROM {e.value}" for e in Entity)
     snapshot = f"SELECT max(u), sum(d) FROM ({tables})"
-    before = await harness.store.fetch_one(snapshot)
+    before = sql_rows(harness.store, snapshot)
     for full in (False, True):
         report = await harness.sync(full=full)
         assert report.outcome == "succeeded"
         for result in report.entities:
             assert (result.created, result.updated, result.deleted) == (0, 0, 0), result.entity
             assert result.unchanged == result.fetched > 0, result.entity
-    assert await harness.store.fetch_one(snapshot) == before
+    assert sql_rows(harness.store, snapshot) == before
 
 
 async def test_upstream_changes_become_updated_created_and_soft_deleted(harness: Harness) -> None:
@@ -449,7 +449,7 @@ async def test_malformed_record_is_rejected_alone(harness: Harness) -> None:
     assert counts[Entity.ASSET] == (1, 149)
     assert counts[Entity.CONTACT] == (1, 59)
     assert counts[Entity.COMPANY] == (1, 11) and counts[Entity.SITE] == (1, 11)
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert run is not None
     reasons = {(e["entity"], e["psa_id"]): e["message"] for e in run["errors"]}
     assert "name" in reasons[("assets", str(bad_asset))]
@@ -481,7 +481,7 @@ async def test_a_refused_api_key_fails_the_run(harness: Harness) -> None:
     report = await harness.sync()
     assert report.outcome == "failed"
     assert report.error and "401" in report.error and "Not authorized" in report.error
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert run is not None
     failed_entities = {e["entity"] for e in run["errors"]}
     # one refused request per entity that started, none retried: a Syncro token cannot refresh

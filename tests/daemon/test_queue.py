@@ -67,8 +67,10 @@ async def test_queued_nightly_is_upgraded_to_force_and_moves_ahead(store: Store)
     upgraded = await queue.submit("b", "force", "web:bob", full=True)
     assert upgraded.run_id == second.run_id and upgraded.deduplicated
     assert queue.position(second.run_id) == 1 and queue.position(first.run_id) == 2
-    run = await store.get_run(second.run_id)
-    assert run and (run["trigger"], run["requested_by"], run["full_sync"]) == ("force", "web:bob", True)
+    detail = await store.get_run(second.run_id)
+    assert detail
+    run = detail.run
+    assert (run.trigger, run.requested_by, run.full_sync) == ("force", "web:bob", True)
 
 
 async def test_request_during_a_run_queues_exactly_one_follow_up(store: Store) -> None:

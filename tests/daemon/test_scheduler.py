@@ -51,7 +51,7 @@ async def test_a_cron_fire_submits_a_nightly_run(store: Store) -> None:
             if runs:
                 break
             await asyncio.sleep(0.02)
-        assert [(r["trigger"], r["requested_by"]) for r in runs] == [("nightly", "schedule")]
+        assert [(r.trigger, r.requested_by) for r in runs] == [("nightly", "schedule")]
     finally:
         scheduler.shutdown()
 
@@ -69,8 +69,8 @@ async def test_a_missed_night_is_run_once_at_start(store: Store) -> None:
     assert await scheduler.catch_up(store, now) == ["acme"]
     assert await scheduler.catch_up(store, now + timedelta(minutes=5)) == []
     runs = await store.list_runs(integration="acme")
-    assert [r["trigger"] for r in runs] == ["startup", "nightly"]
-    assert runs[0]["scheduled_for"].startswith("2026-11-25T04:00:00")
+    assert [r.trigger for r in runs] == ["startup", "nightly"]
+    assert runs[0].scheduled_for and runs[0].scheduled_for.startswith("2026-11-25T04:00:00")
 
 
 async def test_reload_replaces_changed_schedules_and_drops_removed_ones(store: Store) -> None:

@@ -125,7 +125,8 @@ async def test_reload_applies_changes_and_keeps_queued_work(
     assert rt.scheduler.scheduler.get_job("second") is not None
     cw_sim.faults.latency = 0
     for _ in range(400):  # the run queued before the reload still runs to the end
-        outcome = (await rt.store.get_run(submission.run_id))["outcome"]
+        detail = await rt.store.get_run(submission.run_id)
+        outcome = detail.run.outcome if detail else None
         if outcome not in ("queued", "running"):
             break
         await asyncio.sleep(0.05)

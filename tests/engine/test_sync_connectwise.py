@@ -205,7 +205,7 @@ async def test_failure_mid_sync_keeps_earlier_pages_and_cursors(harness: Harness
     harness.connector.fetch = fail_after_first_asset_page  # type: ignore[method-assign]
     report = await harness.sync(full=True)
     assert report.outcome == "failed"
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert run and run["outcome"] == "failed"
     assert any("HTTP 500" in e["message"] for e in run["errors"])
     rows = await harness.rows(Entity.ASSET)
@@ -241,7 +241,7 @@ async def test_an_internal_error_stops_the_other_entities_before_the_run_ends(
     assert report.outcome == "failed"
     assert report.error == "internal error: RuntimeError: bug in a parser"
     assert assets_cancelled.is_set()  # the other lane was stopped, not left running
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert run and run["outcome"] == "failed" and run["finished_at"]
     assert (await harness.store.entity_state("acme", Entity.ASSET)).cursor is None
 
@@ -258,7 +258,7 @@ async def test_mass_delete_guard_refuses_and_logs(harness: Harness,
     assert report.outcome == "partial"
     assert len(await harness.rows(Entity.ASSET)) == 150
     assert "deletion sweep refused" in caplog.text
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     assert any("refused" in e["message"] for e in run["errors"])
 
 
@@ -272,7 +272,7 @@ async def test_malformed_record_is_rejected_alone(harness: Harness) -> None:
     assert report.outcome == "partial"
     assets = next(r for r in report.entities if r.entity is Entity.ASSET)
     assert assets.rejected == 1 and assets.created == 149
-    run = await harness.store.get_run(report.run_id)
+    run = (await harness.store.get_run(report.run_id)).to_json()
     reasons = {(e["entity"], e["psa_id"]): e["message"] for e in run["errors"]}
     assert "name" in reasons[("assets", str(bad_asset))]
     assert "inactiveFlag" in reasons[("contacts", str(bad_contact))]

@@ -130,6 +130,19 @@ async def test_circuit_opens_after_repeated_failures_logs_once_and_recovers(
     assert "circuit closed" in caplog.text
 
 
+async def test_open_circuit_names_the_pause_and_the_upstream_error_that_opened_it(
+        client: PsaClient, cw_sim: Any) -> None:
+    cw_sim.faults.status(PATH, 503, count=None)
+    for _ in range(3):
+        with pytest.raises(PsaUnavailable):
+            await get(client, cw_sim)
+    with pytest.raises(PsaCircuitOpen) as caught:
+        await get(client, cw_sim)
+    message = str(caught.value)
+    assert "paused for" in message
+    assert f"{PATH}: HTTP 503 after" in message
+
+
 def test_retry_after_parsing_and_url_redaction() -> None:
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("-1") == 0.0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from conftest import sql_rows
 from psad.model import Address, Asset, Company, Entity, Site
 from psad.store import Store, backup_before_migrate
 from psad.store.rows import columns
@@ -23,8 +24,7 @@ def asset(i: int, notes: str = "n") -> Asset:
 
 async def test_tables_match_the_model_for_every_entity(store: Store) -> None:
     for entity in Entity:
-        rows = await store.fetch_all(f"PRAGMA table_info({entity.value})")
-        names = {r["name"] for r in rows}
+        names = {row[1] for row in sql_rows(store, f"PRAGMA table_info({entity.value})")}
         assert set(columns(entity)) <= names, entity
 
 
@@ -71,7 +71,7 @@ async def test_sweep_soft_deletes_unseen_rows_and_resurrects_them(store: Store) 
     assert len(rows) == 20  # never a hard delete
     back = await store.apply_page("acme", Entity.ASSET, [asset(19)], now=NOW)
     assert back.updated == 1
-    assert (await store.records("acme", Entity.ASSET, where="psa_id = '19'"))[0]["deleted_at"] is None
+    assert (await store.record("acme", Entity.ASSET, "19"))["deleted_at"] is None
 
 
 async def test_mass_delete_guard_refuses_and_deletes_nothing(store: Store) -> None:
@@ -106,9 +106,9 @@ async def test_unfinished_runs_are_marked_interrupted_at_start(store: Store) -> 
     done = await store.create_run("acme", "nightly", "s", full=False, queued_at=NOW)
     await store.update_run(done, outcome="succeeded", finished_at=NOW)
     found = await store.interrupt_unfinished_runs(at=NOW)
-    assert [r["id"] for r in found] == [queued, running]
-    assert {(await store.get_run(i))["outcome"] for i in (queued, running)} == {"interrupted"}
-    assert (await store.get_run(done))["outcome"] == "succeeded"
+    assert [r.id for r in found] == [queued, running]
+    assert {(await store.get_run(i)).run.outcome for i in (queued, running)} == {"interrupted"}
+    assert (await store.get_run(done)).run.outcome == "succeeded"
 
 
 async def test_schema_version_is_recorded_and_old_databases_are_backed_up(tmp_path: Path) -> None:
@@ -124,3 +124,31 @@ async def test_schema_version_is_recorded_and_old_databases_are_backed_up(tmp_pa
         conn.execute("CREATE TABLE keep (x)")
         conn.execute("PRAGMA user_version = 0")
     assert backup_before_migrate(old) is None  # empty/new database
+
+
+async def delete_companies(store: Store, keep: range, *, now: datetime,
+                           guard_days: int = 7) -> tuple[int, bool]:
+    """One full run that sees only ``keep`` upstream; the sweep's (deleted, refused)."""
+    run = await store.create_run("acme", "manual", "t", full=True, queued_at=now)
+    companies = [Company(psa_id=str(i), name=f"C{i}", website=None, status="Active")
+                 for i in keep]
+    await store.apply_page("acme", Entity.COMPANY, companies, now=now, run_id=run)
+    result = await store.sweep("acme", Entity.COMPANY, run, now=now, written_since=now,
+                               max_share=0.5, guard_since=now - timedelta(days=guard_days))
+    return result.deleted, result.refused
+
+
+async def test_mass_delete_guard_counts_deletions_spread_over_runs_in_its_window(
+        store: Store) -> None:
+    assert await delete_companies(store, range(50), now=NOW) == (0, False)
+    assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
+    assert await delete_companies(store, range(13), now=LATER) == (0, True)  # 37 of 50
+    live = await store.records("acme", Entity.COMPANY, include_deleted=False)
+    assert len(live) == 26
+
+
+async def test_mass_delete_guard_forgets_high_water_older_than_its_window(store: Store) -> None:
+    assert await delete_companies(store, range(50), now=NOW) == (0, False)
+    assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
+    week_later = NOW + timedelta(days=8)
+    assert await delete_companies(store, range(13), now=week_later) == (13, False)

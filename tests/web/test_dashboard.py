@@ -111,8 +111,7 @@ def csrf_of(page: str) -> str:
 
 
 async def run_count(client: TestClient) -> int:
-    row = await client.runtime.store.fetch_one("SELECT count(*) AS n FROM runs")  # type: ignore[attr-defined]
-    return int(row["n"])
+    return await client.runtime.store.run_count()  # type: ignore[attr-defined, no-any-return]
 
 
 def assert_inert(page: str, *raw: str) -> None:
@@ -204,8 +203,8 @@ async def test_force_sync_redirects_back_to_the_overview_showing_the_run_queued(
     match = re.fullmatch(rf"/\?synced={NAME}&run=(\d+)&position=(\d+)", location)
     assert match, location
     run_id = int(match.group(1))
-    run = await client.runtime.store.get_run(run_id)  # type: ignore[attr-defined]
-    assert run["trigger"] == "force" and run["requested_by"] == "dashboard"
+    run = (await client.runtime.store.get_run(run_id)).run  # type: ignore[attr-defined]
+    assert run.trigger == "force" and run.requested_by == "dashboard"
     page = await html(client, location)
     assert f'<a href="/runs/{run_id}">run #{run_id}</a>' in page
     assert ("is queued (position 1" in page) if match.group(2) == "1" else "has started" in page
@@ -254,9 +253,9 @@ async def test_overview_shows_kind_state_last_success_next_nightly_and_counts(
     assert "idle" in page and 'badge-partial">partial' in page  # one asset was rejected
     assert "<code>0 4 * * *</code> UTC" in page and '<time datetime="' in page
     counts = await client.runtime.store.count_records(NAME)  # type: ignore[attr-defined]
-    assert f"{counts['assets']['live']} assets" in page
-    outside = counts["companies"]["out_of_scope"]
-    assert outside > 0 and counts["assets"]["out_of_scope"] > 0
+    assert f"{counts['assets'].live} assets" in page
+    outside = counts["companies"].out_of_scope
+    assert outside > 0 and counts["assets"].out_of_scope > 0
     assert (f'<th scope="row">Companies</th><td class="num">{10 - outside}</td>'
             f'<td class="num">0</td><td class="num">{outside}</td>') in page
     assert f'<form method="post" action="/integrations/{NAME}/sync">' in page
@@ -290,8 +289,8 @@ async def test_run_page_shows_timings_entity_counts_and_every_record_error(
         client: TestClient) -> None:
     await login(client)
     (run,) = await client.runtime.store.list_runs(limit=1)  # type: ignore[attr-defined]
-    page = await html(client, f"/runs/{run['id']}")
-    assert f"Run #{run['id']}" in page and 'data-run-field="outcome">partial' in page
+    page = await html(client, f"/runs/{run.id}")
+    assert f"Run #{run.id}" in page and 'data-run-field="outcome">partial' in page
     assert "data-live-run" not in page and 'http-equiv="refresh"' not in page
     broken = client.hostile.broken_asset.id  # type: ignore[attr-defined]
     assert "name: required text is missing" in page and f"<td>{broken}</td>" in page
@@ -493,7 +492,7 @@ async def test_every_page_sends_the_csp_and_has_no_inline_script_or_style(
     await login(client)
     hostile = client.hostile  # type: ignore[attr-defined]
     (run,) = await client.runtime.store.list_runs(limit=1)  # type: ignore[attr-defined]
-    for path in ("/", "/runs", f"/runs/{run['id']}", f"/integrations/{NAME}/companies",
+    for path in ("/", "/runs", f"/runs/{run.id}", f"/integrations/{NAME}/companies",
                  f"/integrations/{NAME}/companies/{hostile.company.id}",
                  f"/integrations/{NAME}/tickets", f"/integrations/{NAME}/tickets/1", "/login"):
         resp = await client.get(path, allow_redirects=False)

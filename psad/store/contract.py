@@ -1,0 +1,329 @@
+"""The store contract: every question psad asks its database, and the answers' types.
+
+The daemon, scheduler, dashboard and API talk to the store only through
+:class:`StoreContract`; no SQL (and no SQL fragment) crosses this boundary, so a
+second backend implements these methods and passes ``tests/store/`` — nothing
+else changes. :class:`psad.store.Store` is the SQLite implementation.
+
+Conventions every backend keeps:
+
+- Timestamps in results are ISO-8601 UTC text with microseconds, as
+  :func:`psad.store.ts` writes them (they sort as text and go to JSON as is).
+- An entity row (:data:`Row`) is a JSON-ready dict: ``integration``, ``psa_id``,
+  ``out_of_scope``, ``first_seen``, ``last_seen``, ``updated_at``, ``deleted_at``
+  and the entity's content fields (``address`` nested, ``custom_fields`` and
+  ``types`` decoded, flags as bools). Its keys are the field names the API
+  promises, so they never change.
+- Names are compared case-insensitively where a person reads them (ordering,
+  text search); ids compare as text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from psad.model import Entity
+
+if TYPE_CHECKING:
+    from psad.store import EntityResult, EntityState, PageCounts, SweepResult
+    from psad.model import Record
+
+Row = dict[str, Any]
+"""One stored entity row, JSON-ready (see the module docstring)."""
+
+COMPANY_CHILDREN = (Entity.SITE, Entity.CONTACT, Entity.ASSET)
+"""Entities that belong to a company (they carry ``company_psa_id``)."""
+
+
+def _json(value: Any) -> dict[str, Any]:
+    return dataclasses.asdict(value)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One row of the sync log."""
+
+    id: int
+    integration: str
+    trigger: str
+    requested_by: str
+    full_sync: bool
+    queued_at: str
+    started_at: str | None
+    finished_at: str | None
+    outcome: str
+    current_entity: str | None
+    error: str | None
+    scheduled_for: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RunEntityRecord:
+    """One entity's share of a run, as the sync log keeps it."""
+
+    entity: str
+    mode: str
+    started_at: str
+    finished_at: str | None
+    complete: bool
+    fetched: int
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+    rejected: int
+    requests: int
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunErrorRecord:
+    """One error a run met; ``entity``/``psa_id`` say which record when it concerns one."""
+
+    entity: str | None
+    psa_id: str | None
+    message: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """A run with its per-entity counts (in start order) and its errors (in order)."""
+
+    run: RunRecord
+    entities: tuple[RunEntityRecord, ...]
+    errors: tuple[RunErrorRecord, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.run.to_json(), "entities": [_json(e) for e in self.entities],
+                "errors": [_json(e) for e in self.errors]}
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySyncState:
+    """An entity's incremental-sync state for one integration."""
+
+    entity: str
+    cursor: str | None
+    last_success_at: str | None
+    last_success_run: int | None
+    last_full_sweep_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCounts:
+    """Rows of one entity: live and in scope, soft-deleted, live but out of scope."""
+
+    live: int
+    deleted: int
+    out_of_scope: int
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyPage:
+    """One page of companies and, per company on it, its live children by entity name."""
+
+    companies: tuple[Row, ...]
+    total: int
+    children: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyDetail:
+    """A company and every child row it has (deleted ones last)."""
+
+    company: Row
+    sites: tuple[Row, ...]
+    contacts: tuple[Row, ...]
+    assets: tuple[Row, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChoices:
+    """Live set-up data for the ticket filters, each in display order.
+
+    ``companies`` holds only in-scope companies; ``statuses`` are ordered by
+    their sort order, then name.
+    """
+
+    companies: tuple[Row, ...]
+    boards: tuple[Row, ...]
+    statuses: tuple[Row, ...]
+    priorities: tuple[Row, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityQuery:
+    """Filters for :meth:`StoreContract.entity_page` (all optional).
+
+    ``company`` applies to company children only; ``text`` matches a part of
+    the entity's searchable fields (names; also serial number for assets and
+    email for contacts), case-insensitively; ``updated_since`` keeps rows whose
+    content changed (or that were deleted) at or after that moment, a change
+    feed; ``out_of_scope`` True/False keeps only out-of-scope/in-scope rows.
+    ``after`` is the ``psa_id`` the previous page ended on (keyset paging).
+    """
+
+    company: str | None = None
+    text: str | None = None
+    updated_since: datetime | None = None
+    include_deleted: bool = False
+    out_of_scope: bool | None = None
+    after: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class EntityPage:
+    """Rows in ``psa_id`` order and whether more follow the last one."""
+
+    rows: tuple[Row, ...]
+    has_more: bool
+
+
+class StoreContract(Protocol):
+    """What every psad store backend answers. Writes are atomic per call."""
+
+    async def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial read."""
+
+    # -- entity data (the sync engine) ----------------------------------------------
+
+    async def apply_page(self, integration: str, entity: Entity, records: Sequence[Record], *,
+                         now: datetime, run_id: int | None = None,
+                         out_of_scope: Iterable[str] = ()) -> PageCounts:
+        """Upsert one page in one transaction, writing only changed rows.
+
+        A later duplicate id in ``records`` wins. A written row gets ``last_seen``
+        and ``updated_at`` = ``now`` and is undeleted; with ``run_id`` the
+        unchanged ids are remembered for that run's :meth:`sweep`.
+        ``out_of_scope`` names the ids the company filter excludes.
+        """
+
+    async def remember_seen(self, run_id: int, entity: Entity, ids: Sequence[str]) -> None:
+        """Note ids an upstream id listing returned, for the run's :meth:`sweep`."""
+
+    async def sweep(self, integration: str, entity: Entity, run_id: int, *, now: datetime,
+                    written_since: datetime, max_share: float,
+                    guard_since: datetime | None = None) -> SweepResult:
+        """Soft-delete live rows the run neither wrote (since ``written_since``) nor saw.
+
+        Refuses (deleting nothing) when more than ``max_share`` of the entity's
+        highest live count since ``guard_since`` (deletions already made in that
+        window included) would be gone, once there are at least
+        ``MASS_DELETE_FLOOR`` live rows.
+        """
+
+    async def forget_seen(self, run_id: int) -> None:
+        """Drop what :meth:`apply_page`/:meth:`remember_seen` noted for the run."""
+
+    async def apply_company_scope(self, integration: str, entity: Entity) -> int:
+        """Mark each child out of scope exactly when its company is; rows changed."""
+
+    async def entity_state(self, integration: str, entity: Entity) -> EntityState:
+        """The entity's cursor and last success/full sweep (read on the writer's view)."""
+
+    async def entity_succeeded(self, integration: str, entity: Entity, run_id: int, *,
+                               cursor: datetime, at: datetime, swept: bool) -> None:
+        """Record an entity's successful sync: its new cursor, and a full sweep if ``swept``."""
+
+    # -- the sync log -----------------------------------------------------------------
+
+    async def create_run(self, integration: str, trigger: str, requested_by: str, *,
+                         full: bool, queued_at: datetime,
+                         scheduled_for: datetime | None = None) -> int:
+        """A new queued run; returns its id (ids increase)."""
+
+    async def update_run(self, run_id: int, **fields: Any) -> None:
+        """Set run columns (trigger, requested_by, full_sync, started_at, finished_at,
+        outcome, current_entity, error); any other name is a ValueError."""
+
+    async def save_entity_result(self, run_id: int, result: EntityResult) -> None:
+        """Insert or replace one entity's counts for a run."""
+
+    async def add_run_errors(self, run_id: int,
+                             errors: Sequence[tuple[str | None, str | None, str]], *,
+                             at: datetime) -> None:
+        """Append errors given as (entity, psa_id, message)."""
+
+    async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
+        """Mark every queued or running run interrupted (a dead process left them).
+
+        Returns those runs as they were before, in id order.
+        """
+
+    async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
+        """End a run that is still queued or running; False if it had already ended."""
+
+    async def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Remember a logged-out dashboard session until ``expires_at``."""
+
+    async def revoked_sessions(self, now: datetime) -> dict[str, datetime]:
+        """Revoked session ids not yet expired at ``now``, with their expiry."""
+
+    async def get_run(self, run_id: int) -> RunDetail | None:
+        """One run with its entities and errors, or None."""
+
+    async def list_runs(self, *, integration: str | None = None, outcome: str | None = None,
+                        before: int | None = None, limit: int = 50) -> list[RunRecord]:
+        """Runs newest first, optionally of one integration/outcome, with ids below ``before``."""
+
+    async def latest_interrupted_runs(self) -> list[RunRecord]:
+        """Per integration, its newest run when that run was interrupted; in id order."""
+
+    async def last_finished_run(self, integration: str) -> RunRecord | None:
+        """The integration's newest run that is neither queued nor running."""
+
+    async def last_succeeded_run(self, integration: str) -> RunRecord | None:
+        """The integration's newest succeeded run."""
+
+    async def nightly_covered(self, integration: str, since: datetime) -> bool:
+        """Whether a nightly or start-up run, not cancelled, was queued at or after ``since``
+        (the scheduler's catch-up test for a missed night)."""
+
+    async def run_count(self) -> int:
+        """How many runs the sync log holds."""
+
+    # -- reads for the dashboard and API ---------------------------------------------------
+
+    async def entity_states(self, integration: str) -> dict[str, EntitySyncState]:
+        """Sync state per entity name, for the entities that have one."""
+
+    async def count_records(self, integration: str) -> dict[str, RecordCounts]:
+        """Row counts for every entity, keyed by entity name."""
+
+    async def records(self, integration: str, entity: Entity, *,
+                      include_deleted: bool = True) -> list[Row]:
+        """Every row of an entity in ``psa_id`` order (tests and small set-up tables)."""
+
+    async def record(self, integration: str, entity: Entity, psa_id: str) -> Row | None:
+        """One row (deleted or not), or None."""
+
+    async def entity_page(self, integration: str, entity: Entity,
+                          query: EntityQuery) -> EntityPage:
+        """One keyset page of rows matching ``query``, in ``psa_id`` order."""
+
+    async def company_page(self, integration: str, *, text: str | None, limit: int,
+                           offset: int) -> CompanyPage:
+        """Companies by name (deleted and out of scope included) whose name contains
+        ``text``, the total matching, and the live children of those on the page."""
+
+    async def company_names(self, integration: str, psa_ids: Iterable[str]) -> dict[str, str]:
+        """Names of the given companies (deleted ones too) by PSA id; unknown ids are left out."""
+
+    async def company_detail(self, integration: str, psa_id: str) -> CompanyDetail | None:
+        """A company with its sites (primary first), contacts (by last, first name) and
+        assets (by name), each list with deleted rows last; None if unknown."""
+
+    async def ticket_choices(self, integration: str) -> TicketChoices:
+        """Live boards, statuses, priorities and in-scope companies for ticket filters."""
