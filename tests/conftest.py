@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,15 +18,78 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+def missing_tool(message: str) -> None:
+    """Skip visibly locally, fail in CI (PSAD_REQUIRE_TOOLS=1)."""
+    if os.environ.get("PSAD_REQUIRE_TOOLS"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_tool(name: str) -> str:
     """The tool's path; skip visibly locally, fail in CI (PSAD_REQUIRE_TOOLS=1)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (.ci/run installs it)"
-        if os.environ.get("PSAD_REQUIRE_TOOLS"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool(f"{name} is not installed (.ci/run installs it)")
+    assert path is not None
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a loopback port (trust authentication)."""
+
+    bindir: Path
+    port: int
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def createdb(self) -> str:
+        """A new empty database's URL (every test gets its own)."""
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        subprocess.run([self.bindir / "createdb", "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "postgres", name], check=True, capture_output=True)
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """``initdb`` into a temporary directory and ``pg_ctl start`` on a free loopback port,
+    as the ``postgres`` user when the tests run as root (PostgreSQL refuses root)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if not found:
+        missing_tool("PostgreSQL is not installed (.ci/run installs it)")
+    bindir = found[-1].parent
+    root = Path(tempfile.mkdtemp(prefix="psad-pg-"))
+    owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if owner:
+        shutil.chown(root, "postgres")
+    data, port = root / "data", free_port()
+    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+               "-c full_page_writes=off -c synchronous_commit=off -c max_connections=300")
+    try:
+        subprocess.run([*owner, bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                        "--no-sync"], check=True, capture_output=True)
+        subprocess.run([*owner, bindir / "pg_ctl", "-D", data, "-o", options,
+                        "-l", root / "server.log", "-w", "start"], check=True, capture_output=True)
+        yield PostgresServer(bindir, port)
+    finally:
+        subprocess.run([*owner, bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.createdb()
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Each test runs once per backend in BACKENDS; a new backend adds its factory
 there (an async context manager yielding an open, empty store) and must pass
-every test unchanged.
+every test unchanged. PostgreSQL runs on a throwaway cluster the suite starts
+(conftest's ``postgres_server``), a fresh database per test.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from psad.model import (Address, Asset, Board, Company, Contact, Entity, Priorit
                         TicketStatus)
 from psad.store import MASS_DELETE_FLOOR, EntityResult, Store
 from psad.store.contract import EntityQuery, StoreContract
+from psad.store.postgres import PostgresStore
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
 
 
 @asynccontextmanager
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[StoreContract]:
+async def sqlite_store(request: pytest.FixtureRequest, tmp_path: Path
+                       ) -> AsyncIterator[StoreContract]:
     store = await Store.open(tmp_path / "contract.db")
     try:
         yield store
@@ -32,15 +35,27 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[StoreContract]:
         await store.close()
 
 
-BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[StoreContract]]] = {
+@asynccontextmanager
+async def postgres_store(request: pytest.FixtureRequest, tmp_path: Path
+                         ) -> AsyncIterator[StoreContract]:
+    store = await PostgresStore.open(request.getfixturevalue("postgres_url"))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path],
+                             AbstractAsyncContextManager[StoreContract]]] = {
     "sqlite": sqlite_store,
+    "postgresql": postgres_store,
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def backend(request: pytest.FixtureRequest, tmp_path: Path
                   ) -> AsyncIterator[StoreContract]:
-    async with BACKENDS[request.param](tmp_path) as store:
+    async with BACKENDS[request.param](request, tmp_path) as store:
         yield store
 
 

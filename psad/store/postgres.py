@@ -1,0 +1,597 @@
+"""The PostgreSQL store: the store contract on a shared PostgreSQL database (asyncpg).
+
+A pool serves every call; a write is one transaction on one pooled connection,
+and writes to one integration's entity are serialised by a transaction-level
+advisory lock (what the single writer connection does for SQLite), so
+concurrent pages, sweeps and scope updates never race on the kept counts —
+whichever process makes them. New rows of a page arrive by ``COPY``, changed
+ones by one pipelined ``executemany``. A separate one-connection pool answers
+only health checks, so they never wait behind a sync or the dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from psad.model import Entity, Record
+from psad.store import (_SEARCHED, FINAL_OUTCOMES, MASS_DELETE_FLOOR, DatabaseUnavailable,
+                        EntityResult, EntityState, PageCounts, SweepResult, _day, _kind, _like,
+                        _prepare_rows, _run, parse_ts, safe_error, ts, utcnow)
+from psad.store.contract import (COMPANY_CHILDREN, CompanyDetail, CompanyPage, EntityPage,
+                                 EntityQuery, EntitySyncState, RecordCounts, Row, RunDetail,
+                                 RunEntityRecord, RunErrorRecord, RunRecord, TicketChoices)
+from psad.store.pg_schema import MIGRATIONS, SCHEMA_VERSION
+from psad.store.rows import columns, from_row
+from psad.store.schema import COUNTS
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+    """A pooled connection, as every query here runs on one."""
+
+log = logging.getLogger("psad.store")
+
+POOL_SIZE = 10
+"""Connections per process: enough for the sync workers' entity writers and the readers."""
+PING_TIMEOUT = 5.0
+"""Seconds a health check waits for the database before calling it unreachable."""
+_MIGRATION_LOCK = 0x70736164
+"""The advisory lock key under which instances starting together migrate one at a time."""
+_RUN_FIELDS = frozenset({"trigger", "requested_by", "full_sync", "started_at", "finished_at",
+                         "outcome", "current_entity", "error"})
+
+
+def public_url(url: str) -> str:
+    """``url`` without any password, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
+
+
+class PostgresStore:
+    """The store contract (:class:`psad.store.contract.StoreContract`) on PostgreSQL."""
+
+    def __init__(self, url: str, pool: asyncpg.Pool, health: asyncpg.Pool) -> None:
+        self.url = public_url(url)
+        self._pool = pool
+        self._health = health
+        self._columns = {e: columns(e) for e in Entity}
+
+    @classmethod
+    async def open(cls, url: str, *, password: str | None = None,
+                   pool_size: int = POOL_SIZE) -> PostgresStore:
+        """Connect and migrate; :class:`DatabaseUnavailable` names the database and why not."""
+        try:
+            pool = await asyncpg.create_pool(url, password=password, min_size=1,
+                                             max_size=pool_size)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                asyncio.TimeoutError) as err:
+            raise DatabaseUnavailable(f"database {public_url(url)}: {err}") from err
+        try:
+            async with pool.acquire() as conn:
+                await _migrate(conn)
+            health = await asyncpg.create_pool(url, password=password, min_size=1, max_size=1)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError,
+                DatabaseUnavailable) as err:
+            await pool.close()
+            raise DatabaseUnavailable(f"database {public_url(url)}: {err}") from err
+        return cls(url, pool, health)
+
+    async def close(self) -> None:
+        await self._health.close()
+        await self._pool.close()
+
+    async def ping(self) -> bool:
+        """Whether the database answers, on a connection nothing else queues on."""
+        try:
+            async with self._health.acquire(timeout=PING_TIMEOUT) as conn:
+                return bool(await conn.fetchval("SELECT 1", timeout=PING_TIMEOUT) == 1)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            return False
+
+    @asynccontextmanager
+    async def _transaction(self, lock: tuple[str, Entity] | None = None
+                           ) -> AsyncIterator[Connection]:
+        """One transaction on a pooled connection; ``lock`` serialises writes to one
+        integration's entity until it ends."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if lock is not None:
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                                   f"{lock[0]}/{lock[1].value}")
+            yield conn
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        async with self._pool.acquire() as conn:
+            status: str = await conn.execute(sql, *args)
+            return status
+
+    async def _fetch_all(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        async with self._pool.acquire() as conn:
+            return [dict(row) for row in await conn.fetch(sql, *args)]
+
+    async def _fetch_one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(sql, *args)
+        return dict(row) if row is not None else None
+
+    # -- entity data -------------------------------------------------------
+
+    async def apply_page(self, integration: str, entity: Entity, records: Sequence[Record], *,
+                         now: datetime, run_id: int | None = None,
+                         out_of_scope: Iterable[str] = ()) -> PageCounts:
+        """Upsert one page in one transaction; unchanged rows are not written."""
+        latest: dict[str, Record] = {r.psa_id: r for r in records}
+        if not latest:
+            return PageCounts()
+        excluded = set(out_of_scope)
+        table = entity.value
+        cols = self._columns[entity]
+        stamp = ts(now)
+        rows, digests = await asyncio.to_thread(_prepare_rows, latest)
+        inserts: list[tuple[object, ...]] = []
+        updates: list[tuple[object, ...]] = []
+        counts = [0, 0, 0]
+        async with self._transaction((integration, entity)) as db:
+            existing = {row[0]: (row[1], row[2], bool(row[3])) for row in await db.fetch(
+                f"SELECT psa_id, content_hash, deleted_at IS NOT NULL, out_of_scope FROM {table} "
+                "WHERE integration = $1 AND psa_id = ANY($2::text[])", integration, list(latest))}
+            for psa_id, row in rows.items():
+                scope = int(psa_id in excluded)
+                old = existing.get(psa_id)
+                if old is None:
+                    inserts.append((integration, psa_id, digests[psa_id], scope, stamp, stamp,
+                                    stamp, *row))
+                    counts[_kind(False, bool(scope))] += 1
+                elif old != (digests[psa_id], False, bool(scope)):
+                    updates.append((digests[psa_id], scope, stamp, stamp, *row, integration,
+                                    psa_id))
+                    counts[_kind(old[1], old[2])] -= 1
+                    counts[_kind(False, bool(scope))] += 1
+            if inserts:
+                await db.copy_records_to_table(
+                    table, records=inserts,
+                    columns=("integration", "psa_id", "content_hash", "out_of_scope",
+                             "first_seen", "last_seen", "updated_at", *cols))
+            if updates:
+                sets = ", ".join(f'"{c}" = ${n}' for n, c in enumerate(cols, start=5))
+                key = len(cols) + 5
+                await db.executemany(
+                    f"UPDATE {table} SET content_hash = $1, out_of_scope = $2, last_seen = $3, "
+                    f"updated_at = $4, deleted_at = NULL, {sets} "
+                    f"WHERE integration = ${key} AND psa_id = ${key + 1}", updates)
+            await _add_counts(db, integration, table, counts)
+            if run_id is not None:
+                written = {row[1] for row in inserts} | {row[-1] for row in updates}
+                await _insert_seen(db, run_id, table,
+                                   [psa_id for psa_id in latest if psa_id not in written])
+        return PageCounts(fetched=len(records), created=len(inserts), updated=len(updates),
+                          unchanged=len(latest) - len(inserts) - len(updates))
+
+    async def remember_seen(self, run_id: int, entity: Entity, ids: Sequence[str]) -> None:
+        """Note upstream ids from an id listing, for the sweep that follows."""
+        if ids:
+            async with self._pool.acquire() as conn:
+                await _insert_seen(conn, run_id, entity.value, list(ids))
+
+    async def sweep(self, integration: str, entity: Entity, run_id: int, *, now: datetime,
+                    written_since: datetime, max_share: float,
+                    guard_since: datetime | None = None) -> SweepResult:
+        """Soft-delete live rows the run did not see upstream, unless that is too many
+        (measured as :meth:`psad.store.Store.sweep` does)."""
+        table = entity.value
+        missing = ("integration = $1 AND deleted_at IS NULL AND last_seen < $2 AND NOT EXISTS "
+                   f"(SELECT 1 FROM seen s WHERE s.run_id = $3 AND s.entity = $4 "
+                   f"AND s.psa_id = {table}.psa_id)")
+        args = (integration, ts(written_since), run_id, table)
+        async with self._transaction((integration, entity)) as db:
+            live = await db.fetchval(
+                f"SELECT count(*) FROM {table} WHERE integration = $1 AND deleted_at IS NULL",
+                integration)
+            missing_live, missing_scoped = await db.fetchrow(
+                "SELECT count(*) FILTER (WHERE out_of_scope = 0), "
+                f"count(*) FILTER (WHERE out_of_scope = 1) FROM {table} WHERE {missing}",
+                *args) or (0, 0)
+            missing_count = missing_live + missing_scoped
+            await db.execute(
+                "INSERT INTO entity_high_water (integration, entity, day, live) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (integration, entity, day) "
+                "DO UPDATE SET live = greatest(entity_high_water.live, excluded.live)",
+                integration, table, _day(now), live)
+            high = live
+            if guard_since is not None:
+                high = max(live, await db.fetchval(
+                    "SELECT max(live) FROM entity_high_water "
+                    "WHERE integration = $1 AND entity = $2 AND day >= $3",
+                    integration, table, _day(guard_since)) or 0)
+            gone = high - (live - missing_count)
+            refused = high >= MASS_DELETE_FLOOR and missing_count > 0 and gone > max_share * high
+            deleted = 0
+            if missing_count and not refused:
+                await db.execute(f"UPDATE {table} SET deleted_at = $5 WHERE {missing}",
+                                 *args, ts(now))
+                await _add_counts(db, integration, table,
+                                  [-missing_live, missing_count, -missing_scoped])
+                deleted = missing_count
+        return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count,
+                           high_water=high)
+
+    async def forget_seen(self, run_id: int) -> None:
+        await self._execute("DELETE FROM seen WHERE run_id = $1", run_id)
+
+    async def apply_company_scope(self, integration: str, entity: Entity) -> int:
+        """Mark a company child out of scope exactly when its company is; returns rows changed."""
+        table = entity.value
+        async with self._transaction((integration, entity)) as db:
+            status = await db.execute(
+                f"""UPDATE {table} AS t SET out_of_scope = s.new_scope FROM (
+                        SELECT x.psa_id AS id, COALESCE(c.out_of_scope, 0) AS new_scope
+                        FROM {table} x LEFT JOIN companies c
+                          ON c.integration = x.integration AND c.psa_id = x.company_psa_id
+                        WHERE x.integration = $1) AS s
+                    WHERE t.integration = $1 AND t.psa_id = s.id
+                      AND t.out_of_scope <> s.new_scope""", integration)
+            changed = _rowcount(status)
+            if changed:
+                await db.execute(
+                    "INSERT INTO entity_counts (integration, entity, live, deleted, out_of_scope) "
+                    f"SELECT $1, $2, {COUNTS} FROM {table} WHERE integration = $1 "
+                    "ON CONFLICT (integration, entity) DO UPDATE SET live = excluded.live, "
+                    "deleted = excluded.deleted, out_of_scope = excluded.out_of_scope",
+                    integration, table)
+        return changed
+
+    # -- sync state ----------------------------------------------------------
+
+    async def entity_state(self, integration: str, entity: Entity) -> EntityState:
+        row = await self._fetch_one(
+            "SELECT cursor, last_success_at, last_full_sweep_at FROM entity_state "
+            "WHERE integration = $1 AND entity = $2", integration, entity.value)
+        if row is None:
+            return EntityState(None, None, None)
+        return EntityState(parse_ts(row["cursor"]), parse_ts(row["last_success_at"]),
+                           parse_ts(row["last_full_sweep_at"]))
+
+    async def entity_succeeded(self, integration: str, entity: Entity, run_id: int, *,
+                               cursor: datetime, at: datetime, swept: bool) -> None:
+        await self._execute(
+            """INSERT INTO entity_state (integration, entity, cursor, last_success_at,
+                   last_success_run, last_full_sweep_at) VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (integration, entity) DO UPDATE SET cursor = excluded.cursor,
+                   last_success_at = excluded.last_success_at,
+                   last_success_run = excluded.last_success_run,
+                   last_full_sweep_at = COALESCE(excluded.last_full_sweep_at,
+                                                 entity_state.last_full_sweep_at)""",
+            integration, entity.value, ts(cursor), ts(at), run_id, ts(at) if swept else None)
+
+    # -- sync log ------------------------------------------------------------
+
+    async def create_run(self, integration: str, trigger: str, requested_by: str, *,
+                         full: bool, queued_at: datetime,
+                         scheduled_for: datetime | None = None) -> int:
+        async with self._pool.acquire() as conn:
+            run_id: int = await conn.fetchval(
+                "INSERT INTO runs (integration, trigger, requested_by, full_sync, queued_at, "
+                "scheduled_for) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                integration, trigger, requested_by, int(full), ts(queued_at),
+                ts(scheduled_for) if scheduled_for else None)
+        return run_id
+
+    async def update_run(self, run_id: int, **fields: Any) -> None:
+        if not fields or not set(fields) <= _RUN_FIELDS:
+            raise ValueError(f"cannot update run fields {sorted(set(fields) - _RUN_FIELDS)}")
+        if fields.get("error") is not None:
+            fields["error"] = safe_error(fields["error"])
+        values = [ts(v) if isinstance(v, datetime) else int(v) if isinstance(v, bool) else v
+                  for v in fields.values()]
+        sets = ", ".join(f"{k} = ${n}" for n, k in enumerate(fields, start=2))
+        await self._execute(f"UPDATE runs SET {sets} WHERE id = $1", run_id, *values)
+
+    async def save_entity_result(self, run_id: int, result: EntityResult) -> None:
+        await self._execute(
+            """INSERT INTO run_entities (run_id, entity, mode, started_at, finished_at, complete,
+                   fetched, created, updated, unchanged, deleted, rejected, requests, note)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+               ON CONFLICT (run_id, entity) DO UPDATE SET finished_at = excluded.finished_at,
+                   complete = excluded.complete, fetched = excluded.fetched,
+                   created = excluded.created, updated = excluded.updated,
+                   unchanged = excluded.unchanged, deleted = excluded.deleted,
+                   rejected = excluded.rejected, requests = excluded.requests,
+                   note = excluded.note""",
+            run_id, result.entity.value, result.mode, ts(result.started_at),
+            ts(result.finished_at) if result.finished_at else None, int(result.complete),
+            result.fetched, result.created, result.updated, result.unchanged, result.deleted,
+            result.rejected, result.requests, result.note)
+
+    async def add_run_errors(self, run_id: int,
+                             errors: Sequence[tuple[str | None, str | None, str]], *,
+                             at: datetime) -> None:
+        """Record errors as (entity, psa_id, message) triples, in order."""
+        if errors:
+            async with self._pool.acquire() as conn:
+                await conn.executemany(
+                    "INSERT INTO run_errors (run_id, entity, psa_id, message, at) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    [(run_id, e, p, safe_error(m), ts(at)) for e, p, m in errors])
+
+    async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
+        """Mark runs a dead process left queued or running as interrupted; returns them
+        as they were."""
+        rows = await self._fetch_all(
+            "WITH old AS (SELECT * FROM runs WHERE outcome IN ('queued', 'running') "
+            "FOR UPDATE) UPDATE runs SET outcome = 'interrupted', finished_at = $1, "
+            "error = COALESCE(runs.error, 'psad stopped before this run finished') "
+            "FROM old WHERE runs.id = old.id RETURNING old.*", ts(at))
+        return sorted((_run(row) for row in rows), key=lambda run: run.id)
+
+    async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
+        """End a run that is still queued or running; False if it had already ended."""
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"{outcome!r} is not a final outcome")
+        status = await self._execute(
+            "UPDATE runs SET outcome = $1, error = $2, finished_at = $3, current_entity = NULL "
+            "WHERE id = $4 AND outcome IN ('queued', 'running')",
+            outcome, safe_error(error), ts(at), run_id)
+        return _rowcount(status) > 0
+
+    async def get_run(self, run_id: int) -> RunDetail | None:
+        run = await self._fetch_one("SELECT * FROM runs WHERE id = $1", run_id)
+        if run is None:
+            return None
+        entities = await self._fetch_all(
+            "SELECT entity, mode, started_at, finished_at, complete, fetched, created, updated, "
+            "unchanged, deleted, rejected, requests, note FROM run_entities WHERE run_id = $1 "
+            "ORDER BY started_at", run_id)
+        errors = await self._fetch_all(
+            "SELECT entity, psa_id, message, at FROM run_errors WHERE run_id = $1 ORDER BY id",
+            run_id)
+        return RunDetail(
+            run=_run(run),
+            entities=tuple(RunEntityRecord(**{**e, "complete": bool(e["complete"])})
+                           for e in entities),
+            errors=tuple(RunErrorRecord(**e) for e in errors))
+
+    async def list_runs(self, *, integration: str | None = None, outcome: str | None = None,
+                        before: int | None = None, limit: int = 50) -> list[RunRecord]:
+        where: list[str] = ["TRUE"]
+        args: list[object] = []
+        for sql, value in (("integration = ${}", integration), ("outcome = ${}", outcome),
+                           ("id < ${}", before)):
+            if value:
+                args.append(value)
+                where.append(sql.format(len(args)))
+        runs = await self._fetch_all(
+            f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC "
+            f"LIMIT ${len(args) + 1}", *args, limit)
+        return [_run(run) for run in runs]
+
+    async def latest_interrupted_runs(self) -> list[RunRecord]:
+        rows = await self._fetch_all(
+            "SELECT r.* FROM runs r JOIN (SELECT integration, max(id) AS id FROM runs "
+            "GROUP BY integration) latest ON latest.id = r.id "
+            "WHERE r.outcome = 'interrupted' ORDER BY r.id")
+        return [_run(row) for row in rows]
+
+    async def last_finished_run(self, integration: str) -> RunRecord | None:
+        row = await self._fetch_one(
+            "SELECT * FROM runs WHERE integration = $1 AND outcome NOT IN ('queued', 'running') "
+            "ORDER BY id DESC LIMIT 1", integration)
+        return _run(row) if row else None
+
+    async def last_succeeded_run(self, integration: str) -> RunRecord | None:
+        row = await self._fetch_one(
+            "SELECT * FROM runs WHERE integration = $1 AND outcome = 'succeeded' "
+            "ORDER BY id DESC LIMIT 1", integration)
+        return _run(row) if row else None
+
+    async def nightly_covered(self, integration: str, since: datetime) -> bool:
+        row = await self._fetch_one(
+            "SELECT id FROM runs WHERE integration = $1 AND trigger IN ('nightly', 'startup') "
+            "AND queued_at >= $2 AND outcome <> 'cancelled' LIMIT 1", integration, ts(since))
+        return row is not None
+
+    async def run_count(self) -> int:
+        async with self._pool.acquire() as conn:
+            return int(await conn.fetchval("SELECT count(*) FROM runs"))
+
+    # -- reads for the dashboard and API ----------------------------------------
+
+    async def _rows(self, integration: str, entity: Entity, *, where: str = "",
+                    args: Sequence[Any] = (), order: str = "psa_id", limit: int | None = None,
+                    offset: int = 0) -> list[Row]:
+        """Entity rows; ``where``/``order`` are SQL written in this module only, with
+        parameters numbered from $2 ($1 is the integration)."""
+        sql = f"SELECT * FROM {entity.value} WHERE integration = $1"
+        if where:
+            sql += f" AND ({where})"
+        sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        rows = await self._fetch_all(sql, integration, *args)
+        return [from_row(entity, row) for row in rows]
+
+    async def records(self, integration: str, entity: Entity, *,
+                      include_deleted: bool = True) -> list[Row]:
+        return await self._rows(integration, entity,
+                                where="" if include_deleted else "deleted_at IS NULL")
+
+    async def record(self, integration: str, entity: Entity, psa_id: str) -> Row | None:
+        found = await self._rows(integration, entity, where="psa_id = $2", args=(psa_id,))
+        return found[0] if found else None
+
+    async def entity_page(self, integration: str, entity: Entity,
+                          query: EntityQuery) -> EntityPage:
+        where: list[str] = []
+        args: list[object] = []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args) + 1}"
+
+        if not query.include_deleted:
+            where.append("deleted_at IS NULL")
+        if query.company is not None:
+            if not entity.is_company_child:
+                raise ValueError(f"{entity.value} do not belong to a company")
+            where.append(f"company_psa_id = {arg(query.company)}")
+        if query.text:
+            pattern = arg(_like(query.text))
+            where.append(" OR ".join(f"{f} ILIKE {pattern} ESCAPE '\\'"
+                                     for f in _SEARCHED[entity]))
+        if query.updated_since is not None:
+            since = arg(ts(query.updated_since))
+            where.append(f"updated_at >= {since} OR deleted_at >= {since}")
+        if query.out_of_scope is not None:
+            where.append(f"out_of_scope = {arg(int(query.out_of_scope))}")
+        if query.after is not None:
+            where.append(f"psa_id > {arg(query.after)}")
+        rows = await self._rows(integration, entity,
+                                where=" AND ".join(f"({w})" for w in where), args=args,
+                                limit=query.limit + 1)
+        return EntityPage(rows=tuple(rows[:query.limit]), has_more=len(rows) > query.limit)
+
+    async def company_page(self, integration: str, *, text: str | None, limit: int,
+                           offset: int) -> CompanyPage:
+        where, args = ("name ILIKE $2 ESCAPE '\\'", (_like(text),)) if text else ("", ())
+        rows = await self._rows(integration, Entity.COMPANY, where=where, args=args,
+                                limit=limit, offset=offset, order=f"{_nocase('name')}, psa_id")
+        total = await self._fetch_one(
+            "SELECT count(*) AS n FROM companies WHERE integration = $1"
+            + (f" AND {where}" if where else ""), integration, *args)
+        ids = [row["psa_id"] for row in rows]
+        children: dict[str, dict[str, int]] = {cid: {} for cid in ids}
+        for entity in COMPANY_CHILDREN:
+            for row in await self._fetch_all(
+                    f"SELECT company_psa_id AS id, count(*) AS n FROM {entity.value} "
+                    "WHERE integration = $1 AND deleted_at IS NULL "
+                    "AND company_psa_id = ANY($2::text[]) GROUP BY company_psa_id",
+                    integration, ids):
+                children[row["id"]][entity.value] = row["n"]
+        return CompanyPage(companies=tuple(rows), total=total["n"] if total else 0,
+                           children=children)
+
+    async def company_names(self, integration: str, psa_ids: Iterable[str]) -> dict[str, str]:
+        rows = await self._fetch_all(
+            "SELECT psa_id, name FROM companies WHERE integration = $1 "
+            "AND psa_id = ANY($2::text[])", integration, sorted(psa_ids))
+        return {row["psa_id"]: row["name"] for row in rows}
+
+    async def company_detail(self, integration: str, psa_id: str) -> CompanyDetail | None:
+        company = await self.record(integration, Entity.COMPANY, psa_id)
+        if company is None:
+            return None
+        orders = {Entity.SITE: f'"primary" DESC, {_nocase("name")}',
+                  Entity.CONTACT: f"{_nocase('last_name')}, {_nocase('first_name')}",
+                  Entity.ASSET: _nocase("name")}
+        children = {entity: tuple(await self._rows(
+            integration, entity, where="company_psa_id = $2", args=(psa_id,),
+            order=f"deleted_at IS NOT NULL, {orders[entity]}, psa_id"))
+            for entity in COMPANY_CHILDREN}
+        return CompanyDetail(company=company, sites=children[Entity.SITE],
+                             contacts=children[Entity.CONTACT], assets=children[Entity.ASSET])
+
+    async def ticket_choices(self, integration: str) -> TicketChoices:
+        async def live(entity: Entity, order: str, where: str = "deleted_at IS NULL"
+                       ) -> tuple[Row, ...]:
+            return tuple(await self._rows(integration, entity, where=where, order=order))
+
+        by_name = f"{_nocase('name')}, psa_id"
+        return TicketChoices(
+            companies=await live(Entity.COMPANY, by_name,
+                                 "deleted_at IS NULL AND out_of_scope = 0"),
+            boards=await live(Entity.BOARD, by_name),
+            statuses=await live(Entity.TICKET_STATUS, f"sort_order NULLS FIRST, {by_name}"),
+            priorities=await live(Entity.PRIORITY, f"sort_order NULLS FIRST, {by_name}"))
+
+    async def count_records(self, integration: str) -> dict[str, RecordCounts]:
+        """Live, deleted and out-of-scope rows per entity, as the writes keep them."""
+        rows = await self._fetch_all(
+            "SELECT entity, live, deleted, out_of_scope FROM entity_counts "
+            "WHERE integration = $1", integration)
+        kept = {row.pop("entity"): RecordCounts(**row) for row in rows}
+        return {e.value: kept.get(e.value, RecordCounts(live=0, deleted=0, out_of_scope=0))
+                for e in Entity}
+
+    async def entity_states(self, integration: str) -> dict[str, EntitySyncState]:
+        rows = await self._fetch_all(
+            "SELECT entity, cursor, last_success_at, last_success_run, last_full_sweep_at "
+            "FROM entity_state WHERE integration = $1", integration)
+        return {row["entity"]: EntitySyncState(**row) for row in rows}
+
+    # -- dashboard sessions -------------------------------------------------
+
+    async def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Remember a logged-out session until ``expires_at``; forget expired ones."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= $1",
+                               ts(utcnow()))
+            await conn.execute(
+                "INSERT INTO revoked_sessions (id, expires_at) VALUES ($1, $2) "
+                "ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+                session_id, ts(expires_at))
+
+    async def revoked_sessions(self, now: datetime) -> dict[str, datetime]:
+        """Revoked session ids that have not expired by ``now``, with their expiry."""
+        rows = await self._fetch_all("SELECT id, expires_at FROM revoked_sessions "
+                                     "WHERE expires_at > $1", ts(now))
+        return {row["id"]: datetime.fromisoformat(row["expires_at"]) for row in rows}
+
+
+def _nocase(column: str) -> str:
+    """An ORDER BY term sorting ``column`` as SQLite's ``COLLATE NOCASE`` does."""
+    return f'lower({column}) COLLATE "C"'
+
+
+def _rowcount(status: str) -> int:
+    """Rows a command changed, from its status tag (``UPDATE 3``)."""
+    return int(status.rpartition(" ")[2])
+
+
+async def _insert_seen(conn: Connection, run_id: int, table: str,
+                       ids: list[str]) -> None:
+    if ids:
+        await conn.execute(
+            "INSERT INTO seen (run_id, entity, psa_id) SELECT $1, $2, unnest($3::text[]) "
+            "ON CONFLICT DO NOTHING", run_id, table, ids)
+
+
+async def _add_counts(conn: Connection, integration: str, table: str,
+                      change: Sequence[int]) -> None:
+    """Move an entity's kept counts by ``change`` (live, deleted, out of scope)."""
+    if any(change):
+        await conn.execute(
+            "INSERT INTO entity_counts (integration, entity, live, deleted, out_of_scope) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (integration, entity) DO UPDATE SET "
+            "live = entity_counts.live + excluded.live, "
+            "deleted = entity_counts.deleted + excluded.deleted, "
+            "out_of_scope = entity_counts.out_of_scope + excluded.out_of_scope",
+            integration, table, *change)
+
+
+async def _migrate(conn: Connection) -> None:
+    """Apply the migrations this database lacks, one transaction each, one instance at a time."""
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        version = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
+        if version > SCHEMA_VERSION:
+            raise DatabaseUnavailable(f"schema version {version} is newer than this psad "
+                                      f"understands ({SCHEMA_VERSION}); upgrade psad")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            async with conn.transaction():
+                await conn.execute(script)
+                await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+            log.info("database schema migrated to version %d", number)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
