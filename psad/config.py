@@ -30,8 +30,12 @@ Kinds = Mapping[str, tuple[Setting, ...]]
 """Each connector kind's own settings table, handed in by :mod:`psad.config_file`."""
 
 TOP_SETTINGS = (
-    Setting("database", "the SQLite database (relative paths are relative to the config file)"),
+    Setting("database", "the SQLite database file (relative paths are relative to the config "
+            "file), or a postgresql:// URL without its password"),
+    Setting("database_password", "the PostgreSQL password, when database is a URL",
+            secret=True, required=False),
 )
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 SERVER_SETTINGS = (
     Setting("listen", "HOST:PORT the API, dashboard and /metrics listen on",
             default="127.0.0.1:8080"),
@@ -228,8 +232,16 @@ class SyncConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PostgresDatabase:
+    """A PostgreSQL database: its URL (never with a password) and where the password lives."""
+
+    url: str
+    password: SecretRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
-    database: Path
+    database: Path | PostgresDatabase
     server: ServerConfig
     sync: SyncConfig
     integrations: tuple[IntegrationConfig, ...]
@@ -240,7 +252,9 @@ class Config:
 
     def secrets(self) -> list[SecretRef]:
         """Every secret the file names, server tokens first."""
-        return [*self.server.secrets(),
+        database = self.database
+        password = database.password if isinstance(database, PostgresDatabase) else None
+        return [*self.server.secrets(), *([password] if password else []),
                 *(ref for i in self.integrations for ref in i.secrets.values())]
 
 
@@ -363,6 +377,25 @@ def _check_url(url: str) -> str | None:
     return None
 
 
+def _database(r: _Reader, raw: str | None, password: SecretRef | None,
+              base_dir: Path) -> Path | PostgresDatabase:
+    """A file path keeps SQLite; a postgresql:// URL selects PostgreSQL."""
+    parts = urlsplit(raw or "")
+    if raw is None or parts.scheme not in POSTGRES_SCHEMES:
+        if password is not None:
+            r.fail("database_password", "is only for a postgresql:// database")
+        database = Path(raw or "psad.db")
+        return database if database.is_absolute() else base_dir / database
+    if parts.password is not None:
+        r.fail("database", "passwords are never inline: remove it from the URL and set "
+                           'database_password = { env = "VAR" }, { file = "/path" } or '
+                           '{ credential = "name" }')
+        return PostgresDatabase(url="", password=password)
+    if parts.fragment:
+        r.fail("database", "must not carry a fragment")
+    return PostgresDatabase(url=raw, password=password)
+
+
 def _setting_text(value: Any) -> str:
     """A checked connector setting as the text connectors read (``true``, ``60``, ``a,b``)."""
     if isinstance(value, bool):
@@ -447,9 +480,7 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, kinds: Kinds,
     """
     r = _Reader(base_dir)
     top = r.values(doc, TOP_SETTINGS, "", elsewhere=("server", "sync", "integrations"))
-    database = Path(top["database"] or "psad.db")
-    if not database.is_absolute():
-        database = base_dir / database
+    database = _database(r, top["database"], top["database_password"], base_dir)
     server = _server(r, doc)
     sync = SyncConfig(**r.values(r.table(doc, "sync", "sync"), SYNC_SETTINGS, "sync"))
 

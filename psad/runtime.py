@@ -28,8 +28,9 @@ from psad.metrics import Metrics
 from psad.model import Entity
 from psad.queue import QueuedRun, SyncQueue
 from psad.scheduler import NightlyScheduler
-from psad.store import Store, parse_ts, utcnow
+from psad.store import parse_ts, utcnow
 from psad.store.contract import EntitySyncState, RunRecord, StoreContract
+from psad.store.factory import open_store
 from psad.tokens import Tokens
 
 log = logging.getLogger("psad.runtime")
@@ -81,7 +82,7 @@ class Runtime:
             if token:
                 register_secret(token)
         self.tokens = Tokens(api_token, metrics_token)
-        self.store = await Store.open(self.config.database)
+        self.store = await open_store(self.config.database)
         # No pool-wide cap: every PSA call goes through its integration's PsaClient,
         # whose request slots hold it to ``max_concurrency``; a pool cap below that
         # would silently queue live ticket calls behind a sync.

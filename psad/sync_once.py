@@ -10,14 +10,15 @@ from psad.config import Config, IntegrationConfig
 from psad.connectors import build_connector
 from psad.engine import RunReport, SyncEngine
 from psad.interpreter import tune_interpreter
-from psad.store import Store, utcnow
+from psad.store import utcnow
+from psad.store.factory import open_store
 
 
 async def sync_once(config: Config, integration: IntegrationConfig, *, full: bool,
                     requested_by: str) -> RunReport:
     tune_interpreter()
     gc.freeze()  # start-up objects (modules, config) stay out of every collection
-    store = await Store.open(config.database)
+    store = await open_store(config.database)
     try:
         await store.interrupt_unfinished_runs(at=utcnow())
         async with aiohttp.ClientSession() as session:

@@ -1,0 +1,28 @@
+"""One way to open the configured store: a file path is SQLite, a postgresql:// URL PostgreSQL.
+
+The daemon, ``psad sync-once`` and the benchmarks all open their store here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psad.config import PostgresDatabase
+from psad.logs import register_secret
+from psad.store import Store
+from psad.store.contract import StoreContract
+from psad.store.postgres import PostgresStore
+
+
+async def open_store(database: Path | PostgresDatabase) -> StoreContract:
+    """Open (creating and migrating) the configured database.
+
+    Raises :class:`psad.store.DatabaseUnavailable` naming it when it cannot be
+    used, and :class:`psad.errors.ConfigError` when its password cannot be read.
+    """
+    if isinstance(database, PostgresDatabase):
+        password = await database.password.read() if database.password else None
+        if password:
+            register_secret(password)
+        return await PostgresStore.open(database.url, password=password)
+    return await Store.open(database)
