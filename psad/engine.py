@@ -29,6 +29,7 @@ from psad.errors import PsaAuthError, PsaError, PsaUnavailable, SyncInterrupted
 from psad.http import REQUEST_COUNTER
 from psad.metrics import Metrics
 from psad.model import SYNC_ORDER, Company, Entity
+from psad.progress import EntityProgress, RunProgress, fetching
 from psad.store import EntityResult, Store, utcnow
 
 log = logging.getLogger("psad.engine")
@@ -113,8 +114,11 @@ class SyncEngine:
 
     async def run(self, run_id: int, connector: Connector, *, full: bool = False,
                   stop: asyncio.Event | None = None,
-                  on_entity: Callable[[str | None], None] | None = None) -> RunReport:
+                  on_entity: Callable[[str | None], None] | None = None,
+                  progress: RunProgress | None = None) -> RunReport:
         """Sync every entity of ``connector``'s integration under run ``run_id``.
+
+        ``progress``, when given, is kept up to date page by page (live progress).
 
         Up to ``entity_concurrency`` entities are fetched at once, started in
         :data:`SYNC_ORDER`; the PSA client's concurrency cap bounds the requests.
@@ -131,6 +135,7 @@ class SyncEngine:
         active: list[str] = []
         halted = False
         interrupted = False
+        live = progress if progress is not None else RunProgress()
 
         async def publish() -> None:
             current = ", ".join(active) or None
@@ -149,8 +154,9 @@ class SyncEngine:
                 active.append(entity.value)
                 await publish()
                 try:
-                    results[entity] = await self._sync_entity(run_id, connector, entity,
-                                                              full=full, stop=stop)
+                    results[entity] = await self._sync_entity(
+                        run_id, connector, entity, full=full, stop=stop,
+                        progress=live.start(entity.value))
                 except SyncInterrupted:
                     interrupted = True
                 except PsaError as err:
@@ -211,7 +217,8 @@ class SyncEngine:
                  report.outcome, f" ({report.error})" if report.error else "")
 
     async def _sync_entity(self, run_id: int, connector: Connector, entity: Entity, *,
-                           full: bool, stop: asyncio.Event | None) -> EntityResult:
+                           full: bool, stop: asyncio.Event | None,
+                           progress: EntityProgress) -> EntityResult:
         integration = connector.integration
         state = await self.store.entity_state(integration.name, entity)
         since: datetime | None = None
@@ -224,13 +231,18 @@ class SyncEngine:
         errors: list[tuple[str | None, str | None, str]] = []
         listing_changed = False
         try:
-            async for pages in prefetch(connector.fetch(entity, since=since)):
-                page = joined(pages)
-                await self._apply(run_id, integration, entity, page, result, errors,
-                                  track_seen=since is None)
-                listing_changed = listing_changed or page.listing_changed
-                if stop is not None and stop.is_set():
-                    raise SyncInterrupted()
+            with fetching(progress):
+                async for pages in prefetch(connector.fetch(entity, since=since)):
+                    progress.pages += len(pages)
+                    progress.fetched += sum(len(p.records) + len(p.rejected) for p in pages)
+                    page = joined(pages)
+                    await self._apply(run_id, integration, entity, page, result, errors,
+                                      track_seen=since is None)
+                    progress.written = result.created + result.updated + result.unchanged
+                    progress.rejected = result.rejected
+                    listing_changed = listing_changed or page.listing_changed
+                    if stop is not None and stop.is_set():
+                        raise SyncInterrupted()
             if since is not None:
                 async for id_lists in prefetch(connector.list_ids(entity)):
                     await self.store.remember_seen(run_id, entity,
@@ -250,7 +262,7 @@ class SyncEngine:
                                    f"live records are gone upstream, more than the "
                                    f"{self.sync.max_delete_share:.0%} limit; nothing was "
                                    "deleted")
-            result.complete = True
+            result.complete = progress.done = True
             if result.note:
                 errors.append((entity.value, None, result.note))
                 log.warning("integration=%s run=%d entity=%s %s", integration.name, run_id,

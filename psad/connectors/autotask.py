@@ -106,6 +106,7 @@ from psad.errors import (
     PsaNotFound,
     PsaRateLimited,
 )
+from psad.progress import report_total
 from psad.model import (
     Address,
     Asset,
@@ -591,7 +592,9 @@ class AutotaskConnector(Connector):
         return read
 
     async def _pages(self, entity: str, filters: list[Filter], *, include: Sequence[str] = (),
-                     count_first: bool = False) -> AsyncIterator[list[Any]]:
+                     count_first: bool = False,
+                     on_total: Callable[[int | None], None] | None = None,
+                     ) -> AsyncIterator[list[Any]]:
         """Every matching item, one upstream page at a time.
 
         ``nextPageUrl`` makes a list a chain, one page after another. A list that
@@ -603,7 +606,7 @@ class AutotaskConnector(Connector):
         long at a large MSP) the count goes out beside the first page, so the
         ranges start when it arrives; otherwise it is asked only when a second
         page exists. The ranges (or the chain) are on their way before the first
-        page is handed on.
+        page is handed on. ``on_total`` hears the list's length once it is known.
         """
         read = self._reader(entity, filters, include)
         counting = asyncio.ensure_future(self._count(entity, filters)) if count_first else None
@@ -612,11 +615,16 @@ class AutotaskConnector(Connector):
             if not items:
                 return
             if cursor is None:
+                if on_total:
+                    on_total(len(items))
                 yield items
                 return
             if counting is None:
                 counting = asyncio.ensure_future(self._count(entity, filters))
-            ranges = self._id_ranges(items, await counting)
+            total = await counting
+            if on_total:
+                on_total(total)
+            ranges = self._id_ranges(items, total)
         finally:
             if counting is not None:
                 counting.cancel()
@@ -781,7 +789,8 @@ class AutotaskConnector(Connector):
                    if since is not None and entity in self.incremental else [MATCH_ALL])
         loading = asyncio.ensure_future(self._lookups(entity))  # alongside the first page
         try:
-            async for items in self._pages(name, filters, count_first=True):
+            async for items in self._pages(name, filters, count_first=True,
+                                           on_total=report_total):
                 lookups = await loading
                 if entity is Entity.ASSET:
                     await self._add_products(items, lookups)

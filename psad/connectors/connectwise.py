@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,8 +31,9 @@ from psad.connectors import wire
 from psad.connectors.base import Connector, Page, Setting, translate_page, translated
 from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
-from psad.errors import PsaBadResponse
+from psad.errors import PsaBadResponse, PsaError
 from psad.http import RequestPriority, with_priority
+from psad.progress import report_total
 from psad.model import (
     Address,
     Asset,
@@ -49,6 +51,8 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+
+log = logging.getLogger("psad.connectors.connectwise")
 
 MAX_PAGE_SIZE = 1000
 SITE_BATCH = 500
@@ -144,8 +148,27 @@ class ConnectWiseConnector(Connector):
                 yield page
             return
         parse = self._parsers()[entity]
-        async for items in self._pages(_PATHS[entity], conditions=conditions):
-            yield await translated(entity, items, parse)
+        counting = asyncio.ensure_future(self._report_count(_PATHS[entity], conditions))
+        try:
+            async for items in self._pages(_PATHS[entity], conditions=conditions):
+                yield await translated(entity, items, parse)
+            await counting  # a count still being retried is not cut short by a short list
+        finally:
+            counting.cancel()
+            await asyncio.gather(counting, return_exceptions=True)
+
+    async def _report_count(self, path: str, conditions: Sequence[str]) -> None:
+        """Tell the live progress how many items ``path`` holds (``GET …/count``, beside
+        the first page); a count that fails costs nothing but the percentage."""
+        params = {"conditions": " and ".join(f"({c})" for c in conditions)} if conditions else None
+        try:
+            body = await self._get(path + "/count", params)
+        except PsaError as err:
+            log.debug("integration=%s GET %s/count failed: %s", self.name, path, err)
+            return
+        count = body.get("count") if isinstance(body, dict) else None
+        if isinstance(count, int) and not isinstance(count, bool):
+            report_total(count)
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         if entity in _PATHS:

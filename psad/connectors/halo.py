@@ -102,6 +102,7 @@ from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaListingChanged, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, redact_url
+from psad.progress import report_total
 from psad.model import (
     Address,
     Asset,
@@ -268,6 +269,7 @@ class HaloConnector(Connector):
                       "page_size": str(self.page_size), "page_no": str(number),
                       "order": "id", "orderdesc": "false"}
             items, total = _envelope(await self._get(listing.path, params), listing, self.name)
+            report_total(total)
             return NumberedPage(items, total, None)
 
         return NumberedListing(read, ahead=self.integration.max_concurrency)

@@ -97,6 +97,7 @@ from psad.connectors.base import Connector, Page, Setting, translate_page, trans
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, RequestPriority, with_priority
+from psad.progress import report_total
 from psad.model import (
     Address,
     Asset,
@@ -365,6 +366,8 @@ class KaseyaBmsConnector(Connector):
                 raise PsaBadResponse(f"GET {path}: page {number} repeats an earlier page; "
                                      "the server ignored PageNumber", integration=self.name)
             first_ids.add(first)
+            if number == 1:
+                report_total(envelope.total)
             yield items
             last = envelope.total is not None and number * size >= envelope.total
             if len(items) < size or last:

@@ -94,6 +94,7 @@ from psad.connectors.base import Connector, Page, Setting, translated
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import ConfigError, PsaBadResponse
+from psad.progress import report_total
 from psad.model import (
     Address,
     Asset,
@@ -316,6 +317,10 @@ class SyncroConnector(Connector):
             entries = meta.get("total_entries") if isinstance(meta, dict) else None
             size = entries if isinstance(entries, int) and not isinstance(entries, bool) \
                 else total_pages
+            if size is entries:
+                report_total(entries)
+            elif number == 1 and total_pages is not None:
+                report_total(total_pages * len(items))  # at most this many: pages are full
             return NumberedPage(items, size, total_pages)
 
         return NumberedListing(read, ahead=self.integration.max_concurrency)
