@@ -269,12 +269,13 @@ async def logout(request: web.Request) -> web.Response:
 async def overview(request: web.Request) -> web.Response:
     flash = parse_query(request, {"synced": nonempty, "run": int_between(1, MAX_ID),
                                   "position": int_between(0, 1_000_000),
-                                  "again": one_of(("1",))})
+                                  "again": one_of(("1",)), "full": one_of(("1",))})
     known = runtime(request).config.integration(flash.get("synced", "")) is not None
     notice = None
     if known and "run" in flash:
         notice = {"synced": flash["synced"], "run": flash["run"],
-                  "position": flash.get("position", 0), "again": "again" in flash}
+                  "position": flash.get("position", 0), "again": "again" in flash,
+                  "full": "full" in flash}
     return show(request, "overview.html", nav="overview",
                 integrations=await integration_summaries(request), flash=notice)
 
@@ -284,10 +285,14 @@ async def overview(request: web.Request) -> web.Response:
 async def force_sync_form(request: web.Request) -> web.Response:
     form = await posted_form(request)
     name = request.match_info["name"]
+    full = field(form, "full") == "1"
     run_id, position, deduplicated = await force_sync(
-        request, requester(request, "dashboard"), full=field(form, "full") == "1")
+        request, requester(request, "dashboard"), full=full)
+    if request.headers.get("Accept") == "application/json":  # the page's script: no reload
+        return web.json_response({"run_id": run_id, "position": position,
+                                  "deduplicated": deduplicated, "full": full})
     flash = {"synced": name, "run": run_id, "position": position,
-             "again": "1" if deduplicated else None}
+             "again": "1" if deduplicated else None, "full": "1" if full else None}
     return see_other("/" + templating.query(flash))
 
 
