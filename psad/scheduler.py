@@ -134,8 +134,12 @@ class NightlyScheduler:
                 "SELECT id FROM runs WHERE integration = ? AND trigger IN ('nightly', 'startup') "
                 "AND queued_at >= ? AND outcome != 'cancelled' LIMIT 1", (name, ts(last_fire)))
             if covered is None:
-                log.info("integration=%s missed its nightly sync of %s; running it now", name,
-                         last_fire.isoformat())
+                if await store.entity_states(name):
+                    log.info("integration=%s missed its nightly sync of %s; running it now",
+                             name, last_fire.isoformat())
+                else:
+                    log.info("integration=%s has never synced; running its first sync now",
+                             name)
                 await self.queue.submit(name, "startup", "catch-up", scheduled_for=last_fire)
                 queued.append(name)
         return queued
