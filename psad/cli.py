@@ -137,8 +137,32 @@ def _load(path: Path) -> Config:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args.file)
+    for warning in custom_field_warnings(config):
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
     print(f"{args.file}: ok ({len(config.integrations)} integration(s))")
     return EXIT_OK
+
+
+def custom_field_warnings(config: Config) -> list[str]:
+    """Selected custom fields the PSA does not offer, by what the last full syncs found
+    (nothing to say before a sync has discovered an entity's fields)."""
+    from psad.store import Store
+
+    discovered = Store.read_custom_fields(config.database)
+    warnings = []
+    for integration in config.integrations:
+        found = discovered.get(integration.name, {})
+        for entity, chosen in (("assets", integration.asset_custom_fields),
+                               ("contacts", integration.contact_custom_fields)):
+            if entity not in found:
+                continue
+            for name in chosen:
+                if name not in found[entity]:
+                    offered = ", ".join(repr(n) for n in sorted(found[entity])) or "none"
+                    warnings.append(
+                        f"integration {integration.name!r}: custom_fields.{entity} selects "
+                        f"{name!r}, which the PSA does not have (it offers {offered})")
+    return warnings
 
 
 def cmd_sync_once(args: argparse.Namespace) -> int:

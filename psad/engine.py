@@ -35,6 +35,8 @@ from psad.store import EntityResult, Store, utcnow
 log = logging.getLogger("psad.engine")
 
 MAX_ERRORS_PER_ENTITY = 1000
+CUSTOM_FIELD_ENTITIES = (Entity.ASSET, Entity.CONTACT)
+"""Entities whose custom fields a complete fetch records for the set-up page."""
 PREFETCH_DEPTH = 2
 """Pages fetched ahead of the store; pages waiting together are written together."""
 T = TypeVar("T")
@@ -263,6 +265,9 @@ class SyncEngine:
                                    f"{self.sync.max_delete_share:.0%} limit; nothing was "
                                    "deleted")
             result.complete = progress.done = True
+            if since is None and entity in CUSTOM_FIELD_ENTITIES:
+                await self.store.save_custom_fields(integration.name, entity,
+                                                    progress.custom_fields, at=self.clock())
             if result.note:
                 errors.append((entity.value, None, result.note))
                 log.warning("integration=%s run=%d entity=%s %s", integration.name, run_id,

@@ -6,13 +6,17 @@ store). A connector that learns how long a list is (ConnectWise ``/count``,
 Autotask's count query, HaloPSA ``record_count``, Syncro ``total_entries``,
 Kaseya BMS ``totalRecords``) calls :func:`report_total`; the engine has set
 the entity being fetched in a context variable, so connectors need no
-reference to it, and a call outside a sync is a no-op.
+reference to it, and a call outside a sync is a no-op. In the same way the
+parsers note which custom fields each asset and contact carries
+(:func:`note_custom_fields`), so the set-up page can offer them.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -36,6 +40,10 @@ class EntityProgress:
     total: int | None = None
     """How many records the PSA said the list holds, when it says."""
     done: bool = False
+    custom_fields: Counter[str] = field(default_factory=Counter)
+    """How many of the records fetched carry a value in each custom field."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Pages are parsed in worker threads; the counter is shared."""
 
     @property
     def percent(self) -> float | None:
@@ -108,6 +116,15 @@ def report_total(total: int | None) -> None:
     progress = _CURRENT.get()
     if progress is not None and total is not None and total >= 0:
         progress.total = total
+
+
+def note_custom_fields(names: Iterable[str]) -> None:
+    """One record carries a value in each of these custom fields."""
+    progress = _CURRENT.get()
+    if progress is not None:
+        found = set(names)
+        with progress._lock:
+            progress.custom_fields.update(found)
 
 
 def progress_line(progress: Mapping[str, Any]) -> str:

@@ -106,7 +106,7 @@ from psad.errors import (
     PsaNotFound,
     PsaRateLimited,
 )
-from psad.progress import report_total
+from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -376,6 +376,7 @@ def udf_value(name: str, value: Any, definition: UdfDef | None) -> CustomValue:
 
 def _custom(pairs: Sequence[tuple[str, Any]], selected: Sequence[str],
             defs: Mapping[str, UdfDef]) -> CustomFields:
+    note_custom_fields(n for n, v in pairs if v not in (None, ""))
     if not selected:
         return {}
     values = [(n, udf_value(n, v, defs.get(n))) for n, v in pairs if n in selected]

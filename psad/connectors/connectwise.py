@@ -33,7 +33,7 @@ from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaBadResponse, PsaError
 from psad.http import RequestPriority, with_priority
-from psad.progress import report_total
+from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -310,6 +310,7 @@ def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
         raise BadRecord("customFields: expected a list")
     pairs = [(f["caption"], _custom_value(f)) for f in raw
              if isinstance(f, dict) and isinstance(f.get("caption"), str)]
+    note_custom_fields(name for name, value in pairs if value not in (None, ""))
     return dict(wire.pick_custom(pairs, selected))
 
 

@@ -102,7 +102,7 @@ from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaListingChanged, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, redact_url
-from psad.progress import report_total
+from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -516,9 +516,13 @@ def _field_date(fields: Mapping[str, Mapping[str, Any]], names: Sequence[str]) -
 
 def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
     """The selected custom fields, matched on label, name or name without ``CF``."""
+    raw = d.get("customfields") or []
+    if isinstance(raw, list):
+        note_custom_fields(str(e.get("label") or e.get("name")) for e in raw
+                           if isinstance(e, dict) and (e.get("label") or e.get("name"))
+                           and _custom_value(e) is not None)
     if not selected:
         return {}
-    raw = d.get("customfields") or []
     if not isinstance(raw, list):
         raise BadRecord("customfields: expected a list")
     wanted = set(selected)

@@ -97,7 +97,7 @@ from psad.connectors.base import Connector, Page, Setting, translate_page, trans
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, RequestPriority, with_priority
-from psad.progress import report_total
+from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -689,6 +689,7 @@ def _contact_custom(raw: list[Any] | str | None, selected: Sequence[str]) -> dic
         raise BadRecord(f"custom fields: {raw}")
     pairs = [(f["name"], f.get("data")) for f in raw or []
              if isinstance(f, dict) and isinstance(f.get("name"), str)]
+    note_custom_fields(name for name, value in pairs if value not in (None, ""))
     return dict(wire.pick_custom(pairs, selected))
 
 

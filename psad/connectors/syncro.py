@@ -94,7 +94,7 @@ from psad.connectors.base import Connector, Page, Setting, translated
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import ConfigError, PsaBadResponse
-from psad.progress import report_total
+from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -551,7 +551,9 @@ def _blank(value: Any) -> Any:
 
 
 def _custom(props: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
-    return dict(wire.pick_custom(((k, _blank(v)) for k, v in props.items()), selected))
+    pairs = [(k, _blank(v)) for k, v in props.items()]
+    note_custom_fields(name for name, value in pairs if value is not None)
+    return dict(wire.pick_custom(pairs, selected))
 
 
 def _property(props: Mapping[str, Any], names: Iterable[str]) -> Any:

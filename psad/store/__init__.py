@@ -11,8 +11,8 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -450,6 +450,45 @@ class Store:
             "SELECT entity, cursor, last_success_at, last_success_run, last_full_sweep_at "
             "FROM entity_state WHERE integration = ?", (integration,))
         return {row.pop("entity"): row for row in rows}
+
+    # -- custom fields the PSA offers ------------------------------------------
+
+    async def save_custom_fields(self, integration: str, entity: Entity,
+                                 counts: Mapping[str, int], *, at: datetime) -> None:
+        """What a complete fetch of ``entity`` found: field name → records carrying it."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM custom_fields WHERE integration = ? AND entity = ?",
+                               (integration, entity.value))
+            await conn.executemany(
+                "INSERT INTO custom_fields (integration, entity, name, records, seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(integration, entity.value, name, n, ts(at)) for name, n in counts.items()])
+
+    async def custom_fields(self, integration: str) -> dict[str, dict[str, int]]:
+        """Entity → custom field → how many records carry it, as last discovered."""
+        found: dict[str, dict[str, int]] = {}
+        for row in await self.fetch_all(
+                "SELECT entity, name, records FROM custom_fields WHERE integration = ? "
+                "ORDER BY entity, name COLLATE NOCASE", (integration,)):
+            found.setdefault(row["entity"], {})[row["name"]] = row["records"]
+        return found
+
+    @staticmethod
+    def read_custom_fields(path: Path) -> dict[str, dict[str, dict[str, int]]]:
+        """Every integration's discovered custom fields, read-only and blocking (for
+        ``psad check-config``); empty when the database or its table does not exist."""
+        if not path.exists():
+            return {}
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            try:
+                rows = conn.execute(
+                    "SELECT integration, entity, name, records FROM custom_fields").fetchall()
+            except sqlite3.OperationalError:
+                return {}
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        for integration, entity, name, records in rows:
+            found.setdefault(integration, {}).setdefault(entity, {})[name] = records
+        return found
 
 
 def _prepare_rows(records: dict[str, Record]) -> tuple[dict[str, tuple[object, ...]],

@@ -115,6 +115,17 @@ CREATE TABLE entity_state (
     PRIMARY KEY (integration, entity)
 );
 """,
+    # 2: the custom fields each PSA offers on assets and contacts (the set-up page)
+    """
+CREATE TABLE custom_fields (
+    integration TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    name TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (integration, entity, name)
+) WITHOUT ROWID;
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

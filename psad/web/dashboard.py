@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -363,6 +363,39 @@ async def company_page_view(request: web.Request) -> web.Response:
         raise PageError(404, f"{integration.name} has no synced company with id {psa_id[:64]!r}.")
     return show(request, "company.html", nav="companies", integration=integration.name,
                 company=company)
+
+
+@routes.get("/integrations/{name}")
+@page
+async def integration_page(request: web.Request) -> web.Response:
+    """Set-up: the custom fields the PSA offers on assets and contacts, which are selected."""
+    integration: IntegrationConfig = integration_or_404(request)
+    parse_query(request, {})
+    found = await runtime(request).store.custom_fields(integration.name)
+    selected = {"assets": integration.asset_custom_fields,
+                "contacts": integration.contact_custom_fields}
+    fields = {entity: custom_field_rows(found.get(entity, {}), chosen)
+              for entity, chosen in selected.items()}
+    return show(request, "integration.html", nav="setup", integration=integration.name,
+                kind=integration.kind, discovered=bool(found), fields=fields,
+                current=config_lines(selected),
+                every=config_lines({e: [r["name"] for r in rows if r["records"] is not None]
+                                    for e, rows in fields.items()}))
+
+
+def custom_field_rows(found: dict[str, int], chosen: Sequence[str]) -> list[dict[str, Any]]:
+    """Each offered field (most used first) and each selected one the PSA lacks."""
+    rows = [{"name": name, "records": n, "selected": name in chosen}
+            for name, n in sorted(found.items(), key=lambda item: (-item[1], item[0].lower()))]
+    return rows + [{"name": name, "records": None, "selected": True}
+                   for name in chosen if name not in found]
+
+
+def config_lines(fields: Mapping[str, Sequence[str]]) -> str:
+    """The ``[integrations.custom_fields]`` table that selects ``fields``."""
+    return "\n".join(["[integrations.custom_fields]"] + [
+        f"{entity} = [{', '.join(json.dumps(name) for name in names)}]"
+        for entity, names in fields.items()])
 
 
 # -- live tickets ----------------------------------------------------------------------

@@ -604,3 +604,27 @@ async def test_every_psa_tells_the_live_progress_how_many_records_a_list_holds(p
     summary = progress.as_dict()
     assert summary["percent"] == 100.0
     assert summary["entities_done"] == summary["entities_total"] == len(Entity)
+
+
+# --- custom fields the PSA offers ------------------------------------------------------------
+
+
+NO_CUSTOM_FIELDS = {("kaseya_bms", "assets")}
+"""BMS hardware assets carry no custom fields."""
+
+
+@pytest.mark.parametrize("psa", kinds(), indirect=True)
+async def test_a_full_sync_records_every_custom_field_the_psa_offers_and_how_often(
+        psa: Psa) -> None:
+    await psa.sync(full=True)
+    found = await psa.store.custom_fields("acme")
+    for entity in ("assets", "contacts"):
+        records = psa.ds.records(entity)
+        names = {name for r in records for name in r.custom_fields}
+        want = {name: sum(r.custom_fields.get(name) not in (None, "") for r in records)
+                for name in names}
+        if (psa.kind, entity) in NO_CUSTOM_FIELDS:
+            assert entity not in found
+            continue
+        # every field, selected or not, with the records that carry a value in it
+        assert want.items() <= found[entity].items(), (entity, found.get(entity))

@@ -124,3 +124,16 @@ async def test_schema_version_is_recorded_and_old_databases_are_backed_up(tmp_pa
         conn.execute("CREATE TABLE keep (x)")
         conn.execute("PRAGMA user_version = 0")
     assert backup_before_migrate(old) is None  # empty/new database
+
+
+async def test_discovered_custom_fields_are_replaced_by_the_next_complete_fetch(
+        store: Store, tmp_path: Path) -> None:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 4, "Old": 1}, at=at)
+    await store.save_custom_fields("acme", Entity.CONTACT, {"VIP": 2}, at=at)
+    await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 5}, at=at)
+    assert await store.custom_fields("acme") == {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}
+    assert await store.custom_fields("other") == {}
+    assert Store.read_custom_fields(store.path) == {
+        "acme": {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}}
+    assert Store.read_custom_fields(tmp_path / "missing.db") == {}

@@ -296,6 +296,7 @@ async def test_every_page_fits_the_screen_with_ten_integrations(crowded: Served,
                  "company": f"/integrations/{NAME}/companies/{company}",
                  "tickets": f"/integrations/{NAME}/tickets",
                  "ticket": f"/integrations/{NAME}/tickets/{ticket}",
+                 "setup": f"/integrations/{NAME}",
                  "not-found": "/runs/999999"}
         for label, path in pages.items():
             seen = len(page.problems)
