@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from conftest import write_config
 from psad.cli import SIMULATOR_KINDS, build_parser, main
+from psad.client_cli import ProgressView
 from psad.config import load_config
 from psad.logs import setup_logging
 from psad.progress import RunProgress
@@ -154,3 +156,39 @@ async def test_debug_logs_leave_out_the_database_drivers_internals(
     logging.getLogger("psad.test").debug("a psad debug line")
     err = capsys.readouterr().err
     assert "a psad debug line" in err and "aiosqlite" not in err
+
+
+def running_progress() -> dict[str, Any]:
+    progress = RunProgress()
+    progress.start("companies").done = True
+    assets = progress.start("assets")
+    assets.fetched, assets.written, assets.total = 300, 280, 1200
+    return progress.as_dict()
+
+
+def test_sync_wait_draws_a_bar_on_a_terminal(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    view = ProgressView(terminal=True)
+    view.show(running_progress())
+    assert len(capsys.readouterr().out) == 60  # "\r" and the line cut to the terminal
+    monkeypatch.setenv("COLUMNS", "200")
+    view.show(running_progress())
+    view.show(running_progress())
+    view.end()
+    out = capsys.readouterr().out
+    assert out.count("\r[") == 2 and out.endswith("\n")
+    drawn = out.split("\r")[-1]
+    assert re.match(r"\[#+\.+\]\s+15\.6% 1/8 entities done, 300 fetched", drawn), drawn
+    assert "assets 300 of 1,200 (25%" in drawn
+
+
+def test_sync_wait_prints_plain_lines_now_and_then_when_not_a_terminal(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    view = ProgressView(terminal=False)
+    for _ in range(5):
+        view.show(running_progress())
+    view.end()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "\r" not in lines[0] and "[#" not in lines[0]
+    assert lines[0].strip().startswith("1/8 entities done, 300 fetched, 280 written")
