@@ -86,7 +86,8 @@ class ProgressView:
         line = progress_line(progress)
         if self.terminal:
             filled = round(BAR_WIDTH * progress["percent"] / 100)
-            text = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {progress['percent']:5.1f}% {line}"
+            bar = "#" * filled + "." * (BAR_WIDTH - filled)
+            text = f"[{bar}] {progress['percent']:5.1f}% {line}"
             width = shutil.get_terminal_size().columns - 1
             print("\r" + text[:width].ljust(width), end="", flush=True)
             self.drawn = True

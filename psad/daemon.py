@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import logging
-import errno
 import secrets
 import shutil
 import signal

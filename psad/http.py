@@ -449,7 +449,7 @@ class PsaClient:
         if self.metrics:
             self.metrics.psa_retry(self.integration, reason)
         log.debug("integration=%s retrying %s after %s in %.2fs (attempt %d/%d)",
-                 self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
+                  self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
         await asyncio.sleep(delay)
 
     def _raise_for(self, method: str, shown: str, status: int, body: Any) -> None:

@@ -106,7 +106,6 @@ from psad.errors import (
     PsaNotFound,
     PsaRateLimited,
 )
-from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -125,6 +124,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 log = logging.getLogger("psad.connectors.autotask")
 

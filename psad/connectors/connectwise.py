@@ -33,7 +33,6 @@ from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaBadResponse, PsaError
 from psad.http import RequestPriority, with_priority
-from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -51,6 +50,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 log = logging.getLogger("psad.connectors.connectwise")
 

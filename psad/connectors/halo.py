@@ -102,7 +102,6 @@ from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaListingChanged, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, redact_url
-from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -119,6 +118,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 MAX_PAGE_SIZE = 100
 TOKEN_MARGIN = 60.0

@@ -97,7 +97,6 @@ from psad.connectors.base import Connector, Page, Setting, translate_page, trans
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, RequestPriority, with_priority
-from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -115,6 +114,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000

@@ -94,7 +94,6 @@ from psad.connectors.base import Connector, Page, Setting, translated
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
 from psad.errors import ConfigError, PsaBadResponse
-from psad.progress import note_custom_fields, report_total
 from psad.model import (
     Address,
     Asset,
@@ -112,6 +111,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 log = logging.getLogger("psad.connectors.syncro")
 
@@ -315,9 +315,9 @@ class SyncroConnector(Connector):
             items, total_pages = self._envelope(path, body, key)
             meta = body.get("meta")
             entries = meta.get("total_entries") if isinstance(meta, dict) else None
-            size = entries if isinstance(entries, int) and not isinstance(entries, bool) \
-                else total_pages
-            if size is entries:
+            counted = isinstance(entries, int) and not isinstance(entries, bool)
+            size = entries if counted else total_pages
+            if counted:
                 report_total(entries)
             elif number == 1 and total_pages is not None:
                 report_total(total_pages * len(items))  # at most this many: pages are full

@@ -172,7 +172,7 @@ async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | Non
 
 
 def error_kind(error: dict[str, Any], notes: dict[str, str]) -> str:
-    """``record`` (one record rejected), ``note`` (an entity's note) or ``fetch`` (a fetch failed)."""
+    """``record`` (a record rejected), ``note`` (an entity's note) or ``fetch`` (a fetch failed)."""
     message = error["message"]
     if error["psa_id"] or message.startswith("rejected:") or \
             message.endswith("more errors not listed"):

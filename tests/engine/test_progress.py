@@ -43,7 +43,8 @@ def test_the_progress_line_names_counts_totals_and_time_left() -> None:
     assets = progress.start("assets")
     assets.fetched, assets.written, assets.total = 500, 490, 2000
     line = progress_line(progress.as_dict())
-    assert line.startswith(f"1/{len(SYNC_ORDER)} entities done, 500 fetched, 490 written, 0 rejected")
+    assert line.startswith(
+        f"1/{len(SYNC_ORDER)} entities done, 500 fetched, 490 written, 0 rejected")
     assert "assets 500 of 2,000 (25%, about " in line and "companies" not in line.split("|")[1]
 
 
