@@ -98,6 +98,13 @@ async def prefetch(source: AsyncIterator[T], depth: int = PREFETCH_DEPTH,
                 pass
 
 
+def failure_reason(err: PsaError) -> str:
+    """An error without the request it came from, so entities failing alike group together."""
+    text = str(err)
+    request = f"{err.url}: "
+    return text.split(request, 1)[1] if err.url and request in text else text
+
+
 def joined(pages: Sequence[Page]) -> Page:
     """Pages that arrived together, as one page (one store transaction)."""
     if len(pages) == 1:
@@ -131,7 +138,8 @@ class SyncEngine:
         await self.store.update_run(run_id, outcome="running", started_at=self.clock())
         log.info("integration=%s run=%d sync started (%s)", integration.name, run_id,
                  "full" if full else "incremental where possible")
-        failed: list[str] = []
+        failed: dict[str, list[str]] = {}
+        """Why fetches failed (without the request) → the entities that failed so."""
         results: dict[Entity, EntityResult] = {}
         pending = list(SYNC_ORDER)
         active: list[str] = []
@@ -164,12 +172,15 @@ class SyncEngine:
                 except PsaError as err:
                     fatal = isinstance(err, (PsaAuthError, PsaUnavailable))
                     halted = halted or fatal
-                    failed.append(f"{entity.value}: {err}")
+                    reason = failure_reason(err)
+                    first = reason not in failed  # once at ERROR: a bad key fails every entity
+                    failed.setdefault(reason, []).append(entity.value)
                     await self.store.add_run_errors(run_id, [(entity.value, None, str(err))],
                                                     at=self.clock())
-                    log.error("integration=%s run=%d entity=%s fetch failed%s: %s",
-                              integration.name, run_id, entity.value,
-                              ", run stops" if fatal else "", err)
+                    log.log(logging.ERROR if first else logging.DEBUG,
+                            "integration=%s run=%d entity=%s fetch failed%s: %s",
+                            integration.name, run_id, entity.value,
+                            ", run stops" if fatal else "", err)
                 finally:
                     active.remove(entity.value)
 
@@ -191,7 +202,10 @@ class SyncEngine:
                         await self.store.apply_company_scope(integration.name, entity)
             partial = any(r.rejected or r.note for r in report.entities)
             report.outcome = "failed" if failed else ("partial" if partial else "succeeded")
-            report.error = "; ".join(failed) or None
+            report.error = "; ".join(
+                f"{', '.join(entities)}: {reason}" if len(entities) == 1 else
+                f"{len(entities)} entities ({', '.join(entities)}): {reason}"
+                for reason, entities in failed.items()) or None
         except (SyncInterrupted, asyncio.CancelledError) as err:
             report.outcome = "interrupted"
             report.error = "psad stopped during this run; it resumes at the next start"
