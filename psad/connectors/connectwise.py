@@ -148,18 +148,27 @@ class ConnectWiseConnector(Connector):
                 yield page
             return
         parse = self._parsers()[entity]
-        counting = asyncio.ensure_future(self._report_count(_PATHS[entity], conditions))
+        counting: asyncio.Future[None] | None = None
+        first = True
         try:
             async for items in self._pages(_PATHS[entity], conditions=conditions):
+                if first and len(items) >= self.page_size:  # a full first page: more follow
+                    counting = asyncio.ensure_future(
+                        self._report_count(_PATHS[entity], conditions))
+                elif first:
+                    report_total(len(items))
+                first = False
                 yield await translated(entity, items, parse)
-            await counting  # a count still being retried is not cut short by a short list
+            if counting is not None:
+                await counting  # a count still being retried is not cut short
         finally:
-            counting.cancel()
-            await asyncio.gather(counting, return_exceptions=True)
+            if counting is not None:
+                counting.cancel()
+                await asyncio.gather(counting, return_exceptions=True)
 
     async def _report_count(self, path: str, conditions: Sequence[str]) -> None:
-        """Tell the live progress how many items ``path`` holds (``GET …/count``, beside
-        the first page); a count that fails costs nothing but the percentage."""
+        """Tell the live progress how many items ``path`` holds (``GET …/count``, asked
+        beside the second page); a count that fails costs nothing but the percentage."""
         params = {"conditions": " and ".join(f"({c})" for c in conditions)} if conditions else None
         try:
             body = await self._get(path + "/count", params)
