@@ -83,6 +83,7 @@ from psad.simulators import (
     simulator_app,
     stable_id,
 )
+from psad.simulators.autotask_fields import ENTITY_FIELDS
 from psad.simulators.dataset import (
     ASSET_TYPES,
     MANUFACTURERS,
@@ -485,8 +486,9 @@ def _coerce(value: Any, kind: str, name: str) -> Any:
         return None
     try:
         if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError
+            if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+                # An integer flag (contact isActive is 0/1) compared with a boolean: coerced.
+                return int(value is True or str(value).lower() == "true")
             return int(value)
         if kind == "bool":
             if isinstance(value, bool):
@@ -617,6 +619,17 @@ def plan_filter(items: Any, compiler: FilterCompiler) -> Plan:
 
 
 # --- resources --------------------------------------------------------------------------------
+
+
+_BLANK_RECORDS: Final = {entity: dict.fromkeys(names) for entity, names in ENTITY_FIELDS.items()}
+"""Every field of an entity, empty: a record answers them all, ``null`` when it has no value."""
+
+
+def singular(entity: str) -> str:
+    """The entity's own name, as ``entityInformation`` gives it: Companies → Company."""
+    if entity.endswith("ies"):
+        return entity[:-3] + "y"
+    return entity[:-1] if entity.endswith("s") else entity
 
 
 @dataclass(frozen=True, slots=True)
@@ -1020,7 +1033,8 @@ class Api:
 
     def wire(self, resource: Resource, record: Any,
              include: frozenset[str] | None = None) -> Wire:
-        wire = resource.render(record)
+        blank = _BLANK_RECORDS.get(resource.name)
+        wire = resource.render(record) if blank is None else {**blank, **resource.render(record)}
         if resource.overrides is not None:
             overrides = self.ds.overrides(resource.overrides, record.id)
             if overrides:
@@ -1033,7 +1047,7 @@ class Api:
 
     @staticmethod
     def entity_info(resource: Resource) -> Wire:
-        return {"name": resource.name[:-1] if resource.name.endswith("s") else resource.name,
+        return {"name": singular(resource.name),
                 "canCreate": True, "canDelete": False, "canQuery": True, "canUpdate": True,
                 "userAccessForCreate": "All", "userAccessForDelete": "None",
                 "userAccessForQuery": "All", "userAccessForUpdate": "All",
