@@ -343,7 +343,7 @@ def _udfs(defs: Sequence[CustomFieldDef], values: Mapping[str, CustomValue]) -> 
 
 def udf_definitions(defs: Sequence[CustomFieldDef]) -> list[Wire]:
     out = []
-    for order, d in enumerate(defs, start=1):
+    for d in defs:
         listed = d.type == "Checkbox"
         out.append({
             "name": d.caption, "label": d.caption, "type": _NUMBER_TYPES.get(d.type, "string"),
@@ -353,7 +353,7 @@ def udf_definitions(defs: Sequence[CustomFieldDef]) -> list[Wire]:
             "picklistValues": [picklist_value(v, label, sort_order=n)
                                for n, (v, label) in enumerate(YES_NO, start=1)] if listed else None,
             "picklistParentValueField": "", "defaultValue": None,
-            "isSupportedWebhookField": False, "sortOrder": order})
+            "isSupportedWebhookField": False})
     return out
 
 
@@ -397,7 +397,7 @@ class Renderer:
 
     def location(self, s: Site) -> Wire:
         return {
-            "id": s.id, "companyID": s.company_id, "name": s.name, "description": None,
+            "id": s.id, "companyID": s.company_id, "name": s.name,
             "isActive": s.active, "isPrimary": s.primary, "isTaxExempt": False,
             "overrideCompanyTaxSettings": False, "address1": s.line1, "address2": s.line2,
             "city": s.city, "state": s.region, "postalCode": s.postal_code,
@@ -434,7 +434,7 @@ class Renderer:
             "extension": None, "faxNumber": None, "addressLine": c.line1, "addressLine1": c.line2,
             "city": c.city, "state": c.region, "zipCode": c.postal_code,
             "countryID": self.t.country_id(c.country), "isActive": 1 if c.active else 0,
-            "primaryContact": False, "billingContact": False, "note": None,
+            "primaryContact": False, "note": None,
             "createDate": ts(c.created_at), "lastActivityDate": ts(c.updated_at),
             "lastModifiedDate": ts(c.updated_at),
             "userDefinedFields": _udfs(self.ds.contact_fields, c.custom_fields),
