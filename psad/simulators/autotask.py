@@ -33,6 +33,9 @@ Confirmed with public sources:
   a GET answers 405 "does not support http method 'GET'" (public client notes);
   ``query/count`` answers ``{"queryCount": N}``; a GET by id answers
   ``{"item": {…}}`` or ``{"item": null}`` with 200 when absent.
+- Every record carries all of its entity's fields, ``null`` when empty (the field lists
+  of the REST schema, :mod:`psad.simulators.autotask_fields`); ``entityInformation``
+  names the entity in the singular (``Company``).
 - Field names, picklist shape (``value`` is a string), ``userDefinedFields``
   as ``[{name, value}]`` with string values, contact ``isActive`` as 0/1, no
   change-tracking field on CompanyLocations (OpenAPI specs).
@@ -57,7 +60,8 @@ format (opaque to clients); UDF ``type`` names ("string", "double",
 "datetime"); Yes/No list UDFs stand for check boxes (Autotask has no boolean
 UDF); timestamps carry milliseconds and ``Z`` (real responses also appear
 without a zone suffix); string comparisons are case-insensitive (SQL Server
-collation).
+collation); a boolean (``true`` or ``"true"``) compared with an integer flag such as a
+contact's 0/1 ``isActive`` is read as 1 or 0, as the API's value conversion does.
 """
 
 from __future__ import annotations

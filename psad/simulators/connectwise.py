@@ -29,13 +29,32 @@ Confirmed with public sources (see ``shared/psa-apis.md`` for more):
   parentheses; keywords in either case (pyconnectwise emits upper case).
 - ``/login/companyinfo`` answers ``null`` for an unknown company (django-connectwise).
 - Cloud throttling is Cloudflare's 429 with ``Retry-After`` (pyconnectwise PR #41).
+- Every GET takes ``conditions``, ``childConditions``, ``customFieldConditions``,
+  ``orderBy``, ``fields``, ``page``, ``pageSize``, ``pageId`` (the vendor's OpenAPI
+  document, 2025.1); their names bind case-insensitively (ASP.NET model binding) and a
+  list path answers with a trailing slash too.
+- Records follow the vendor's schemas: the full Ticket model (``customerUpdatedFlag``,
+  ``severity``, ``impact``, ``location``, ``department``…), a Board's required
+  ``location`` and ``department``; a value a record lacks is left out, not sent as
+  ``null`` (recorded sandbox responses in the Rapid7 InsightConnect plugin docs omit such
+  keys, down to an unset custom field's ``value``).
+- ``/company/contacts/types`` and ``/company/configurations/types|statuses`` list the
+  names records carry (ContactType and ConfigurationStatus name them ``description``).
+- ``Accept: application/vnd.connectwise.com+json; version=YYYY.N`` pins a model version:
+  a version gets the newest model at or before it, from 2019.1 on (vendor guide "PSA
+  Versioning"); ``api-current-version`` names the current one.
 
 Inferred: a ``pageSize`` over 1000 is clamped rather than refused; the default
 page size is 25; ``Link`` is always sent, empty when there is no other page
 (pyconnectwise's ``PaginatedResponse`` fails on a missing header); the exact
 400 body for a bad ``conditions`` or a missing ``clientId``; the 429 body;
 sites of an unknown company answer 404; ``orderBy`` is ignored in forward-only
-mode; string comparisons are case-insensitive (SQL Server's default collation).
+mode; string comparisons are case-insensitive (SQL Server's default collation);
+``childConditions`` hold when one child of the record matches each comparison and
+``customFieldConditions`` when one custom field entry matches the whole expression
+(``caption = "X" and value = "Y"``), their errors a 400 naming the parameter; a version
+before 2019.1 or not of the form ``YYYY.N`` answers 400 naming ``Accept`` (the guide does
+not say what an unservable version gets).
 """
 
 from __future__ import annotations

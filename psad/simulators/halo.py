@@ -18,6 +18,11 @@ inferred:
   the spec's bool reading, is ignored).
 - Unset text comes as ``""``, unset dates as ``1900-01-01T00:00:00``; timestamps are UTC
   without a zone.
+- A hosted tenant's token request names the tenant by ``?tenant=`` or, without it, by
+  the hostname it is sent to (``{tenant}.halopsa.com``); a bare address without the
+  parameter is refused.
+- ``/Status`` rows carry no closed flag (TStatus in the spec has none, nor Policy an SLA
+  name); ``excludeclosed=true`` (a spec parameter) leaves the closed ones out.
 - Tokens are opaque; a missing, unknown or expired bearer token gets 401 with an empty
   body and ``WWW-Authenticate: Bearer error="invalid_token"``. Token errors use RFC 6749
   bodies (``{"error": "invalid_client"}``) with status 400.

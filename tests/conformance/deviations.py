@@ -57,7 +57,7 @@ class Deviation:
         return next(m["schema"] for m in media.values() if "schema" in m)
 
     def __str__(self) -> str:
-        where = self.target + (f" .{self.field}" if self.field else " (operation)")
+        where = self.target + (f" {self.field}" if self.field else " (operation)")
         return f"{self.vendor}: {where}: {self.evidence}"
 
 
