@@ -199,15 +199,16 @@ def omit_absent(wire: Wire) -> Wire:
     """``wire`` without its absent (None) values, nested objects included: ConnectWise leaves
     such keys out rather than sending ``null`` (the spec types most of them non-nullable;
     recorded tenant responses omit them, down to an unset custom field's ``value``)."""
-    return {k: _omit_in(v) for k, v in wire.items() if v is not None}
-
-
-def _omit_in(value: Any) -> Any:
-    if isinstance(value, dict):
-        return omit_absent(value)
-    if isinstance(value, list):
-        return [omit_absent(v) if isinstance(v, dict) else v for v in value]
-    return value
+    out: Wire = {}
+    for key, value in wire.items():
+        if value is None:
+            continue
+        if value.__class__ is dict and None in value.values():
+            value = omit_absent(value)  # copied only when there is something to leave out
+        elif value.__class__ is list and value and value[0].__class__ is dict:
+            value = [omit_absent(v) if None in v.values() else v for v in value]
+        out[key] = value
+    return out
 
 
 def _named(ids: Mapping[str, int], name: str | None) -> Wire | None:
@@ -615,8 +616,7 @@ def resources(ds: Dataset) -> tuple[Resource, ...]:
                  child_fields={
                      "types/id": Field(lambda r: r.type_ids, "int"),
                      "types/name": Field(lambda r: tuple(
-                         t.name for t in map(ds.company_types.get, r.type_ids) if t is not None), "str")},
-                 custom_values=lambda r: ()),
+                         t.name for t in map(ds.company_types.get, r.type_ids) if t is not None), "str")}),
         Resource("/company/companies/{parent}/sites", "sites", "CompanySite", render_site, {
             **_common(created=True), "name": text_field(), "city": text_field("city"),
             "zip": text_field("postal_code"),
