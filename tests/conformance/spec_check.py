@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,9 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from deviations import DEVIATIONS, Deviation
+from deviations import DEVIATIONS, camel_case
 
 SPECS = Path(__file__).parent / "specs"
-SCHEMAS = "#/components/schemas/"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,8 @@ def to_json_schema(node: Any, projected: bool = False) -> Any:
         return node
     dropped = ("nullable", "example", "examples", "description", "format", "xml",
                *(("required",) if projected else ()))
-    out = {k: to_json_schema(v, projected) for k, v in node.items() if k not in dropped}
+    out = {k: to_json_schema(v, projected) for k, v in node.items()
+           if k not in dropped and k != "properties"}
     if isinstance(node.get("properties"), dict):
         out["properties"] = {name: to_json_schema(sub, projected)
                              for name, sub in node["properties"].items()}
@@ -76,11 +76,9 @@ def to_json_schema(node: Any, projected: bool = False) -> Any:
 
 
 class Spec:
-    def __init__(self, vendor: Vendor, doc: dict[str, Any],
-                 deviations: Sequence[Deviation]) -> None:
+    def __init__(self, vendor: Vendor, doc: dict[str, Any]) -> None:
         self.vendor = vendor
         self.doc = doc
-        self.deviations = deviations
         flags = re.IGNORECASE if vendor.case_insensitive else 0
         self.templates = [
             (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "/?$", flags),
@@ -92,10 +90,10 @@ class Spec:
     @classmethod
     def for_kind(cls, kind: str) -> Spec:
         doc = json.loads((SPECS / f"{kind}.json").read_text())
-        mine = [d for d in DEVIATIONS if d.vendor == kind]
-        for deviation in mine:
-            deviation.apply(doc)
-        return cls(VENDORS[kind], doc, mine)
+        for deviation in DEVIATIONS:
+            if deviation.vendor == kind:
+                deviation.apply(doc)
+        return cls(VENDORS[kind], doc)
 
     def spec_path(self, path: str) -> str:
         return re.sub(self.vendor.api_root, "", path, count=1) or "/"
@@ -190,9 +188,9 @@ def _case_folded(schema: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str
 
 def _camel_keys(value: Any) -> Any:
     """JSON keys as the spec spells them, for an API that reads keys case-insensitively
-    (Autotask: ``MaxRecords`` is ``maxRecords``)."""
+    (Autotask and BMS: ``MaxRecords`` is ``maxRecords``)."""
     if isinstance(value, dict):
-        return {k[:1].lower() + k[1:]: _camel_keys(v) for k, v in value.items()}
+        return {camel_case(k): _camel_keys(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_camel_keys(v) for v in value]
     return value

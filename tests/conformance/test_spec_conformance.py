@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,10 +101,16 @@ async def drive(kind: str, tmp_path: Path) -> Traffic:
     return traffic
 
 
+_DRIVEN: dict[str, Traffic] = {}
+"""One drive per PSA serves both the answer and the request checks."""
+
+
 @pytest.fixture(params=KINDS)
-async def traffic(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Spec, Traffic]]:
+async def traffic(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Spec, Traffic]:
     kind: str = request.param
-    yield Spec.for_kind(kind), await drive(kind, tmp_path)
+    if kind not in _DRIVEN:
+        _DRIVEN[kind] = await drive(kind, tmp_path)
+    return Spec.for_kind(kind), _DRIVEN[kind]
 
 
 def test_the_recorded_spec_deviations_are_printed(capsys: pytest.CaptureFixture[str]) -> None:
