@@ -316,6 +316,41 @@ class PsaClient:
     ) -> Response:
         """Send one logical request, retrying what is worth retrying.
 
+        Each retry is logged at DEBUG; a request that needed retries is logged
+        once, at INFO, with how it ended.
+        """
+        retried: list[str] = []
+        try:
+            response = await self._request_chain(
+                method, url, retried, params=params, headers=headers, json_body=json_body,
+                form=form, auth=auth, allow_statuses=allow_statuses)
+        except PsaError as err:
+            if retried:
+                log.info("integration=%s %s %s: %d retr%s (%s), then failed: %s",
+                         self.integration, method, redact_url(url), len(retried),
+                         "y" if len(retried) == 1 else "ies", ", ".join(retried), err)
+            raise
+        if retried:
+            log.info("integration=%s %s %s: %d retr%s (%s), then HTTP %d", self.integration,
+                     method, redact_url(url), len(retried), "y" if len(retried) == 1 else "ies",
+                     ", ".join(retried), response.status)
+        return response
+
+    async def _request_chain(
+        self,
+        method: str,
+        url: str,
+        retried: list[str],
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        auth: Authenticator | None = None,
+        allow_statuses: frozenset[int] = frozenset(),
+    ) -> Response:
+        """:meth:`request`'s attempts; each retry's reason is added to ``retried``.
+
         Statuses in ``allow_statuses`` are returned instead of raised, for
         vendors that report errors in the body of an otherwise normal answer.
         """
@@ -335,7 +370,7 @@ class PsaClient:
             except (aiohttp.ClientError, asyncio.TimeoutError) as err:
                 reason = "timeout" if isinstance(err, asyncio.TimeoutError) else "connection"
                 if attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, reason, None, shown)
+                    await self._retry_wait(attempt, reason, None, shown, retried)
                     attempt += 1
                     continue
                 if isinstance(err, asyncio.TimeoutError):
@@ -355,7 +390,7 @@ class PsaClient:
                 if status == 429 and self.metrics:
                     self.metrics.psa_throttle(self.integration)
                 if attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, str(status), retry_after, shown)
+                    await self._retry_wait(attempt, str(status), retry_after, shown, retried)
                     attempt += 1
                     continue
                 if status == 429:
@@ -370,7 +405,7 @@ class PsaClient:
                 body = await parse_json(text)
             except ValueError:
                 if 200 <= status < 300 and attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, "bad_json", None, shown)
+                    await self._retry_wait(attempt, "bad_json", None, shown, retried)
                     attempt += 1
                     continue
                 if 200 <= status < 300:
@@ -412,12 +447,13 @@ class PsaClient:
             self.slots.release()
 
     async def _retry_wait(self, attempt: int, reason: str, retry_after: float | None,
-                          shown: str) -> None:
+                          shown: str, retried: list[str]) -> None:
         delay = retry_after if retry_after is not None else self.policy.backoff(attempt)
+        retried.append(reason)
         if self.metrics:
             self.metrics.psa_retry(self.integration, reason)
-        log.info("integration=%s retrying %s after %s in %.2fs (attempt %d/%d)",
-                 self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
+        log.debug("integration=%s retrying %s after %s in %.2fs (attempt %d/%d)",
+                  self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
         await asyncio.sleep(delay)
 
     def _raise_for(self, method: str, shown: str, status: int, body: Any) -> None:

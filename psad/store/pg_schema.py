@@ -158,6 +158,17 @@ CREATE UNLOGGED TABLE seen (
     PRIMARY KEY (run_id, entity, psa_id)
 );
 """,
+    # 2: the custom fields each PSA offers on assets and contacts (the set-up page)
+    """
+CREATE TABLE custom_fields (
+    integration TEXT COLLATE "C" NOT NULL,
+    entity TEXT NOT NULL,
+    name TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (integration, entity, name)
+);
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -546,6 +546,28 @@ class PostgresStore:
         rows = await self._fetch_all("SELECT id, expires_at FROM revoked_sessions "
                                      "WHERE expires_at > $1", ts(now))
         return {row["id"]: datetime.fromisoformat(row["expires_at"]) for row in rows}
+
+    # -- custom fields the PSA offers ------------------------------------------
+
+    async def save_custom_fields(self, integration: str, entity: Entity,
+                                 counts: Mapping[str, int], *, at: datetime) -> None:
+        """What a complete fetch of ``entity`` found: field name → records carrying it."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM custom_fields WHERE integration = $1 "
+                               "AND entity = $2", integration, entity.value)
+            await conn.executemany(
+                "INSERT INTO custom_fields (integration, entity, name, records, seen_at) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                [(integration, entity.value, name, n, ts(at)) for name, n in counts.items()])
+
+    async def custom_fields(self, integration: str) -> dict[str, dict[str, int]]:
+        """Entity → custom field → how many records carry it, as last discovered."""
+        found: dict[str, dict[str, int]] = {}
+        for row in await self._fetch_all(
+                "SELECT entity, name, records FROM custom_fields WHERE integration = $1 "
+                f"ORDER BY entity, {_nocase('name')}", integration):
+            found.setdefault(row["entity"], {})[row["name"]] = row["records"]
+        return found
 
 
 def _nocase(column: str) -> str:

@@ -364,3 +364,14 @@ async def test_a_night_is_covered_only_by_a_scheduled_run_queued_since_then(
 
 async def test_a_healthy_store_answers_ping(backend: StoreContract) -> None:
     assert await backend.ping()
+
+
+async def test_discovered_custom_fields_replace_the_entitys_last_findings(
+        backend: StoreContract) -> None:
+    await backend.save_custom_fields("acme", Entity.ASSET, {"rack": 4, "Old": 1, "Backup": 2},
+                                     at=NOW)
+    await backend.save_custom_fields("acme", Entity.CONTACT, {"VIP": 2}, at=NOW)
+    assert list((await backend.custom_fields("acme"))["assets"]) == ["Backup", "Old", "rack"]
+    await backend.save_custom_fields("acme", Entity.ASSET, {"rack": 5}, at=LATER)
+    assert await backend.custom_fields("acme") == {"assets": {"rack": 5}, "contacts": {"VIP": 2}}
+    assert await backend.custom_fields("other") == {}
