@@ -324,7 +324,7 @@ async def test_a_wrong_key_is_one_error_line_and_one_grouped_reason(
     assert report.outcome == "failed"
     run = await harness.store.get_run(report.run_id)
     assert run is not None
-    failed = [e["entity"] for e in run["errors"]]
+    failed = [e.entity for e in run.errors]
     assert len(failed) >= 2  # the entities already under way when the first 401 came
     assert report.error is not None
     entities, reason = report.error.split("): ", 1)
