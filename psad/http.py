@@ -30,6 +30,7 @@ from psad.errors import (
     PsaAuthError,
     PsaBadResponse,
     PsaCircuitOpen,
+    PsaError,
     PsaNotFound,
     PsaRateLimited,
     PsaTimeout,
@@ -242,13 +243,15 @@ class _Circuit:
         self.cooldown = cooldown
         self.failures = 0
         self.open_until = 0.0
+        self.last_error = ""
 
     def check(self) -> None:
+        """Refuse a call while open, naming the pause and the failure that caused it."""
         if self.open_until and time.monotonic() < self.open_until:
             wait = self.open_until - time.monotonic()
             raise PsaCircuitOpen(
                 f"calls to this PSA are paused for {wait:.0f}s after {self.failures} "
-                "consecutive failures", integration=self.name)
+                f"consecutive failures; the last: {self.last_error}", integration=self.name)
 
     def success(self) -> None:
         if self.failures >= self.threshold:
@@ -256,8 +259,9 @@ class _Circuit:
         self.failures = 0
         self.open_until = 0.0
 
-    def failure(self) -> None:
+    def failure(self, error: Exception) -> None:
         self.failures += 1
+        self.last_error = str(error)
         if self.failures == self.threshold or (self.failures > self.threshold
                                                and time.monotonic() >= self.open_until):
             self.open_until = time.monotonic() + self.cooldown
@@ -333,13 +337,14 @@ class PsaClient:
                     await self._retry_wait(attempt, reason, None, shown)
                     attempt += 1
                     continue
-                self.circuit.failure()
-                if isinstance(err, asyncio.TimeoutError):
-                    raise PsaTimeout(f"{method} {shown}: no answer within "
-                                     f"{self.timeout.total:.0f}s", integration=self.integration,
-                                     url=shown) from None
-                raise PsaUnavailable(f"{method} {shown}: {type(err).__name__}: {err}",
-                                     integration=self.integration, url=shown) from None
+                failed: PsaError = (
+                    PsaTimeout(f"{method} {shown}: no answer within {self.timeout.total:.0f}s",
+                               integration=self.integration, url=shown)
+                    if isinstance(err, asyncio.TimeoutError) else
+                    PsaUnavailable(f"{method} {shown}: {type(err).__name__}: {err}",
+                                   integration=self.integration, url=shown))
+                self.circuit.failure(failed)
+                raise failed from None
 
             if status == 401 and auth is not None and not refreshed:
                 refreshed = True
@@ -353,13 +358,15 @@ class PsaClient:
                     await self._retry_wait(attempt, str(status), retry_after, shown)
                     attempt += 1
                     continue
-                self.circuit.failure()
-                if status == 429:
-                    raise PsaRateLimited(f"{method} {shown}: still throttled after "
-                                         f"{attempt} retries", retry_after=retry_after,
-                                         integration=self.integration, url=shown)
-                raise PsaUnavailable(f"{method} {shown}: HTTP {status} after {attempt} retries",
-                                     integration=self.integration, url=shown)
+                failed = (
+                    PsaRateLimited(f"{method} {shown}: still throttled after {attempt} retries",
+                                   retry_after=retry_after, integration=self.integration,
+                                   url=shown)
+                    if status == 429 else
+                    PsaUnavailable(f"{method} {shown}: HTTP {status} after {attempt} retries",
+                                   integration=self.integration, url=shown))
+                self.circuit.failure(failed)
+                raise failed
 
             try:
                 body = await parse_json(text)
@@ -369,10 +376,11 @@ class PsaClient:
                     attempt += 1
                     continue
                 if 200 <= status < 300:
-                    self.circuit.failure()
-                    raise PsaBadResponse(f"{method} {shown}: response is not valid JSON",
-                                         status=status, body_excerpt=text[:200],
-                                         integration=self.integration, url=shown) from None
+                    failed = PsaBadResponse(f"{method} {shown}: response is not valid JSON",
+                                            status=status, body_excerpt=text[:200],
+                                            integration=self.integration, url=shown)
+                    self.circuit.failure(failed)
+                    raise failed from None
                 body = text[:500]
             self.circuit.success()
             if status >= 400 and status not in allow_statuses:

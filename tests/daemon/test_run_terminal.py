@@ -64,13 +64,13 @@ async def test_run_the_store_could_not_close_is_closed_once_it_can_write_again(
     disk = DiskFull(store, monkeypatch, "update_run", "close_run")
     stuck = await force(daemon_client, auth)
     await idle(daemon_client, auth)
-    assert (await store.get_run(stuck))["outcome"] == "queued"
+    assert (await store.get_run(stuck)).run.outcome == "queued"
     disk.full = False
     follow_up = await force(daemon_client, auth)
     assert (await wait_for_run(daemon_client, follow_up, auth))["outcome"] == "succeeded"
-    run = await store.get_run(stuck)
-    assert run["outcome"] == "failed"
-    assert "database or disk is full" in run["error"]
+    run = (await store.get_run(stuck)).run
+    assert run.outcome == "failed"
+    assert "database or disk is full" in (run.error or "")
 
 
 async def test_run_still_open_at_stop_is_closed_at_the_next_start(
@@ -81,5 +81,5 @@ async def test_run_still_open_at_stop_is_closed_at_the_next_start(
     await idle(daemon_client, auth)
     await runtime.stop(timeout=5)
     closed = await runtime.store.interrupt_unfinished_runs(at=runtime.engine.clock())
-    assert stuck in [r["id"] for r in closed]
-    assert {r["outcome"] for r in await runtime.store.list_runs()} == {"interrupted"}
+    assert stuck in [r.id for r in closed]
+    assert {r.outcome for r in await runtime.store.list_runs()} == {"interrupted"}

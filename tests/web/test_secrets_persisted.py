@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from conftest import TOKEN, write_config
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.logs import register_secret, redact
 from psad.metrics import Metrics
 from psad.runtime import Runtime
@@ -126,5 +126,5 @@ async def test_stored_errors_are_capped(tmp_path: Path) -> None:
     run = await store.get_run(run_id)
     await store.close()
     assert run is not None
-    assert len(run["error"]) < MAX_ERROR_CHARS + 20
-    assert len(run["errors"][0]["message"]) < MAX_ERROR_CHARS + 20
+    assert len(run.run.error or "") < MAX_ERROR_CHARS + 20
+    assert len(run.errors[0].message) < MAX_ERROR_CHARS + 20
