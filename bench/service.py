@@ -249,7 +249,6 @@ async def ticket_proxy_overhead(latency: float, count: int = 10_000,
     }
 
 
-
 def _probe(url: str, stop: threading.Event) -> list[float]:
     """Seconds per GET of ``url``, one after another until ``stop``, from a thread with its
     own event loop: the load's clients must not delay the probe's own timing."""
