@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import getpass
 import os
+import shutil
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,21 @@ from psad.config import ServerConfig
 from psad.config_file import load_config
 from psad.errors import ConfigError
 from psad.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+from psad.progress import progress_line
+from psad.tables import format_table
 
 FINAL = ("succeeded", "partial", "failed", "interrupted", "cancelled")
 URL_ENV, TOKEN_ENV = "PSAD_URL", "PSAD_TOKEN"
+POLL_SECONDS = 0.5
+LINE_EVERY = 5.0
+"""Seconds between plain progress lines when the output is not a terminal."""
+BAR_WIDTH = 24
 
 
 class DaemonError(Exception):
-    pass
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def listen_url(server: ServerConfig) -> str:
@@ -90,7 +100,8 @@ class DaemonClient:
                                       f"JSON: is {self.base} psad?") from None
                 if resp.status >= 400:
                     message = body.get("error") if isinstance(body, dict) else str(body)
-                    raise DaemonError(f"{method} {path}: HTTP {resp.status}: {message}")
+                    raise DaemonError(f"{method} {path}: HTTP {resp.status}: {message}",
+                                      resp.status)
                 return body
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as err:
             raise DaemonError(f"cannot reach psad at {self.base}: "
@@ -113,25 +124,63 @@ async def _with_client(args: argparse.Namespace,
             return EXIT_FAILED
 
 
+class ProgressView:
+    """``psad sync --wait``: a bar redrawn in place on a terminal, else a line now and then."""
+
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
+        self.last_line = 0.0
+        self.drawn = False
+
+    def show(self, progress: dict[str, Any]) -> None:
+        line = progress_line(progress)
+        if self.terminal:
+            filled = round(BAR_WIDTH * progress["percent"] / 100)
+            bar = "#" * filled + "." * (BAR_WIDTH - filled)
+            text = f"[{bar}] {progress['percent']:5.1f}% {line}"
+            width = shutil.get_terminal_size().columns - 1
+            print("\r" + text[:width].ljust(width), end="", flush=True)
+            self.drawn = True
+        elif time.monotonic() - self.last_line >= LINE_EVERY:
+            self.last_line = time.monotonic()
+            print(f"  {line}", flush=True)
+
+    def end(self) -> None:
+        if self.drawn:
+            print(flush=True)
+
+
+async def _known_names(client: DaemonClient) -> str:
+    answer = await client.call("GET", "/api/integrations")
+    return ", ".join(i["name"] for i in answer["integrations"]) or "none"
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     async def body(client: DaemonClient) -> int:
         params = {"full": "true"} if args.full else {}
-        answer = await client.call("POST", f"/api/integrations/{args.name}/sync", **params)
+        try:
+            answer = await client.call("POST", f"/api/integrations/{args.name}/sync", **params)
+        except DaemonError as err:
+            if err.status != 404:
+                raise
+            print(f"psad: no integration named {args.name!r} (configured: "
+                  f"{await _known_names(client)})", file=sys.stderr)
+            return EXIT_CONFIG
         run_id = answer["run_id"]
         where = f"position {answer['position']}" if answer["position"] else "running"
         print(f"run {run_id} queued for {args.name} ({where})"
               + (" — already queued, joined it" if answer["deduplicated"] else ""), flush=True)
         if not args.wait:
             return EXIT_OK
-        last_entity = None
+        view = ProgressView(sys.stdout.isatty())
         while True:
             run = await client.call("GET", f"/api/runs/{run_id}")
-            if run.get("current_entity") and run["current_entity"] != last_entity:
-                last_entity = run["current_entity"]
-                print(f"  syncing {last_entity}", flush=True)
             if run["outcome"] in FINAL:
                 break
-            await asyncio.sleep(0.5)
+            if run.get("progress"):
+                view.show(run["progress"])
+            await asyncio.sleep(POLL_SECONDS)
+        view.end()
         _print_run(run)
         return {"succeeded": EXIT_OK, "partial": EXIT_PARTIAL}.get(run["outcome"], EXIT_FAILED)
 
@@ -152,7 +201,7 @@ def _print_run(run: dict[str, Any]) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     async def body(client: DaemonClient) -> int:
         answer = await client.call("GET", "/api/integrations")
-        print(f"{'integration':<20} {'kind':<12} {'state':<18} {'last run':<28} next nightly")
+        rows = []
         for i in answer["integrations"]:
             state = i["state"]
             if i["queued"]:
@@ -161,8 +210,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 state = f"running {i['running']['entity']}"
             last = i["last_run"]
             last_text = f"{last['outcome']} {last['finished_at'][:19]}" if last else "never"
-            print(f"{i['name']:<20} {i['kind']:<12} {state:<18} {last_text:<28} "
-                  f"{(i['next_run'] or '-')[:19]}")
+            rows.append((i["name"], i["kind"], state, last_text, (i["next_run"] or "-")[:19]))
+        print(format_table(("integration", "kind", "state", "last run", "next nightly"), rows))
         return 0
 
     return asyncio.run(_with_client(args, body))
@@ -174,11 +223,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if args.name:
             params["integration"] = args.name
         answer = await client.call("GET", "/api/runs", **params)
-        print(f"{'run':>6} {'integration':<20} {'trigger':<8} {'outcome':<12} {'queued':<20} "
-              f"requested by")
-        for r in answer["runs"]:
-            print(f"{r['id']:>6} {r['integration']:<20} {r['trigger']:<8} {r['outcome']:<12} "
-                  f"{r['queued_at'][:19]:<20} {r['requested_by']}")
+        print(format_table(
+            ("run", "integration", "trigger", "outcome", "queued", "requested by"),
+            [(r["id"], r["integration"], r["trigger"], r["outcome"], r["queued_at"][:19],
+              r["requested_by"]) for r in answer["runs"]], right=frozenset({"run"})))
         return 0
 
     return asyncio.run(_with_client(args, body))

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from psad.cron import cron_trigger
 from psad.errors import ConfigError
-from psad.logs import register_secret
-from psad.settings import SECRET_MIN_LENGTH, TOKEN_MIN_LENGTH, Setting, default_of
+from psad.logs import MIN_SECRET_LENGTH, register_secret
+from psad.settings import TOKEN_MIN_LENGTH, Setting, default_of
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LISTEN_RE = re.compile(r"\[?([^\]]*)\]?:([0-9]{1,5})")
@@ -114,7 +114,7 @@ class SecretRef:
     file: Path | None = None
     credential: str | None = None
     key: str = field(default="secret", compare=False)
-    min_length: int = field(default=SECRET_MIN_LENGTH, compare=False)
+    min_length: int = field(default=MIN_SECRET_LENGTH, compare=False)
 
     def describe(self) -> str:
         if self.env:

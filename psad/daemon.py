@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import logging
 import secrets
+import shutil
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -187,9 +190,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 async def run_demo(args: argparse.Namespace) -> int:
+    """The demo until Ctrl-C; its temporary folder goes with it unless ``--keep``."""
+    temporary = args.dir is None
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="psad-demo-"))
+    try:
+        return await _demo(args, directory)
+    finally:
+        if temporary and not args.keep:
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+
+
+async def _demo(args: argparse.Namespace, directory: Path) -> int:
     from psad.demo import start_demo
 
-    directory = args.dir or Path(tempfile.mkdtemp(prefix="psad-demo-"))
     demo = await start_demo(directory, port=args.port, companies=args.companies,
                             assets=args.assets, contacts=args.contacts,
                             token=secrets.token_urlsafe(24))
@@ -201,7 +214,13 @@ async def run_demo(args: argparse.Namespace) -> int:
     if task.done():
         waiter.cancel()
         await demo.stop()
-        task.result()
+        try:
+            task.result()
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                raise
+            print(f"psad: port {args.port} is already in use; pick another with --port "
+                  "(make demo PORT=...)", file=sys.stderr)
         return 1
     print(demo.banner(daemon.url), flush=True)
     try:

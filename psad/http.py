@@ -246,12 +246,11 @@ class _Circuit:
         self.last_error = ""
 
     def check(self) -> None:
-        """Refuse a call while open, naming the pause and the failure that caused it."""
         if self.open_until and time.monotonic() < self.open_until:
             wait = self.open_until - time.monotonic()
             raise PsaCircuitOpen(
                 f"calls to this PSA are paused for {wait:.0f}s after {self.failures} "
-                f"consecutive failures; the last: {self.last_error}", integration=self.name)
+                f"consecutive failures; the last was {self.last_error}", integration=self.name)
 
     def success(self) -> None:
         if self.failures >= self.threshold:
@@ -259,7 +258,8 @@ class _Circuit:
         self.failures = 0
         self.open_until = 0.0
 
-    def failure(self, error: Exception) -> None:
+    def failure(self, error: PsaError) -> PsaError:
+        """Count ``error`` (which the caller raises) toward opening the circuit."""
         self.failures += 1
         self.last_error = str(error)
         if self.failures == self.threshold or (self.failures > self.threshold
@@ -267,6 +267,7 @@ class _Circuit:
             self.open_until = time.monotonic() + self.cooldown
             log.warning("integration=%s PSA failed %d times in a row; pausing calls for %.1fs",
                         self.name, self.failures, self.cooldown)
+        return error
 
 
 class PsaClient:
@@ -315,6 +316,41 @@ class PsaClient:
     ) -> Response:
         """Send one logical request, retrying what is worth retrying.
 
+        Each retry is logged at DEBUG; a request that needed retries is logged
+        once, at INFO, with how it ended.
+        """
+        retried: list[str] = []
+        try:
+            response = await self._request_chain(
+                method, url, retried, params=params, headers=headers, json_body=json_body,
+                form=form, auth=auth, allow_statuses=allow_statuses)
+        except PsaError as err:
+            if retried:
+                log.info("integration=%s %s %s: %d retr%s (%s), then failed: %s",
+                         self.integration, method, redact_url(url), len(retried),
+                         "y" if len(retried) == 1 else "ies", ", ".join(retried), err)
+            raise
+        if retried:
+            log.info("integration=%s %s %s: %d retr%s (%s), then HTTP %d", self.integration,
+                     method, redact_url(url), len(retried), "y" if len(retried) == 1 else "ies",
+                     ", ".join(retried), response.status)
+        return response
+
+    async def _request_chain(
+        self,
+        method: str,
+        url: str,
+        retried: list[str],
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        auth: Authenticator | None = None,
+        allow_statuses: frozenset[int] = frozenset(),
+    ) -> Response:
+        """:meth:`request`'s attempts; each retry's reason is added to ``retried``.
+
         Statuses in ``allow_statuses`` are returned instead of raised, for
         vendors that report errors in the body of an otherwise normal answer.
         """
@@ -334,17 +370,16 @@ class PsaClient:
             except (aiohttp.ClientError, asyncio.TimeoutError) as err:
                 reason = "timeout" if isinstance(err, asyncio.TimeoutError) else "connection"
                 if attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, reason, None, shown)
+                    await self._retry_wait(attempt, reason, None, shown, retried)
                     attempt += 1
                     continue
-                failed: PsaError = (
-                    PsaTimeout(f"{method} {shown}: no answer within {self.timeout.total:.0f}s",
-                               integration=self.integration, url=shown)
-                    if isinstance(err, asyncio.TimeoutError) else
-                    PsaUnavailable(f"{method} {shown}: {type(err).__name__}: {err}",
-                                   integration=self.integration, url=shown))
-                self.circuit.failure(failed)
-                raise failed from None
+                if isinstance(err, asyncio.TimeoutError):
+                    raise self.circuit.failure(PsaTimeout(
+                        f"{method} {shown}: no answer within {self.timeout.total:.0f}s",
+                        integration=self.integration, url=shown)) from None
+                raise self.circuit.failure(PsaUnavailable(
+                    f"{method} {shown}: {type(err).__name__}: {err}",
+                    integration=self.integration, url=shown)) from None
 
             if status == 401 and auth is not None and not refreshed:
                 refreshed = True
@@ -355,32 +390,29 @@ class PsaClient:
                 if status == 429 and self.metrics:
                     self.metrics.psa_throttle(self.integration)
                 if attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, str(status), retry_after, shown)
+                    await self._retry_wait(attempt, str(status), retry_after, shown, retried)
                     attempt += 1
                     continue
-                failed = (
-                    PsaRateLimited(f"{method} {shown}: still throttled after {attempt} retries",
-                                   retry_after=retry_after, integration=self.integration,
-                                   url=shown)
-                    if status == 429 else
-                    PsaUnavailable(f"{method} {shown}: HTTP {status} after {attempt} retries",
-                                   integration=self.integration, url=shown))
-                self.circuit.failure(failed)
-                raise failed
+                if status == 429:
+                    raise self.circuit.failure(PsaRateLimited(
+                        f"{method} {shown}: still throttled after {attempt} retries",
+                        retry_after=retry_after, integration=self.integration, url=shown))
+                raise self.circuit.failure(PsaUnavailable(
+                    f"{method} {shown}: HTTP {status} after {attempt} retries",
+                    integration=self.integration, url=shown))
 
             try:
                 body = await parse_json(text)
             except ValueError:
                 if 200 <= status < 300 and attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, "bad_json", None, shown)
+                    await self._retry_wait(attempt, "bad_json", None, shown, retried)
                     attempt += 1
                     continue
                 if 200 <= status < 300:
-                    failed = PsaBadResponse(f"{method} {shown}: response is not valid JSON",
-                                            status=status, body_excerpt=text[:200],
-                                            integration=self.integration, url=shown)
-                    self.circuit.failure(failed)
-                    raise failed from None
+                    raise self.circuit.failure(PsaBadResponse(
+                        f"{method} {shown}: response is not valid JSON", status=status,
+                        body_excerpt=text[:200], integration=self.integration,
+                        url=shown)) from None
                 body = text[:500]
             self.circuit.success()
             if status >= 400 and status not in allow_statuses:
@@ -415,12 +447,13 @@ class PsaClient:
             self.slots.release()
 
     async def _retry_wait(self, attempt: int, reason: str, retry_after: float | None,
-                          shown: str) -> None:
+                          shown: str, retried: list[str]) -> None:
         delay = retry_after if retry_after is not None else self.policy.backoff(attempt)
+        retried.append(reason)
         if self.metrics:
             self.metrics.psa_retry(self.integration, reason)
-        log.info("integration=%s retrying %s after %s in %.2fs (attempt %d/%d)",
-                 self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
+        log.debug("integration=%s retrying %s after %s in %.2fs (attempt %d/%d)",
+                  self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
         await asyncio.sleep(delay)
 
     def _raise_for(self, method: str, shown: str, status: int, body: Any) -> None:

@@ -1,5 +1,7 @@
 """Logging: one line per event, fit for a terminal or journald.
 
+Repeated identical lines are collapsed into one plus a count.
+``--log-format json`` writes one JSON object per line for log shippers.
 Under systemd (``$JOURNAL_STREAM`` set) each line starts with its syslog
 priority (``<3>`` error … ``<7>`` debug) so journald files it at the right
 level. Anything that looks like a credential is redacted before it is
@@ -75,11 +77,62 @@ class RedactingFormatter(logging.Formatter):
         return line
 
 
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(journald=bool(os.environ.get("JOURNAL_STREAM"))))
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message (redacted)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record), "level": record.levelname,
+                 "logger": record.name, "message": redact(record.getMessage())}
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry)
+
+
+class CollapsingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes a run of identical lines once, then how many more times it came."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self._last: tuple[int, str, str] | None = None
+        self._last_record: logging.LogRecord | None = None
+        self._repeats = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        key = (record.levelno, record.name, record.getMessage())
+        if key == self._last:
+            self._repeats += 1
+            return
+        self._flush_repeats()
+        self._last, self._last_record = key, record
+        super().emit(record)
+
+    def _flush_repeats(self) -> None:
+        if self._repeats and self._last_record is not None:
+            last = self._last_record
+            summary = logging.LogRecord(
+                last.name, last.levelno, last.pathname, last.lineno,
+                "(the line above came %d more time%s)", (self._repeats,
+                                                          "" if self._repeats == 1 else "s"),
+                None)
+            super().emit(summary)
+        self._repeats = 0
+
+    def close(self) -> None:
+        self._flush_repeats()
+        super().close()
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+FORMATS = ("text", "json")
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    handler = CollapsingHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         RedactingFormatter(journald=bool(os.environ.get("JOURNAL_STREAM"))))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)  # every statement, at DEBUG

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from psad.progress import RunProgress
 from psad.store import utcnow
 from psad.store.contract import StoreContract
 
@@ -39,6 +40,8 @@ class QueuedRun:
     queued_monotonic: float = field(default_factory=time.monotonic)
     started_at: datetime | None = None
     current_entity: str | None = None
+    progress: RunProgress = field(default_factory=RunProgress)
+    """Live counts while it runs (see :mod:`psad.progress`)."""
 
     @property
     def sort_key(self) -> tuple[int, int]:

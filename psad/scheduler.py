@@ -130,8 +130,12 @@ class NightlyScheduler:
             if last_fire is None:
                 continue
             if not await store.nightly_covered(name, last_fire):
-                log.info("integration=%s missed its nightly sync of %s; running it now", name,
-                         last_fire.isoformat())
+                if await store.entity_states(name):
+                    log.info("integration=%s missed its nightly sync of %s; running it now",
+                             name, last_fire.isoformat())
+                else:
+                    log.info("integration=%s has never synced; running its first sync now",
+                             name)
                 await self.queue.submit(name, "startup", "catch-up", scheduled_for=last_fire)
                 queued.append(name)
         return queued

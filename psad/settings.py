@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-SECRET_MIN_LENGTH = 8
-"""No configured secret is shorter; shorter values are refused, never registered for redaction."""
+from psad.logs import MIN_SECRET_LENGTH
+
 TOKEN_MIN_LENGTH = 16
 """``server.api_token`` and ``server.metrics_token`` are at least this long."""
 TYPE_NAMES: dict[type, str] = {str: "a non-empty string", int: "an integer", float: "a number",
@@ -25,7 +25,8 @@ class Setting:
 
     ``secret`` settings never sit inline: they name where to read the value
     (``{ env = … }``, ``{ file = … }`` or ``{ credential = … }``) and must be at
-    least ``min_length`` characters once read. A setting with a default is
+    least ``min_length`` characters once read (never below what the log
+    redactor registers, so a refused value is never mistaken for a secret). A setting with a default is
     never required.
     """
 
@@ -37,7 +38,7 @@ class Setting:
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
-    min_length: int = SECRET_MIN_LENGTH
+    min_length: int = MIN_SECRET_LENGTH
 
     @property
     def needed(self) -> bool:

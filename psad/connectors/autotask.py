@@ -129,6 +129,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 log = logging.getLogger("psad.connectors.autotask")
 
@@ -402,6 +403,7 @@ def udf_value(name: str, value: Any, definition: UdfDef | None) -> CustomValue:
 
 def _custom(pairs: Sequence[tuple[str, Any]], selected: Sequence[str],
             defs: Mapping[str, UdfDef]) -> CustomFields:
+    note_custom_fields(n for n, v in pairs if v not in (None, ""))
     if not selected:
         return {}
     values = [(n, udf_value(n, v, defs.get(n))) for n, v in pairs if n in selected]
@@ -627,7 +629,9 @@ class AutotaskConnector(Connector):
         return read
 
     async def _pages(self, entity: str, filters: list[Filter], *, include: Sequence[str] = (),
-                     count_first: bool = False) -> AsyncIterator[list[Any]]:
+                     count_first: bool = False,
+                     on_total: Callable[[int | None], None] | None = None,
+                     ) -> AsyncIterator[list[Any]]:
         """Every matching item, one upstream page at a time.
 
         ``nextPageUrl`` makes a list a chain, one page after another. A list that
@@ -639,7 +643,7 @@ class AutotaskConnector(Connector):
         long at a large MSP) the count goes out beside the first page, so the
         ranges start when it arrives; otherwise it is asked only when a second
         page exists. The ranges (or the chain) are on their way before the first
-        page is handed on.
+        page is handed on. ``on_total`` hears the list's length once it is known.
         """
         read = self._reader(entity, filters, include)
         counting = asyncio.ensure_future(self._count(entity, filters)) if count_first else None
@@ -648,11 +652,16 @@ class AutotaskConnector(Connector):
             if not items:
                 return
             if cursor is None:
+                if on_total:
+                    on_total(len(items))
                 yield items
                 return
             if counting is None:
                 counting = asyncio.ensure_future(self._count(entity, filters))
-            ranges = self._id_ranges(items, await counting)
+            total = await counting
+            if on_total:
+                on_total(total)
+            ranges = self._id_ranges(items, total)
         finally:
             if counting is not None:
                 counting.cancel()
@@ -817,7 +826,8 @@ class AutotaskConnector(Connector):
                    if since is not None and entity in self.incremental else [MATCH_ALL])
         loading = asyncio.ensure_future(self._lookups(entity))  # alongside the first page
         try:
-            async for items in self._pages(name, filters, count_first=True):
+            async for items in self._pages(name, filters, count_first=True,
+                                           on_total=report_total):
                 lookups = await loading
                 if entity is Entity.ASSET:
                     await self._add_products(items, lookups)

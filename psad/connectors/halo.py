@@ -118,6 +118,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 MAX_PAGE_SIZE = 100
 TOKEN_MARGIN = 60.0
@@ -268,6 +269,7 @@ class HaloConnector(Connector):
                       "page_size": str(self.page_size), "page_no": str(number),
                       "order": "id", "orderdesc": "false"}
             items, total = _envelope(await self._get(listing.path, params), listing, self.name)
+            report_total(total)
             return NumberedPage(items, total, None)
 
         return NumberedListing(read, ahead=self.integration.max_concurrency)
@@ -514,9 +516,13 @@ def _field_date(fields: Mapping[str, Mapping[str, Any]], names: Sequence[str]) -
 
 def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
     """The selected custom fields, matched on label, name or name without ``CF``."""
+    raw = d.get("customfields") or []
+    if isinstance(raw, list):
+        note_custom_fields(str(e.get("label") or e.get("name")) for e in raw
+                           if isinstance(e, dict) and (e.get("label") or e.get("name"))
+                           and _custom_value(e) is not None)
     if not selected:
         return {}
-    raw = d.get("customfields") or []
     if not isinstance(raw, list):
         raise BadRecord("customfields: expected a list")
     wanted = set(selected)

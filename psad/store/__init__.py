@@ -15,8 +15,8 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -682,6 +682,45 @@ class Store:
         rows = await self._fetch_all("SELECT id, expires_at FROM revoked_sessions "
                                      "WHERE expires_at > ?", (ts(now),))
         return {row["id"]: datetime.fromisoformat(row["expires_at"]) for row in rows}
+
+    # -- custom fields the PSA offers ------------------------------------------
+
+    async def save_custom_fields(self, integration: str, entity: Entity,
+                                 counts: Mapping[str, int], *, at: datetime) -> None:
+        """What a complete fetch of ``entity`` found: field name → records carrying it."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM custom_fields WHERE integration = ? AND entity = ?",
+                               (integration, entity.value))
+            await conn.executemany(
+                "INSERT INTO custom_fields (integration, entity, name, records, seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(integration, entity.value, name, n, ts(at)) for name, n in counts.items()])
+
+    async def custom_fields(self, integration: str) -> dict[str, dict[str, int]]:
+        """Entity → custom field → how many records carry it, as last discovered."""
+        found: dict[str, dict[str, int]] = {}
+        for row in await self._fetch_all(
+                "SELECT entity, name, records FROM custom_fields WHERE integration = ? "
+                "ORDER BY entity, name COLLATE NOCASE", (integration,)):
+            found.setdefault(row["entity"], {})[row["name"]] = row["records"]
+        return found
+
+    @staticmethod
+    def read_custom_fields(path: Path) -> dict[str, dict[str, dict[str, int]]]:
+        """Every integration's discovered custom fields, read-only and blocking (for
+        ``psad check-config``); empty when the database or its table does not exist."""
+        if not path.exists():
+            return {}
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            try:
+                rows = conn.execute(
+                    "SELECT integration, entity, name, records FROM custom_fields").fetchall()
+            except sqlite3.OperationalError:
+                return {}
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        for integration, entity, name, records in rows:
+            found.setdefault(integration, {}).setdefault(entity, {})[name] = records
+        return found
 
 
 _SEARCHED: dict[Entity, tuple[str, ...]] = {

@@ -21,7 +21,7 @@ Conventions every backend keeps:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -270,6 +270,13 @@ class StoreContract(Protocol):
 
     async def revoked_sessions(self, now: datetime) -> dict[str, datetime]:
         """Revoked session ids not yet expired at ``now``, with their expiry."""
+
+    async def save_custom_fields(self, integration: str, entity: Entity,
+                                 counts: Mapping[str, int], *, at: datetime) -> None:
+        """Replace what is known of the custom fields ``entity`` offers: name → records."""
+
+    async def custom_fields(self, integration: str) -> dict[str, dict[str, int]]:
+        """Entity → custom field → how many records carry it, as last discovered."""
 
     async def get_run(self, run_id: int) -> RunDetail | None:
         """One run with its entities and errors, or None."""

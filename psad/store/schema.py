@@ -153,6 +153,17 @@ CREATE TABLE entity_counts (
         f"INSERT INTO entity_counts (integration, entity, live, deleted, out_of_scope) "
         f"SELECT integration, '{table}', {COUNTS} FROM {table} GROUP BY integration;\n"
         for table in ENTITY_TABLES),
+    # 5: the custom fields each PSA offers on assets and contacts (the set-up page)
+    """
+CREATE TABLE custom_fields (
+    integration TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    name TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (integration, entity, name)
+) WITHOUT ROWID;
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -173,17 +173,31 @@ async def get_run(request: web.Request) -> web.Response:
 
 
 async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | None:
-    """A run from the sync log plus its live queue state (position, entities in progress)."""
+    """A run from the sync log plus its live queue state (position, entities in progress,
+    and while it runs a ``progress`` object: see :meth:`psad.progress.RunProgress.as_dict`)."""
     rt = runtime(request)
     detail = await rt.store.get_run(run_id)
     if detail is None:
         return None
     run = detail.to_json()
     run["position"] = rt.queue.position(run_id)
+    notes = {e["entity"]: e["note"] for e in run["entities"] if e["note"]}
+    for error in run["errors"]:
+        error["kind"] = error_kind(error, notes)
     for entry in rt.queue.running.values():
         if entry.run_id == run_id:
             run["current_entity"] = entry.current_entity
+            run["progress"] = entry.progress.as_dict()
     return run
+
+
+def error_kind(error: dict[str, Any], notes: dict[str, str]) -> str:
+    """``record`` (a record rejected), ``note`` (an entity's note) or ``fetch`` (a fetch failed)."""
+    message = error["message"]
+    if error["psa_id"] or message.startswith("rejected:") or \
+            message.endswith("more errors not listed"):
+        return "record"
+    return "note" if notes.get(error["entity"]) == message else "fetch"
 
 
 @routes.get("/healthz")

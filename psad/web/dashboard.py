@@ -9,6 +9,8 @@ is refused outright when the browser says it was sent from another site.
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -209,12 +211,13 @@ async def logout(request: web.Request) -> web.Response:
 async def overview(request: web.Request) -> web.Response:
     flash = parse_query(request, {"synced": nonempty, "run": int_between(1, MAX_ID),
                                   "position": int_between(0, 1_000_000),
-                                  "again": one_of(("1",))})
+                                  "again": one_of(("1",)), "full": one_of(("1",))})
     known = runtime(request).config.integration(flash.get("synced", "")) is not None
     notice = None
     if known and "run" in flash:
         notice = {"synced": flash["synced"], "run": flash["run"],
-                  "position": flash.get("position", 0), "again": "again" in flash}
+                  "position": flash.get("position", 0), "again": "again" in flash,
+                  "full": "full" in flash}
     return show(request, "overview.html", nav="overview",
                 integrations=await integration_summaries(request), flash=notice)
 
@@ -224,10 +227,14 @@ async def overview(request: web.Request) -> web.Response:
 async def force_sync_form(request: web.Request) -> web.Response:
     form = await posted_form(request)
     name = request.match_info["name"]
+    full = field(form, "full") == "1"
     run_id, position, deduplicated = await force_sync(
-        request, requester(request, "dashboard"), full=field(form, "full") == "1")
+        request, requester(request, "dashboard"), full=full)
+    if request.headers.get("Accept") == "application/json":  # the page's script: no reload
+        return web.json_response({"run_id": run_id, "position": position,
+                                  "deduplicated": deduplicated, "full": full})
     flash = {"synced": name, "run": run_id, "position": position,
-             "again": "1" if deduplicated else None}
+             "again": "1" if deduplicated else None, "full": "1" if full else None}
     return see_other("/" + templating.query(flash))
 
 
@@ -323,6 +330,39 @@ def _browse(entity: Entity) -> Handler:
 
 for _entity in COMPANY_CHILDREN:
     routes.get(f"/integrations/{{name}}/{_entity.value}")(_browse(_entity))
+
+
+@routes.get("/integrations/{name}")
+@page
+async def integration_page(request: web.Request) -> web.Response:
+    """Set-up: the custom fields the PSA offers on assets and contacts, which are selected."""
+    integration: IntegrationConfig = integration_or_404(request)
+    parse_query(request, {})
+    found = await runtime(request).store.custom_fields(integration.name)
+    selected = {"assets": integration.asset_custom_fields,
+                "contacts": integration.contact_custom_fields}
+    fields = {entity: custom_field_rows(found.get(entity, {}), chosen)
+              for entity, chosen in selected.items()}
+    return show(request, "integration.html", nav="setup", integration=integration.name,
+                kind=integration.kind, discovered=bool(found), fields=fields,
+                current=config_lines(selected),
+                every=config_lines({e: [r["name"] for r in rows if r["records"] is not None]
+                                    for e, rows in fields.items()}))
+
+
+def custom_field_rows(found: dict[str, int], chosen: Sequence[str]) -> list[dict[str, Any]]:
+    """Each offered field (most used first) and each selected one the PSA lacks."""
+    rows = [{"name": name, "records": n, "selected": name in chosen}
+            for name, n in sorted(found.items(), key=lambda item: (-item[1], item[0].lower()))]
+    return rows + [{"name": name, "records": None, "selected": True}
+                   for name in chosen if name not in found]
+
+
+def config_lines(fields: Mapping[str, Sequence[str]]) -> str:
+    """The ``[integrations.custom_fields]`` table that selects ``fields``."""
+    return "\n".join(["[integrations.custom_fields]"] + [
+        f"{entity} = [{', '.join(json.dumps(name) for name in names)}]"
+        for entity, names in fields.items()])
 
 
 # -- live tickets ----------------------------------------------------------------------

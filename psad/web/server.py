@@ -31,9 +31,9 @@ REPORT_INTERVAL = 60.0
 
 @dataclass(frozen=True, slots=True)
 class ServerLimits:
-    idle_timeout: float = 15.0
+    idle_timeout: float
     """Seconds a connection may sit idle, or spend sending one request's headers."""
-    max_connections: int = 1024
+    max_connections: int
 
 
 def _json_error(status: int, message: str) -> bytes:

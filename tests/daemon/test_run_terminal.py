@@ -68,9 +68,10 @@ async def test_run_the_store_could_not_close_is_closed_once_it_can_write_again(
     disk.full = False
     follow_up = await force(daemon_client, auth)
     assert (await wait_for_run(daemon_client, follow_up, auth))["outcome"] == "succeeded"
-    run = (await store.get_run(stuck)).run
-    assert run.outcome == "failed"
-    assert "database or disk is full" in (run.error or "")
+    detail = await store.get_run(stuck)
+    assert detail is not None
+    assert detail.run.outcome == "failed"
+    assert "database or disk is full" in (detail.run.error or "")
 
 
 async def test_run_still_open_at_stop_is_closed_at_the_next_start(

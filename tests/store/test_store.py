@@ -152,3 +152,16 @@ async def test_mass_delete_guard_forgets_high_water_older_than_its_window(store:
     assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
     week_later = NOW + timedelta(days=8)
     assert await delete_companies(store, range(13), now=week_later) == (13, False)
+
+
+async def test_discovered_custom_fields_are_replaced_by_the_next_complete_fetch(
+        store: Store, tmp_path: Path) -> None:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 4, "Old": 1}, at=at)
+    await store.save_custom_fields("acme", Entity.CONTACT, {"VIP": 2}, at=at)
+    await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 5}, at=at)
+    assert await store.custom_fields("acme") == {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}
+    assert await store.custom_fields("other") == {}
+    assert Store.read_custom_fields(store.path) == {
+        "acme": {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}}
+    assert Store.read_custom_fields(tmp_path / "missing.db") == {}
