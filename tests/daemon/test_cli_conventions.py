@@ -15,7 +15,7 @@ import pytest
 from conftest import write_config
 from psad.cli import SIMULATOR_KINDS, build_parser, main
 from psad.client_cli import ProgressView
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.logs import setup_logging
 from psad.progress import RunProgress
 from psad.store import Store

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from conftest import write_config
 from psad.cli import custom_field_warnings, main
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.web.app import create_app
