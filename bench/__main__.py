@@ -129,6 +129,13 @@ async def run(args: argparse.Namespace) -> list[str]:
                        f"{median['full'].seconds:.2f} s / {median['floor']:.2f} s = {r:.3f} "
                        f"({spread}; {median['request_count']} requests)", "≤ 1.15", r <= 1.15))
         out.append(row("   … where the CPU went", cpu_note(median, start_up), "", None))
+
+    hl = await service.health_under_load(big, args.latency)
+    out.append(row(f"8. p99 with 200 dashboard clients during a {big.assets:,}-asset sync",
+                   f"/healthz {hl['healthz_p99_ms']:.0f} ms ({hl['healthz_samples']:.0f} "
+                   f"probes), /api/integrations {hl['integrations_p99_ms']:.0f} ms "
+                   f"({hl['integrations_samples']:.0f} calls)", "≤ 200 ms, ≤ 1 s",
+                   hl["healthz_p99_ms"] <= 200 and hl["integrations_p99_ms"] <= 1000))
     return out
 
 
