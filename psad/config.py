@@ -117,6 +117,9 @@ class SyncConfig:
     request_timeout_seconds: float = 60.0
     max_retries: int = 5
     entity_concurrency: int = 4
+    full_sweep_triggers: tuple[str, ...] = ("nightly",)
+    """Runs that list every id for the deletion sweep even when counts prove nothing
+    was deleted (``nightly``, ``startup``, ``manual``, ``force``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +351,13 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
 
     sy = r.table(doc, "sync", "sync")
     r.unknown(sy, {"workers", "jitter_seconds", "max_delete_share", "cursor_overlap_seconds",
-                   "request_timeout_seconds", "max_retries", "entity_concurrency"}, "sync")
+                   "request_timeout_seconds", "max_retries", "entity_concurrency",
+                   "full_sweep_triggers"}, "sync")
+    sweep_triggers = (r.strings(sy, "full_sweep_triggers", "sync.full_sweep_triggers")
+                      if "full_sweep_triggers" in sy else ("nightly",))
+    if unknown_triggers := set(sweep_triggers) - {"nightly", "startup", "manual", "force"}:
+        r.fail("sync.full_sweep_triggers", f"unknown run triggers {sorted(unknown_triggers)}; "
+               "choose from nightly, startup, manual, force")
     sync = SyncConfig(
         workers=r.number(sy, "workers", "sync.workers", 2, minimum=1, maximum=64),
         jitter_seconds=r.number(sy, "jitter_seconds", "sync.jitter_seconds", 900,
@@ -363,6 +372,7 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, source: Path | None 
         max_retries=r.number(sy, "max_retries", "sync.max_retries", 5, minimum=0, maximum=20),
         entity_concurrency=r.number(sy, "entity_concurrency", "sync.entity_concurrency", 4,
                                     minimum=1, maximum=8),
+        full_sweep_triggers=sweep_triggers,
     )
 
     raw_integrations = doc.get("integrations", [])

@@ -231,7 +231,9 @@ class SyncEngine:
                 listing_changed = listing_changed or page.listing_changed
                 if stop is not None and stop.is_set():
                     raise SyncInterrupted()
-            if since is not None:
+            proven = (since is not None and not await self._full_sweep_due(run_id)
+                      and await self._nothing_deleted(connector, entity))
+            if since is not None and not proven:
                 async for id_lists in prefetch(connector.list_ids(entity)):
                     await self.store.remember_seen(run_id, entity,
                                                    [i for ids in id_lists for i in ids])
@@ -240,7 +242,7 @@ class SyncEngine:
             if listing_changed and since is None:
                 result.note = ("deletion sweep skipped: the list kept changing while it was "
                                "read, so a record may have been missed; the next run sweeps")
-            else:
+            elif not proven:
                 sweep = await self.store.sweep(integration.name, entity, run_id,
                                                now=self.clock(), written_since=fetch_started,
                                                max_share=self.sync.max_delete_share)
@@ -270,7 +272,7 @@ class SyncEngine:
         if result.complete and not result.rejected and not result.note:
             await self.store.entity_succeeded(integration.name, entity, run_id,
                                               cursor=fetch_started, at=self.clock(),
-                                              swept=True)
+                                              swept=not proven)
             if self.metrics:
                 self.metrics.last_success.labels(integration.name, entity.value).set(
                     self.clock().timestamp())
@@ -279,6 +281,28 @@ class SyncEngine:
                  entity.value, result.mode, result.fetched, result.created, result.updated,
                  result.unchanged, result.deleted, result.rejected, result.requests)
         return result
+
+    async def _full_sweep_due(self, run_id: int) -> bool:
+        """Whether this run lists every id of its incremental entities regardless of
+        counts: runs with a trigger in ``sync.full_sweep_triggers`` (the nightly run by
+        default) do, so correctness never rests on the count shortcut alone."""
+        run = await self.store.get_run(run_id)
+        return run is None or run["trigger"] in self.sync.full_sweep_triggers
+
+    async def _nothing_deleted(self, connector: Connector, entity: Entity) -> bool:
+        """True when the PSA's count of ``entity`` equals the stored live count after
+        this run's changes were applied: every stored record is still upstream unless
+        a deletion and an addition psad has not seen cancel out (the scheduled full
+        sweep catches those). A count psad cannot get proves nothing."""
+        upstream = await connector.count(entity)
+        if upstream is None:
+            return False
+        stored = await self.store.live_count(connector.integration.name, entity)
+        log.info("integration=%s entity=%s upstream count %d, stored %d: %s",
+                 connector.integration.name, entity.value, upstream, stored,
+                 "nothing was deleted, ids not listed" if upstream == stored
+                 else "listing ids for the deletion sweep")
+        return upstream == stored
 
     async def _apply(self, run_id: int, integration: IntegrationConfig, entity: Entity,
                      page: Page, result: EntityResult,

@@ -105,6 +105,13 @@ class Connector(abc.ABC):
     def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         """Every upstream id of ``entity``, page by page, for the deletion sweep."""
 
+    async def count(self, entity: Entity) -> int | None:
+        """How many records of ``entity`` the PSA holds now, where it can say so
+        cheaply (one call or a few); None where it cannot. An incremental run
+        whose stored live count equals this after applying the changes has
+        proof that nothing was deleted, and skips listing every id."""
+        return None
+
     @abc.abstractmethod
     async def list_tickets(self, query: TicketQuery) -> TicketPage:
         """One page of live tickets matching ``query``."""
