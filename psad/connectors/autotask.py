@@ -801,6 +801,12 @@ class AutotaskConnector(Connector):
                 "Products", ids, ("manufacturerName",),
                 lambda p: wire.opt_text(p, "manufacturerName")))
 
+    async def count(self, entity: Entity) -> int | None:
+        """One ``query/count`` over everything ``list_ids`` would list."""
+        if entity not in self.incremental or entity not in _ENTITIES:
+            return None
+        return await self._count(_ENTITIES[entity], [MATCH_ALL])
+
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         if entity in _ENTITIES:
             async for items in self._pages(_ENTITIES[entity], [MATCH_ALL], include=("id",),

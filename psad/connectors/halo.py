@@ -300,6 +300,15 @@ class HaloConnector(Connector):
             if not listing.stable:
                 yield Page([], listing_changed=True)
 
+    async def count(self, entity: Entity) -> int | None:
+        """``record_count`` of a one-row page: the same rows ``list_ids`` would list."""
+        listing = LISTINGS.get(entity)
+        if entity not in self.incremental or listing is None:
+            return None
+        params = {**listing.params, "pageinate": "true", "page_size": "1", "page_no": "1"}
+        _, total = _envelope(await self._get(listing.path, params), listing, self.name)
+        return total
+
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         listing = LISTINGS.get(entity)
         if listing is None:

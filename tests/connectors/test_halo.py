@@ -254,7 +254,9 @@ async def test_incremental_sync_sends_lastupdatefromdate_and_fetches_only_change
     calls = query_of(harness.sim.requests("/api/Users"))
     changed = [q for q in calls if "lastupdatefromdate" in q]
     assert changed and changed[0]["lastupdatefromdate"].endswith("Z")
-    assert any(q.get("idonly") == "true" and "pageinate" not in q for q in calls)  # the sweep
+    # nothing was deleted: record_count of a one-row page says so, no id listing
+    assert not any(q.get("idonly") == "true" for q in calls)
+    assert any(q.get("page_size") == "1" and "lastupdatefromdate" not in q for q in calls)
     assets = next(r for r in report.entities if r.entity is Entity.ASSET)
     assert assets.fetched == 0 and assets.mode == "incremental"
     sites = next(r for r in report.entities if r.entity is Entity.SITE)
