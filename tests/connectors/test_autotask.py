@@ -685,3 +685,14 @@ async def test_fresh_picklists_asked_together_share_one_request(harness: Harness
     assert asked() == 1
     await harness.connector.picklists("Tickets", fresh=True)  # asked afresh once answered
     assert asked() == 2
+
+
+async def test_a_connector_built_for_the_next_run_reuses_the_zone_already_found(
+        harness: Harness) -> None:
+    assert (await harness.sync()).outcome == "succeeded"
+    harness.sim.clear()
+    harness.connector = harness.connect()
+    assert (await harness.sync()).outcome == "succeeded"
+    paths = [r.path for r in harness.sim.requests()]
+    assert "/ATServicesRest/V1.0/zoneInformation" not in paths
+    assert paths[0] == ZONE + "/ThresholdInformation"

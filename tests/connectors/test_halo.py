@@ -554,3 +554,16 @@ async def test_requests_follow_halos_documented_wire_format(harness: Harness) ->
     assert sim.requests("/api/Status")[0].query == {"type": "ticket"}
     assert sim.requests("/api/Team")[0].query == {}
     assert sim.requests("/api/Priority")[0].query == {}
+
+
+async def test_a_full_run_reads_the_client_list_once_for_companies_and_primary_sites(
+        harness: Harness) -> None:
+    await harness.sync()
+    harness.sim.clear_requests()
+    report = await harness.sync(full=True)
+    assert report.outcome == "succeeded"
+    first_pages = [q for q in query_of(harness.sim.requests("/api/Client"))
+                   if q.get("page_no") == "1" and q.get("page_size") != "1"]
+    assert len(first_pages) == 1
+    sites = await harness.rows(Entity.SITE)
+    assert sum(s["primary"] for s in sites.values()) == harness.ds.count("companies")
