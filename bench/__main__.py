@@ -13,7 +13,7 @@ import platform
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import service, syncs
+from bench import cost, service, syncs
 from bench.syncs import Sizes
 
 KINDS = ("connectwise", "autotask", "syncro", "kaseya_bms", "halo")
@@ -79,10 +79,11 @@ async def run(args: argparse.Namespace) -> list[str]:
     share = incr.seconds / full.seconds
     out.append(row("2. incremental (1 % changed) / full", f"{incr.seconds:.1f} s / "
                    f"{full.seconds:.1f} s = {share:.1%}", "≤ 5 %", share <= 0.05))
-    sites = incr.requests.get("sites", 0)
-    out.append(row("   incremental requests per entity", ", ".join(
-        f"{k} {v}" for k, v in sorted(incr.requests.items())),
-        f"sites alone: {sites} (one per company)", None))
+    out.append(row("   incremental requests per entity", cost.per_entity(incr),
+                   f"{sum(incr.requests.values())} in all", None))
+    out.append(row(f"2a. ConnectWise full sync requests ({big.companies:,} companies)",
+                   f"{cw['request_count']:,}", "≤ 300", cw["request_count"] <= 300))
+    out += await request_cost_rows(big, args)
 
     small_run = await syncs.peak_memory("connectwise", small, args.latency / 10)
     mem = full.peak_rss_mib / small_run.peak_rss_mib
@@ -129,6 +130,38 @@ async def run(args: argparse.Namespace) -> list[str]:
                        f"{median['full'].seconds:.2f} s / {median['floor']:.2f} s = {r:.3f} "
                        f"({spread}; {median['request_count']} requests)", "≤ 1.15", r <= 1.15))
         out.append(row("   … where the CPU went", cpu_note(median, start_up), "", None))
+        out.append(row("   requests per entity", cost.per_entity(median["full"]), "", None))
+    return out
+
+
+async def request_cost_rows(big: Sizes, args: argparse.Namespace) -> list[str]:
+    """Bundled against one site call per company at cloud latency, and incremental ÷
+    full for the PSAs whose incremental runs prove deletions by count."""
+    out = []
+    cloud = args.cloud_latency
+    bundled = await cost.full_then_incremental("connectwise", big, cloud, share=None)
+    single = await cost.full_then_incremental("connectwise", big, cloud, share=None,
+                                              bundles=False)
+    b, s = bundled["full"], single["full"]
+    speedup = s.seconds / b.seconds
+    out.append(row(f"2b. ConnectWise full sync at {cloud * 1000:.0f} ms/request: one site "
+                   "call per company / bundled",
+                   f"{s.seconds:.1f} s / {b.seconds:.1f} s = {speedup:.1f}× "
+                   f"({single['full_requests']:,} vs {bundled['full_requests']:,} requests)",
+                   "≥ 5×", speedup >= 5))
+    out.append(row("   bundled requests per entity", cost.per_entity(b), "", None))
+    out.append(row("   one-call-per-company requests per entity", cost.per_entity(s), "",
+                   None))
+    for kind in ("autotask", "halo"):
+        r = await cost.full_then_incremental(kind, big, args.latency)
+        full, incr = r["full"], r["incremental"]
+        share = incr.seconds / full.seconds
+        out.append(row(f"2c. {kind} incremental (1 % changed) / full, {big.assets:,} assets",
+                       f"{incr.seconds:.2f} s / {full.seconds:.2f} s = {share:.1%} "
+                       f"({r['incremental_requests']} vs {r['full_requests']} requests)",
+                       "≤ 5 %", share <= 0.05))
+        out.append(row("   full requests per entity", cost.per_entity(full), "", None))
+        out.append(row("   incremental requests per entity", cost.per_entity(incr), "", None))
     return out
 
 
@@ -137,6 +170,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
     parser.add_argument("--latency", type=float, default=0.02,
                         help="seconds of simulated PSA latency per request (default 0.02)")
+    parser.add_argument("--cloud-latency", type=float, default=0.15,
+                        help="latency of the cloud profile, bundled vs one site call per "
+                             "company (default 0.15)")
     args = parser.parse_args()
     print("\n".join(asyncio.run(run(args))))
 
