@@ -152,6 +152,16 @@ async def request_cost_rows(big: Sizes, args: argparse.Namespace) -> list[str]:
     out.append(row("   bundled requests per entity", cost.per_entity(b), "", None))
     out.append(row("   one-call-per-company requests per entity", cost.per_entity(s), "",
                    None))
+    bms_sizes = Sizes(companies=big.companies // 10, assets=big.assets // 10,
+                      contacts=big.contacts // 10)
+    bms = await cost.bms_nightly(bms_sizes, args.latency)
+    out.append(row(f"2d. Kaseya BMS nightly asset detail calls, {bms_sizes.assets:,} assets, "
+                   "5 % changed, hourly limit on",
+                   f"{bms['details']:,} of {bms['requests']:,} requests; "
+                   f"{bms['nightly'].seconds:.1f} s, {bms['nightly'].outcome} "
+                   f"(initial load {bms['initial'].requests.get('assets', 0):,} asset requests)",
+                   "≤ 1,500", bms["details"] <= 1500 and bms["nightly"].outcome == "succeeded"))
+    out.append(row("   nightly requests per entity", cost.per_entity(bms["nightly"]), "", None))
     for kind in ("autotask", "halo"):
         r = await cost.full_then_incremental(kind, big, args.latency)
         full, incr = r["full"], r["incremental"]

@@ -5,12 +5,16 @@
   way), at a cloud-like latency;
 - incremental ÷ full with 1 % changed for the PSAs whose incremental runs prove
   deletions by count;
+- Kaseya BMS asset detail calls in a nightly run after 5 % changed, with BMS's
+  hourly limit on (the initial load runs first against a simulator without it:
+  reading every asset once is the one run that cannot fit the budget);
 - requests per entity for every run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import aiohttp
@@ -63,3 +67,29 @@ async def full_then_incremental(kind: str, sizes: Sizes, latency: float, *,
 
 def per_entity(result: SyncResult) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(result.requests.items()))
+
+
+BMS_DETAIL = re.compile(r"^/v2/servicedesk/hardwareasset/\d+$")
+
+
+async def bms_nightly(sizes: Sizes, latency: float, share: float = 0.05) -> dict[str, Any]:
+    """The initial load without limits, then a nightly run after ``share`` changed against
+    the same data (same seed) with the hourly limit on: its asset detail calls."""
+    directory = workdir()
+    first = await asyncio.to_thread(start_simulator, "kaseya_bms", sizes, latency)
+    try:
+        initial = await asyncio.to_thread(sync_once, write_config(directory, first), full=True)
+    finally:
+        first.stop()
+    limited = await asyncio.to_thread(start_simulator, "kaseya_bms", sizes, latency,
+                                      vendor_limits=True)
+    try:
+        config = write_config(directory, limited)
+        await touch(limited, share)
+        await clear_requests(limited)
+        nightly = await asyncio.to_thread(sync_once, config, full=False)
+        requests = await logged_requests(limited)
+    finally:
+        limited.stop()
+    return {"initial": initial, "nightly": nightly, "requests": len(requests),
+            "details": sum(1 for r in requests if BMS_DETAIL.match(r["path"]))}

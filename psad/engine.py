@@ -16,12 +16,13 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.base import Connector, Page
@@ -100,7 +101,8 @@ def joined(pages: Sequence[Page]) -> Page:
     if len(pages) == 1:
         return pages[0]
     return Page([r for p in pages for r in p.records], [r for p in pages for r in p.rejected],
-                listing_changed=any(p.listing_changed for p in pages))
+                listing_changed=any(p.listing_changed for p in pages),
+                present=[i for p in pages for i in p.present])
 
 
 class SyncEngine:
@@ -122,6 +124,7 @@ class SyncEngine:
         integration = connector.integration
         report = RunReport(run_id, integration.name)
         started = time.monotonic()
+        connector.stored = functools.partial(self._stored, integration.name)
         await self.store.update_run(run_id, outcome="running", started_at=self.clock())
         log.info("integration=%s run=%d sync started (%s)", integration.name, run_id,
                  "full" if full else "incremental where possible")
@@ -282,6 +285,10 @@ class SyncEngine:
                  result.unchanged, result.deleted, result.rejected, result.requests)
         return result
 
+    async def _stored(self, integration: str, entity: Entity) -> dict[str, dict[str, Any]]:
+        return {r["psa_id"]: r for r in await self.store.records(integration, entity,
+                                                                 include_deleted=False)}
+
     async def _full_sweep_due(self, run_id: int) -> bool:
         """Whether this run lists every id of its incremental entities regardless of
         counts: runs with a trigger in ``sync.full_sweep_triggers`` (the nightly run by
@@ -316,6 +323,11 @@ class SyncEngine:
             integration.name, entity, page.records, now=self.clock(),
             run_id=run_id if track_seen else None, out_of_scope=out_of_scope)
         result.add(counts)
+        if page.present:
+            result.fetched += len(page.present)
+            result.unchanged += len(page.present)
+            if track_seen:
+                await self.store.remember_seen(run_id, entity, page.present)
         if page.rejected:
             result.fetched += len(page.rejected)
             result.rejected += len(page.rejected)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -33,6 +33,11 @@ class Setting:
     required: bool = True
 
 
+StoredRecords = Callable[[Entity], Awaitable[Mapping[str, Mapping[str, Any]]]]
+"""The stored live records of an entity by PSA id, for a connector that decides what to
+re-read by what psad already holds."""
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """One upstream page, translated. ``rejected`` records were malformed.
@@ -45,6 +50,9 @@ class Page:
     records: Sequence[Record]
     rejected: Sequence[Rejected] = ()
     listing_changed: bool = False
+    present: Sequence[str] = ()
+    """Ids listed upstream whose stored record stands: the connector chose not to
+    re-read them this run (they are kept, not swept)."""
 
 
 def translate_page(entity: Entity, items: Sequence[Any],
@@ -85,6 +93,8 @@ class Connector(abc.ABC):
     settings: ClassVar[tuple[Setting, ...]]
     incremental: ClassVar[frozenset[Entity]]
     """Entities whose fetch honours ``since`` (the rest are always full)."""
+    stored: StoredRecords | None = None
+    """Set by the engine for the run; None outside a run."""
 
     def __init__(
         self, integration: IntegrationConfig, client: PsaClient, secrets: dict[str, str]
