@@ -8,6 +8,9 @@ Rules it keeps:
   ends ``partial``;
 - the deletion sweep runs only after a complete fetch and refuses to delete
   more than ``max_delete_share`` of an entity's live rows;
+- an incremental fetch lists every id for the sweep only when the PSA's count
+  differs from the stored live count, or on runs whose trigger is in
+  ``sync.full_sweep_triggers`` (the nightly run by default);
 - an entity's cursor moves only after a clean fetch of it, so a failed run
   never skips data;
 - a stop request ends the run after its current page, marked ``interrupted``.
