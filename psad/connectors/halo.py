@@ -376,7 +376,6 @@ class HaloConnector(Connector):
     def _parsers(self) -> dict[Entity, Callable[[Mapping[str, Any]], Record]]:
         cfg = self.integration
         return {
-            Entity.COMPANY: _client,
             Entity.ASSET: lambda d: _asset(d, cfg.asset_custom_fields),
             Entity.CONTACT: lambda d: _contact(d, cfg.contact_custom_fields),
         }

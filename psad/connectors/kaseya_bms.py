@@ -124,6 +124,8 @@ from psad.model import (
     TicketStatus,
 )
 
+log = logging.getLogger("psad.connectors.kaseya_bms")
+
 DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
 MAX_TICKET_PAGE_SIZE: Final = 500
@@ -131,8 +133,6 @@ MAX_PAGES: Final = 100_000
 LOOKUP_TTL: Final = 300.0
 LOCATION_CACHE_SIZE: Final = 20_000
 EARLY_RENEWAL: Final = 60.0
-log = logging.getLogger("psad.connectors.kaseya_bms")
-
 DEFAULT_CONTACT_MODULE: Final = "2"
 DEFAULT_REFRESH_DAYS: Final = 7
 CLOSED_STATUS_TYPES: Final = frozenset({3})
