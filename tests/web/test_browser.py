@@ -220,7 +220,7 @@ async def test_a_run_page_follows_its_run_to_the_final_counts(
     run = served.runtime.store
     final = await run.get_run(submission.run_id)
     assert final is not None
-    for entity in final["entities"]:
+    for entity in final.to_json()["entities"]:
         label = entity["entity"].replace("_", " ").capitalize()
         cells = await page.locator("[data-run-entities] tr").filter(
             has=page.locator("th", has_text=label)).first.locator("td").all_inner_texts()
