@@ -227,6 +227,13 @@ class PostgresStore:
         return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count,
                            high_water=high)
 
+    async def live_count(self, integration: str, entity: Entity) -> int:
+        """Stored rows of ``entity`` not deleted (in scope or not: both are upstream)."""
+        async with self._pool.acquire() as conn:
+            return int(await conn.fetchval(
+                f"SELECT count(*) FROM {entity.value} WHERE integration = $1 "
+                "AND deleted_at IS NULL", integration))
+
     async def forget_seen(self, run_id: int) -> None:
         await self._execute("DELETE FROM seen WHERE run_id = $1", run_id)
 

@@ -212,6 +212,8 @@ async def test_count_records_splits_live_deleted_and_out_of_scope(
     c = counts["companies"]
     assert (c.live, c.deleted, c.out_of_scope) == (2, 1, 1)
     assert counts["assets"].live == 0
+    assert await backend.live_count("acme", Entity.COMPANY) == 3  # out of scope is upstream
+    assert await backend.live_count("other", Entity.COMPANY) == 0
 
 
 # -- dashboard pages ---------------------------------------------------------------------
