@@ -260,7 +260,8 @@ class StoreContract(Protocol):
         """Append errors given as (entity, psa_id, message)."""
 
     async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
-        """Mark every queued or running run interrupted (a dead process left them).
+        """Mark every queued or running run interrupted (a dead process left them; a
+        backend shared by several instances leaves alone the runs of live ones).
 
         Returns those runs as they were before, in id order.
         """

@@ -169,6 +169,12 @@ CREATE TABLE custom_fields (
     PRIMARY KEY (integration, entity, name)
 );
 """,
+    # 3: each unfinished run is leased to the instance that queued it, which renews the
+    # lease while it lives; a lapsed lease marks a run a dead instance left behind
+    """
+ALTER TABLE runs ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until TIMESTAMPTZ;
+CREATE INDEX runs_unfinished ON runs (id) WHERE outcome IN ('queued', 'running');
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,12 +7,21 @@ concurrent pages, sweeps and scope updates never race on the kept counts —
 whichever process makes them. New rows of a page arrive by ``COPY``, changed
 ones by one pipelined ``executemany``. A separate one-connection pool answers
 only health checks, so they never wait behind a sync or the dashboard.
+
+Several psad instances may share the database. Each queued or running run is
+leased to the instance that queued it, which renews its leases (on the
+database's clock) while it lives; an instance starting up interrupts only its
+own leftovers and runs whose lease has lapsed, never a live instance's work.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -42,10 +51,14 @@ log = logging.getLogger("psad.store")
 
 POOL_SIZE = 10
 """Connections per process: enough for the sync workers' entity writers and the readers."""
+LEASE_SECONDS = 60.0
+"""How long a run stays an instance's after its last renewal (renewed every third of it)."""
 PING_TIMEOUT = 5.0
 """Seconds a health check waits for the database before calling it unreachable."""
 _MIGRATION_LOCK = 0x70736164
 """The advisory lock key under which instances starting together migrate one at a time."""
+_RUN_COLUMNS = ", ".join(f.name for f in dataclasses.fields(RunRecord))
+"""The runs columns a :class:`RunRecord` holds (the table also keeps leases)."""
 _RUN_FIELDS = frozenset({"trigger", "requested_by", "full_sync", "started_at", "finished_at",
                          "outcome", "current_entity", "error"})
 
@@ -63,15 +76,21 @@ def public_url(url: str) -> str:
 class PostgresStore:
     """The store contract (:class:`psad.store.contract.StoreContract`) on PostgreSQL."""
 
-    def __init__(self, url: str, pool: asyncpg.Pool, health: asyncpg.Pool) -> None:
+    def __init__(self, url: str, pool: asyncpg.Pool, health: asyncpg.Pool, *,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.url = public_url(url)
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """This process's name on the runs it leases."""
         self._pool = pool
         self._health = health
         self._columns = {e: columns(e) for e in Entity}
+        self._lease_seconds = lease_seconds
+        self._renewer = asyncio.create_task(self._renew_leases(), name="psad-run-leases")
 
     @classmethod
     async def open(cls, url: str, *, password: str | None = None,
-                   pool_size: int = POOL_SIZE) -> PostgresStore:
+                   pool_size: int = POOL_SIZE,
+                   lease_seconds: float = LEASE_SECONDS) -> PostgresStore:
         """Connect and migrate; :class:`DatabaseUnavailable` names the database and why not."""
         try:
             pool = await asyncpg.create_pool(url, password=password, min_size=1,
@@ -87,11 +106,27 @@ class PostgresStore:
                 DatabaseUnavailable) as err:
             await pool.close()
             raise DatabaseUnavailable(f"database {public_url(url)}: {err}") from err
-        return cls(url, pool, health)
+        return cls(url, pool, health, lease_seconds=lease_seconds)
 
     async def close(self) -> None:
+        """Stop renewing leases (runs left unfinished are another instance's to resume)."""
+        self._renewer.cancel()
+        await asyncio.gather(self._renewer, return_exceptions=True)
         await self._health.close()
         await self._pool.close()
+
+    async def _renew_leases(self) -> None:
+        """Keep this instance's queued and running runs its own while it lives."""
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            try:
+                await self._execute(
+                    "UPDATE runs SET lease_until = now() + make_interval(secs => $2) "
+                    "WHERE lease_owner = $1 AND outcome IN ('queued', 'running')",
+                    self.instance, self._lease_seconds)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                    asyncio.TimeoutError) as err:
+                log.warning("cannot renew this instance's run leases: %s", err)
 
     async def ping(self) -> bool:
         """Whether the database answers, on a connection nothing else queues on."""
@@ -290,9 +325,11 @@ class PostgresStore:
         async with self._pool.acquire() as conn:
             run_id: int = await conn.fetchval(
                 "INSERT INTO runs (integration, trigger, requested_by, full_sync, queued_at, "
-                "scheduled_for) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "scheduled_for, lease_owner, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                "now() + make_interval(secs => $8)) RETURNING id",
                 integration, trigger, requested_by, int(full), ts(queued_at),
-                ts(scheduled_for) if scheduled_for else None)
+                ts(scheduled_for) if scheduled_for else None, self.instance,
+                self._lease_seconds)
         return run_id
 
     async def update_run(self, run_id: int, **fields: Any) -> None:
@@ -334,12 +371,15 @@ class PostgresStore:
 
     async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
         """Mark runs a dead process left queued or running as interrupted; returns them
-        as they were."""
+        as they were. Dead: this instance's own, or leased by one whose lease lapsed."""
+        old_columns = ", ".join(f"old.{c}" for c in _RUN_COLUMNS.split(", "))
         rows = await self._fetch_all(
-            "WITH old AS (SELECT * FROM runs WHERE outcome IN ('queued', 'running') "
-            "FOR UPDATE) UPDATE runs SET outcome = 'interrupted', finished_at = $1, "
+            f"WITH old AS (SELECT {_RUN_COLUMNS} FROM runs "
+            "WHERE outcome IN ('queued', 'running') AND (lease_owner = $2 "
+            "OR lease_until IS NULL OR lease_until < now()) FOR UPDATE) "
+            "UPDATE runs SET outcome = 'interrupted', finished_at = $1, "
             "error = COALESCE(runs.error, 'psad stopped before this run finished') "
-            "FROM old WHERE runs.id = old.id RETURNING old.*", ts(at))
+            f"FROM old WHERE runs.id = old.id RETURNING {old_columns}", ts(at), self.instance)
         return sorted((_run(row) for row in rows), key=lambda run: run.id)
 
     async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
@@ -353,7 +393,7 @@ class PostgresStore:
         return _rowcount(status) > 0
 
     async def get_run(self, run_id: int) -> RunDetail | None:
-        run = await self._fetch_one("SELECT * FROM runs WHERE id = $1", run_id)
+        run = await self._fetch_one(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = $1", run_id)
         if run is None:
             return None
         entities = await self._fetch_all(
@@ -379,26 +419,26 @@ class PostgresStore:
                 args.append(value)
                 where.append(sql.format(len(args)))
         runs = await self._fetch_all(
-            f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC "
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC "
             f"LIMIT ${len(args) + 1}", *args, limit)
         return [_run(run) for run in runs]
 
     async def latest_interrupted_runs(self) -> list[RunRecord]:
         rows = await self._fetch_all(
-            "SELECT r.* FROM runs r JOIN (SELECT integration, max(id) AS id FROM runs "
-            "GROUP BY integration) latest ON latest.id = r.id "
-            "WHERE r.outcome = 'interrupted' ORDER BY r.id")
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN (SELECT max(id) FROM runs "
+            "GROUP BY integration) AND outcome = 'interrupted' ORDER BY id")
         return [_run(row) for row in rows]
 
     async def last_finished_run(self, integration: str) -> RunRecord | None:
         row = await self._fetch_one(
-            "SELECT * FROM runs WHERE integration = $1 AND outcome NOT IN ('queued', 'running') "
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE integration = $1 "
+            "AND outcome NOT IN ('queued', 'running') "
             "ORDER BY id DESC LIMIT 1", integration)
         return _run(row) if row else None
 
     async def last_succeeded_run(self, integration: str) -> RunRecord | None:
         row = await self._fetch_one(
-            "SELECT * FROM runs WHERE integration = $1 AND outcome = 'succeeded' "
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE integration = $1 AND outcome = 'succeeded' "
             "ORDER BY id DESC LIMIT 1", integration)
         return _run(row) if row else None
 
