@@ -55,6 +55,8 @@ LEASE_SECONDS = 60.0
 """How long a run stays an instance's after its last renewal (renewed every third of it)."""
 PING_TIMEOUT = 5.0
 """Seconds a health check waits for the database before calling it unreachable."""
+UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError)
+"""What asyncpg raises when the database cannot be reached or refuses."""
 _MIGRATION_LOCK = 0x70736164
 """The advisory lock key under which instances starting together migrate one at a time."""
 _RUN_COLUMNS = ", ".join(f.name for f in dataclasses.fields(RunRecord))
@@ -95,15 +97,13 @@ class PostgresStore:
         try:
             pool = await asyncpg.create_pool(url, password=password, min_size=1,
                                              max_size=pool_size)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                asyncio.TimeoutError) as err:
+        except UNREACHABLE as err:
             raise DatabaseUnavailable(f"database {public_url(url)}: {err}") from err
         try:
             async with pool.acquire() as conn:
                 await _migrate(conn)
             health = await asyncpg.create_pool(url, password=password, min_size=1, max_size=1)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError,
-                DatabaseUnavailable) as err:
+        except (*UNREACHABLE, DatabaseUnavailable) as err:
             await pool.close()
             raise DatabaseUnavailable(f"database {public_url(url)}: {err}") from err
         return cls(url, pool, health, lease_seconds=lease_seconds)
@@ -124,8 +124,7 @@ class PostgresStore:
                     "UPDATE runs SET lease_until = now() + make_interval(secs => $2) "
                     "WHERE lease_owner = $1 AND outcome IN ('queued', 'running')",
                     self.instance, self._lease_seconds)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                    asyncio.TimeoutError) as err:
+            except UNREACHABLE as err:
                 log.warning("cannot renew this instance's run leases: %s", err)
 
     async def ping(self) -> bool:
@@ -133,7 +132,7 @@ class PostgresStore:
         try:
             async with self._health.acquire(timeout=PING_TIMEOUT) as conn:
                 return bool(await conn.fetchval("SELECT 1", timeout=PING_TIMEOUT) == 1)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+        except UNREACHABLE:
             return False
 
     @asynccontextmanager
