@@ -5,8 +5,8 @@
 Each backend, opened through :func:`psad.store.factory.open_store` as the
 daemon opens it, takes the same pages of assets three times, one transaction
 per page: all new (inserts), the same again (nothing changes), then every row
-changed (updates), each pass inside one run as a sync writes it. The
-PostgreSQL database should be empty and on the machine psad would use.
+changed (updates), each pass inside one run as a sync writes it, under an
+integration name of its own (the PostgreSQL database may hold other data).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import dataclasses
 import time
+import uuid
 from pathlib import Path
 
 from bench.service import _assets
@@ -33,15 +34,16 @@ async def throughput(database: Path | PostgresDatabase, rows: int,
     new = _assets(rows)
     changed = [dataclasses.replace(a, notes=f"moved {a.psa_id}") for a in new]
     store = await open_store(database)
+    integration = f"bench-{uuid.uuid4().hex[:8]}"
     out: dict[str, float] = {}
     try:
         for name, records in zip(PASSES, (new, new, changed)):
-            run_id = await store.create_run("bench", "manual", "bench", full=True,
+            run_id = await store.create_run(integration, "manual", "bench", full=True,
                                             queued_at=utcnow())
             begun = time.perf_counter()
             for start in range(0, rows, page):
                 batch: list[Asset] = records[start:start + page]
-                await store.apply_page("bench", Entity.ASSET, batch, now=utcnow(),
+                await store.apply_page(integration, Entity.ASSET, batch, now=utcnow(),
                                        run_id=run_id)
             out[name] = rows / (time.perf_counter() - begun)
             await store.forget_seen(run_id)
@@ -65,7 +67,7 @@ async def compare(url: str, rows: int, page: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.stores")
-    parser.add_argument("url", help="an empty PostgreSQL database (password via PGPASSWORD)")
+    parser.add_argument("url", help="a PostgreSQL database (password via PGPASSWORD)")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--page", type=int, default=1000)
     args = parser.parse_args()
