@@ -379,6 +379,9 @@ class PostgresStore:
             "UPDATE runs SET outcome = 'interrupted', finished_at = $1, "
             "error = COALESCE(runs.error, 'psad stopped before this run finished') "
             f"FROM old WHERE runs.id = old.id RETURNING {old_columns}", ts(at), self.instance)
+        # what a dead instance noted for its runs' sweeps (SQLite's vanish with the process)
+        await self._execute("DELETE FROM seen WHERE run_id = ANY($1::bigint[])",
+                            [row["id"] for row in rows])
         return sorted((_run(row) for row in rows), key=lambda run: run.id)
 
     async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:

@@ -10,6 +10,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
+
+from psad.model import Entity
 from psad.store import utcnow
 from psad.store.postgres import PostgresStore
 
@@ -46,11 +49,17 @@ async def test_an_instance_that_died_loses_its_runs_once_its_lease_lapses(
     async with instance(postgres_url, 1) as b:
         async with instance(postgres_url, 1) as a:
             run_id = await running_run(a)
+            await a.remember_seen(run_id, Entity.ASSET, ["1", "2"])
         # a is gone without finishing the run: nothing renews its lease any more
         await asyncio.sleep(1.5)
         interrupted = await b.interrupt_unfinished_runs(at=utcnow())
         assert [(r.id, r.outcome) for r in interrupted] == [(run_id, "running")]
         assert [r.id for r in await b.latest_interrupted_runs()] == [run_id]
+    conn = await asyncpg.connect(postgres_url)
+    try:  # the ids it noted for its sweep went with it
+        assert await conn.fetchval("SELECT count(*) FROM seen") == 0
+    finally:
+        await conn.close()
 
 
 async def test_an_instance_interrupts_its_own_leftovers_at_once(postgres_url: str) -> None:
