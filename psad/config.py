@@ -71,6 +71,9 @@ SYNC_SETTINGS = (
             default=4, minimum=1, maximum=8),
     Setting("full_sweep_triggers", "runs that list every id for the deletion sweep even when "
             "counts prove nothing was deleted", type=list, default=("nightly",)),
+    Setting("run_lease_seconds", "with a PostgreSQL database, seconds after which another "
+            "instance's start takes over the unfinished runs of one that stopped renewing them",
+            type=float, default=60.0, minimum=3, maximum=3600),
 )
 RUN_TRIGGERS = ("nightly", "startup", "manual", "force")
 INTEGRATION_SETTINGS = (
@@ -233,6 +236,7 @@ class SyncConfig:
     max_retries: int = default_of(SYNC_SETTINGS, "max_retries")
     entity_concurrency: int = default_of(SYNC_SETTINGS, "entity_concurrency")
     full_sweep_triggers: tuple[str, ...] = default_of(SYNC_SETTINGS, "full_sweep_triggers")
+    run_lease_seconds: float = default_of(SYNC_SETTINGS, "run_lease_seconds")
     """Runs that list every id for the deletion sweep even when counts prove nothing
     was deleted (``nightly``, ``startup``, ``manual``, ``force``)."""
 

@@ -83,7 +83,8 @@ class Runtime:
             if token:
                 register_secret(token)
         self.tokens = Tokens(api_token, metrics_token)
-        self.store = await open_store(self.config.database)
+        self.store = await open_store(self.config.database,
+                                      run_lease_seconds=self.config.sync.run_lease_seconds)
         # No pool-wide cap: every PSA call goes through its integration's PsaClient,
         # whose request slots hold it to ``max_concurrency``; a pool cap below that
         # would silently queue live ticket calls behind a sync.

@@ -28,7 +28,7 @@ async def sync_once(config: Config, integration: IntegrationConfig, *, full: boo
     """Sync ``integration`` once; ``on_progress`` hears how far it got every ``every`` s."""
     tune_interpreter()
     gc.freeze()  # start-up objects (modules, config) stay out of every collection
-    store = await open_store(config.database)
+    store = await open_store(config.database, run_lease_seconds=config.sync.run_lease_seconds)
     try:
         await store.interrupt_unfinished_runs(at=utcnow())
         async with aiohttp.ClientSession() as session:

@@ -11,11 +11,13 @@ from psad.config import PostgresDatabase
 from psad.logs import register_secret
 from psad.store import Store
 from psad.store.contract import StoreContract
-from psad.store.postgres import PostgresStore
+from psad.store.postgres import LEASE_SECONDS, PostgresStore
 
 
-async def open_store(database: Path | PostgresDatabase) -> StoreContract:
-    """Open (creating and migrating) the configured database.
+async def open_store(database: Path | PostgresDatabase, *,
+                     run_lease_seconds: float = LEASE_SECONDS) -> StoreContract:
+    """Open (creating and migrating) the configured database (``sync.run_lease_seconds``
+    applies to PostgreSQL, shared by instances; SQLite has one process).
 
     Raises :class:`psad.store.DatabaseUnavailable` naming it when it cannot be
     used, and :class:`psad.errors.ConfigError` when its password cannot be read.
@@ -24,5 +26,6 @@ async def open_store(database: Path | PostgresDatabase) -> StoreContract:
         password = await database.password.read() if database.password else None
         if password:
             register_secret(password)
-        return await PostgresStore.open(database.url, password=password)
+        return await PostgresStore.open(database.url, password=password,
+                                        lease_seconds=run_lease_seconds)
     return await Store.open(database)

@@ -30,7 +30,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from psad.config import SYNC_SETTINGS
 from psad.model import Entity, Record
+from psad.settings import default_of
 from psad.store import (_SEARCHED, FINAL_OUTCOMES, MASS_DELETE_FLOOR, DatabaseUnavailable,
                         EntityResult, EntityState, PageCounts, SweepResult, _day, _kind, _like,
                         _prepare_rows, _run, parse_ts, safe_error, ts, utcnow)
@@ -51,7 +53,7 @@ log = logging.getLogger("psad.store")
 
 POOL_SIZE = 10
 """Connections per process: enough for the sync workers' entity writers and the readers."""
-LEASE_SECONDS = 60.0
+LEASE_SECONDS: float = default_of(SYNC_SETTINGS, "run_lease_seconds")
 """How long a run stays an instance's after its last renewal (renewed every third of it)."""
 PING_TIMEOUT = 5.0
 """Seconds a health check waits for the database before calling it unreachable."""

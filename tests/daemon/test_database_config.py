@@ -34,6 +34,10 @@ def test_a_postgresql_url_selects_postgres_with_the_password_as_a_secret(
         url="postgresql://psad@db.example:5432/psad",
         password=SecretRef(file=tmp_path / "db.pw"))
     assert SecretRef(file=tmp_path / "db.pw") in config.secrets()
+    assert config.sync.run_lease_seconds == 60
+    leased = load_config(write(tmp_path, 'database = "postgresql://psad@db.example/psad"\n'
+                                         '[sync]\nrun_lease_seconds = 15\n'))
+    assert leased.sync.run_lease_seconds == 15
     local = load_config(write(tmp_path, 'database = "data/psad.db"\n'))
     assert local.database == tmp_path / "data" / "psad.db"
 
