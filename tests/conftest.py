@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def missing_tool(message: str) -> None:
+def missing_tool(message: str) -> NoReturn:
     """Skip visibly locally, fail in CI (PSAD_REQUIRE_TOOLS=1)."""
     if os.environ.get("PSAD_REQUIRE_TOOLS"):
         pytest.fail(message)
@@ -30,7 +31,6 @@ def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         missing_tool(f"{name} is not installed (.ci/run installs it)")
-    assert path is not None
     return path
 
 
@@ -62,11 +62,10 @@ class PostgresServer:
 def postgres_server() -> Iterator[PostgresServer]:
     """``initdb`` into a temporary directory and ``pg_ctl start`` on a free loopback port,
     as the ``postgres`` user when the tests run as root (PostgreSQL refuses root)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
-    if not found:
+    versions = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    if not versions:
         missing_tool("PostgreSQL is not installed (.ci/run installs it)")
-    bindir = found[-1].parent
+    bindir = max(versions, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
     root = Path(tempfile.mkdtemp(prefix="psad-pg-"))
     owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if owner:

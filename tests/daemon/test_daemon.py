@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -15,18 +14,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import ROOT, TOKEN, wait_for_run, write_config
+from conftest import ROOT, TOKEN, free_port, wait_for_run, write_config
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import RunningSimulator, start_simulator
 
 PSAD = [sys.executable, "-m", "psad.cli"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DaemonProcess:
