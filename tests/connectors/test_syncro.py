@@ -23,7 +23,7 @@ from psad.connectors.syncro import (
     name_id,
 )
 from psad.engine import RunReport, SyncEngine
-from psad.errors import ConfigError, PsaBadResponse, PsaNotFound
+from psad.errors import ConfigError, PsaBadResponse, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, TicketQuery
 from psad.simulators import REQUEST_LOG_KEY, LoggedRequest
@@ -663,11 +663,12 @@ async def test_live_ticket_is_fetched_with_a_link_to_syncro(harness: Harness) ->
 
 async def test_ticket_list_refuses_bad_filters(harness: Harness) -> None:
     for query in (TicketQuery(company="12a"), TicketQuery(board="Help Desk"),
-                  TicketQuery(status="-ZZ"), TicketQuery(priority="a-2"),
-                  TicketQuery(page=0)):
-        with pytest.raises(ValueError):
+                  TicketQuery(status="-ZZ"), TicketQuery(priority="a-2")):
+        with pytest.raises(PsaInvalidId):
             await harness.connector.list_tickets(query)
     with pytest.raises(ValueError):
+        await harness.connector.list_tickets(TicketQuery(page=0))
+    with pytest.raises(PsaInvalidId):
         await harness.connector.get_ticket("12; DROP")
     assert harness.sim.requests() == []
 
@@ -678,7 +679,7 @@ def test_name_ids_are_web_safe_and_reversible() -> None:
         assert all(c.isascii() and (c.isalnum() or c in "-_") for c in ident)
         assert id_name(ident) == name
     for bad in ("", "-4", "-zz", "a b", "In%20Progress"):
-        with pytest.raises(ValueError):
+        with pytest.raises(PsaInvalidId):
             id_name(bad)
 
 
