@@ -693,18 +693,17 @@ async def test_a_ticket_malformed_upstream_is_left_out_of_the_list(harness: Harn
         await harness.connector.get_ticket(str(newest))
 
 
-async def test_simulator_renders_hundreds_of_records_fast() -> None:
+async def test_simulator_serves_large_lists_whole() -> None:
+    """Large lists render (their speed is part of bench's floors, not a unit test)."""
     ds = Dataset.generate(9, companies=300, assets=2000, contacts=1500, tickets=600)
     sim = await start_sim(ds)
     try:
         async with aiohttp.ClientSession() as session:
-            started = time.perf_counter()
             for path in ("customers", "customer_assets", "contacts", "tickets"):
                 async with session.get(sim.base_url + path,
                                        headers={"Authorization": DEFAULT_API_KEY}) as resp:
                     assert resp.status == 200
-                    await resp.read()
-            elapsed = time.perf_counter() - started
+                    body = await resp.json()
+                    assert any(isinstance(v, list) and v for v in body.values()), path
     finally:
         await sim.stop()
-    assert elapsed < 1.0

@@ -57,6 +57,28 @@ class Served:
         raise AssertionError("the sync queue did not drain")
 
 
+class Gate:
+    """Holds the integration's syncs before their first request until :meth:`release`,
+    so a page can be seen while a run is live however fast or slow the machine is."""
+
+    def __init__(self, connector: Any) -> None:
+        self.opened = asyncio.Event()
+        real = connector.fetch
+
+        async def held(entity: Any, *, since: Any = None) -> AsyncIterator[Any]:
+            await self.opened.wait()
+            async for found in real(entity, since=since):
+                yield found
+
+        connector.fetch = held
+
+    def hold(self) -> None:
+        self.opened.clear()
+
+    def release(self) -> None:
+        self.opened.set()
+
+
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     """The daemon's app on 127.0.0.1 (a real port) with its start-up sync finished."""
@@ -112,6 +134,7 @@ async def test_force_sync_then_watch_the_run_finish_then_browse_tickets(
     assert "idle" in await row.locator('[data-field="state"]').inner_text()
 
     served.sim.faults.latency = SYNC_LATENCY
+    gate = Gate(await served.runtime.connector(NAME))
     await row.get_by_role("button", name="Force Sync").click()
     await page.wait_for_url(re.compile(r"/\?synced="))
     notice = page.get_by_role("status")
@@ -127,8 +150,9 @@ async def test_force_sync_then_watch_the_run_finish_then_browse_tickets(
     await page.wait_for_url(f"{url}/runs/{run_id}")
     expect = require_playwright().expect
     outcome = page.locator('[data-run-field="outcome"]')
-    assert await outcome.text_content() in ("queued", "running")
+    assert await outcome.text_content() in ("queued", "running")  # held at the gate
     await page.evaluate("window.psadSamePage = true")
+    gate.release()
     await expect(outcome).to_have_text("succeeded", timeout=60_000)
     assert await page.evaluate("window.psadSamePage === true"), "the page was reloaded"
     assert await page.locator("[data-run-entities] tr").count() == 8
@@ -137,10 +161,12 @@ async def test_force_sync_then_watch_the_run_finish_then_browse_tickets(
     await page.screenshot(path=str(ARTIFACTS / "dashboard-run.png"), full_page=True)
 
     await page.get_by_role("link", name="Overview").click()
+    gate.hold()
     await row.get_by_role("button", name="Force Sync").click()
     await page.wait_for_url(re.compile(r"/\?synced="))
     await page.evaluate("window.psadSamePage = true")
     assert "idle" not in await row.locator('[data-field="state"]').inner_text()
+    gate.release()
     await expect(row.locator('[data-field="state"]')).to_contain_text("idle", timeout=60_000)
     assert await page.evaluate("window.psadSamePage === true"), "the overview was reloaded"
     assert await row.locator('[data-field="state"] .badge').text_content() == "succeeded"
