@@ -17,8 +17,8 @@ from typing import Any
 
 from bench import service, syncs
 from bench.syncs import Sizes
+from psad.connectors.registry import KINDS
 
-KINDS = ("connectwise", "autotask", "syncro", "kaseya_bms", "halo")
 PSA_REPEATS = 3
 PSA_REPEAT_BUDGET = 30.0
 """Seconds of sync and floor per PSA after which no further repeat is run."""
@@ -129,7 +129,7 @@ async def run(args: argparse.Namespace) -> list[str]:
                    during["worst_s"] <= 1.5))
 
     psa = Sizes(companies=500 // scale, assets=10_000 // scale, contacts=5000 // scale)
-    for kind in KINDS:
+    for kind in KINDS:  # every PSA in the registry
         runs = await per_psa(kind, psa, args.latency)
         median = runs[len(runs) // 2]
         r = floor_ratio(median)

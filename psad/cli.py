@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from psad.config import Config, load_config
+from psad.connectors.registry import PSAS
 from psad.errors import ConfigError
 from psad.logs import setup_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PARTIAL = 0, 1, 2, 3
-SIMULATOR_KINDS = ("connectwise", "autotask", "syncro", "kaseya_bms", "halo")
+SIMULATOR_KINDS = tuple(psa.simulator for psa in PSAS)
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
