@@ -1,23 +1,31 @@
 PYTHON ?= python3
+PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# `make demo` needs only the runtime (about 50 MB); the test extras (Playwright,
+# schemathesis, mypy) come in only for `make test` and `make bench`.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: test demo bench clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e .
+	touch $@
 
-test: $(STAMP)
+$(TEST_STAMP): $(RUNTIME_STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+test: $(TEST_STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-demo: $(STAMP)
-	$(BIN)/psad demo
+demo: $(RUNTIME_STAMP)
+	$(BIN)/psad demo --port $(PORT)
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m bench
 
 clean:

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from bench.syncs import ROOT, Simulator, Sizes, start_simulator, workdir
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.metrics import Metrics
 from psad.model import Asset, Entity
 from psad.runtime import Runtime

@@ -75,10 +75,9 @@ def write_config(directory: Path, sim: Simulator) -> Path:
     lines = ['database = "psad.db"', "[sync]", "max_retries = 5", "[[integrations]]",
              f'name = "{NAME}"', f'kind = "{sim.kind}"', f'base_url = "{sim.base_url}"',
              f"max_concurrency = {CONCURRENCY}"]
-    settings = dict(spec.settings)
+    lines += [f'{key} = "{value}"' for key, value in spec.settings.items()]
     if sim.kind == "syncro":
-        settings["requests_per_minute"] = "1000000"  # the simulator's limit is lifted too
-    lines += [f'{key} = "{value}"' for key, value in settings.items()]
+        lines.append("requests_per_minute = 1000000")  # the simulator's limit is lifted too
     for key, value in spec.secrets.items():
         (secrets / key).write_text(value)
         lines.append(f'{key} = {{ file = "secrets/{key}" }}')

@@ -14,113 +14,186 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from psad.config import Config, load_config
+from psad.config import Config, unreadable_secrets
+from psad.config_file import load_or_exit, print_problems
 from psad.connectors.registry import PSAS
 from psad.errors import ConfigError
-from psad.logs import setup_logging
+from psad.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+from psad.logs import FORMATS, LEVELS, setup_logging
+from psad.progress import RunProgress, progress_line
+from psad.tables import format_table
+from psad.version import psad_version
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PARTIAL = 0, 1, 2, 3
 SIMULATOR_KINDS = tuple(psa.simulator for psa in PSAS)
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default (argparse leaves out ``None`` and ``False``)."""
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", type=Path, default=Path("/etc/psad/psad.toml"),
-                        help="config file (default: /etc/psad/psad.toml)")
+                        help="config file")
+
+
+def _level(value: str) -> str:
+    """``--log-level`` in any case: ``debug`` is ``DEBUG``."""
+    return value.upper()
+
+
+def _logging_args(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``--log-level`` and ``--log-format``, before or after the command.
+
+    After the command they default to "not given", so they never undo the
+    same option given before it.
+    """
+    parser.add_argument("--log-level", type=_level, choices=LEVELS,
+                        default="INFO" if top else argparse.SUPPRESS,
+                        help="how much to log (any case)")
+    parser.add_argument("--log-format", choices=FORMATS,
+                        default="text" if top else argparse.SUPPRESS,
+                        help="text lines (journald-friendly) or one JSON object a line")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="psad", description="PSA sync daemon")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="psad", description="PSA sync daemon", formatter_class=_Formatter,
+        epilog="Exit codes: 0 success, 1 a sync failed or the daemon could not be reached, "
+               "2 invalid configuration or usage, 3 a sync ended partial.")
+    parser.add_argument("--version", action="version", version=f"psad {psad_version()}")
+    _logging_args(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    p = sub.add_parser("check-config", help="validate a config file and list every problem")
-    p.add_argument("file", type=Path)
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, formatter_class=_Formatter)
+        _logging_args(p, top=False)
+        return p
 
-    p = sub.add_parser("sync-once", help="run one sync in this process and print its summary")
+    p = command("check-config", "validate a config file and list every problem")
+    p.add_argument("file", type=Path, help="config file to check")
+    p.add_argument("--no-secrets", action="store_true",
+                   help="skip reading the secrets (on a machine that does not hold them)")
+
+    p = command("sync-once", "run one sync in this process and print its summary")
     _config_arg(p)
     p.add_argument("name", help="integration name")
     p.add_argument("--full", action="store_true", help="fetch everything, not only changes")
 
-    p = sub.add_parser("run", help="run the daemon")
+    p = command("run", "run the daemon")
     _config_arg(p)
 
-    p = sub.add_parser("demo", help="run the daemon against local PSA simulators")
-    p.add_argument("--port", type=int, default=8080, help="dashboard/API port (default 8080)")
-    p.add_argument("--dir", type=Path, default=None, help="keep demo files here")
-    p.add_argument("--companies", type=int, default=40)
-    p.add_argument("--assets", type=int, default=400)
-    p.add_argument("--contacts", type=int, default=200)
+    p = command("demo", "run the daemon against local PSA simulators")
+    p.add_argument("--port", type=int, default=8080, help="dashboard/API port")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="keep demo files here (default: a temporary folder)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the temporary demo folder on exit")
+    p.add_argument("--companies", type=int, default=40, help="companies per simulator")
+    p.add_argument("--assets", type=int, default=400, help="assets per simulator")
+    p.add_argument("--contacts", type=int, default=200, help="contacts per simulator")
 
-    p = sub.add_parser("sync", help="ask the running daemon to sync an integration now")
+    p = command("sync", "ask the running daemon to sync an integration now")
     _config_arg(p)
-    p.add_argument("name")
-    p.add_argument("--full", action="store_true")
-    p.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    p.add_argument("name", help="integration name")
+    p.add_argument("--full", action="store_true", help="fetch everything, not only changes")
+    p.add_argument("--wait", action="store_true",
+                   help="follow the run until it ends (a progress bar on a terminal)")
 
-    p = sub.add_parser("status", help="integrations, last and next runs, and the queue")
+    p = command("status", "integrations, last and next runs, and the queue")
     _config_arg(p)
 
-    p = sub.add_parser("runs", help="the sync log, newest first")
+    p = command("runs", "the sync log, newest first")
     _config_arg(p)
-    p.add_argument("name", nargs="?")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("name", nargs="?", help="only this integration's runs")
+    p.add_argument("--limit", type=int, default=20, help="how many runs to show")
 
-    p = sub.add_parser("simulate", help="run a PSA simulator standalone")
-    p.add_argument("kind", choices=sorted(SIMULATOR_KINDS))
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8081)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--companies", type=int, default=50)
-    p.add_argument("--sites-per-company", type=int, default=2)
-    p.add_argument("--assets", type=int, default=500)
-    p.add_argument("--contacts", type=int, default=250)
-    p.add_argument("--tickets", type=int, default=200)
+    p = command("simulate", "run a PSA simulator standalone")
+    p.add_argument("kind", choices=sorted(SIMULATOR_KINDS), help="which PSA")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8081, help="port to listen on")
+    p.add_argument("--seed", type=int, default=1, help="seed of the generated data")
+    p.add_argument("--companies", type=int, default=50, help="companies to generate")
+    p.add_argument("--sites-per-company", type=int, default=2, help="sites per company")
+    p.add_argument("--assets", type=int, default=500, help="assets to generate")
+    p.add_argument("--contacts", type=int, default=250, help="contacts to generate")
+    p.add_argument("--tickets", type=int, default=200, help="tickets to generate")
     p.add_argument("--latency", type=float, default=0.0,
                    help="seconds added to every response")
     return parser
 
 
-def _load(path: Path) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(f"{path}: {problem}" if not problem.startswith(str(path)) else problem,
-                  file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+def unknown_integration(config: Config, name: str) -> int:
+    """Say which integrations exist; an unknown name is a usage error (exit 2)."""
+    known = ", ".join(i.name for i in config.integrations) or "none"
+    print(f"psad: no integration named {name!r} (configured: {known})", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args.file)
-    print(f"{args.file}: ok ({len(config.integrations)} integration(s))")
+    """Every setting's type and value, and (unless --no-secrets) every secret readable."""
+    config = load_or_exit(args.file)
+    secrets = config.secrets()
+    if not args.no_secrets and (problems := unreadable_secrets(config)):
+        print_problems(args.file, problems)
+        return EXIT_CONFIG
+    for warning in custom_field_warnings(config):
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
+    checked = "not read (--no-secrets)" if args.no_secrets else "readable"
+    print(f"{args.file}: ok ({len(config.integrations)} integration(s), "
+          f"{len(secrets)} secret(s) {checked})")
+    for integration in config.integrations:
+        if hosts := integration.settings.get("zone_hosts"):
+            print(f"  {integration.name}: zone_hosts = {hosts!r} replaces the Autotask "
+                  "zone check (https://webservices*.autotask.net)")
     return EXIT_OK
+
+
+def custom_field_warnings(config: Config) -> list[str]:
+    """Selected custom fields the PSA does not offer, by what the last full syncs found
+    (nothing to say before a sync has discovered an entity's fields)."""
+    from psad.store import Store
+
+    discovered = Store.read_custom_fields(config.database)
+    warnings = []
+    for integration in config.integrations:
+        found = discovered.get(integration.name, {})
+        for entity, chosen in (("assets", integration.asset_custom_fields),
+                               ("contacts", integration.contact_custom_fields)):
+            if entity not in found:
+                continue
+            for name in chosen:
+                if name not in found[entity]:
+                    offered = ", ".join(repr(n) for n in sorted(found[entity])) or "none"
+                    warnings.append(
+                        f"integration {integration.name!r}: custom_fields.{entity} selects "
+                        f"{name!r}, which the PSA does not have (it offers {offered})")
+    return warnings
 
 
 def cmd_sync_once(args: argparse.Namespace) -> int:
     from psad.sync_once import sync_once
 
-    config = _load(args.config)
+    config = load_or_exit(args.config)
     integration = config.integration(args.name)
     if integration is None:
-        known = ", ".join(i.name for i in config.integrations) or "none"
-        print(f"psad: no integration named {args.name!r} (configured: {known})", file=sys.stderr)
-        return EXIT_CONFIG
+        return unknown_integration(config, args.name)
+
+    def show_progress(progress: RunProgress) -> None:
+        print(f"  {progress_line(progress.as_dict())}", file=sys.stderr, flush=True)
+
     try:
         report = asyncio.run(sync_once(config, integration, full=args.full,
-                                       requested_by=f"cli:{getpass.getuser()}"))
+                                       requested_by=f"cli:{getpass.getuser()}",
+                                       on_progress=show_progress))
     except ConfigError as err:
         for problem in err.problems:
             print(f"psad: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     print(f"run {report.run_id} {report.integration}: {report.outcome}")
-    header = ("entity", "mode", "fetched", "created", "updated", "unchanged", "deleted",
-              "rejected", "requests")
-    print("  ".join(f"{h:>10}" for h in header))
-    for r in report.entities:
-        print("  ".join(f"{v:>10}" for v in (r.entity.value, r.mode, r.fetched, r.created,
-                                               r.updated, r.unchanged, r.deleted, r.rejected,
-                                               r.requests)))
+    numbers = ("fetched", "created", "updated", "unchanged", "deleted", "rejected", "requests")
+    print(format_table(("entity", "mode", *numbers),
+                       [(r.entity.value, r.mode, *(getattr(r, n) for n in numbers))
+                        for r in report.entities], right=frozenset(numbers)))
     if report.error:
         print(f"error: {report.error}", file=sys.stderr)
     return {"succeeded": EXIT_OK, "partial": EXIT_PARTIAL}.get(report.outcome, EXIT_FAILED)
@@ -134,7 +207,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     handlers = {
         "check-config": cmd_check_config,
         "sync-once": cmd_sync_once,

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import logging
 import secrets
+import shutil
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,17 +23,25 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from psad.config import Config, load_config
+from psad.config import Config
+from psad.config_file import load_config, load_or_exit
 from psad.errors import ConfigError
+from psad.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from psad.interpreter import tune_interpreter
 from psad.metrics import Metrics
 from psad.runtime import Runtime
+from psad.store import DatabaseUnavailable
 from psad.systemd import Notifier, watchdog_interval
-from psad.web.app import create_app
+from psad.web.app import STOP_TIMEOUT, create_app
+from psad.web.server import GuardedSite, ServerLimits
 
 log = logging.getLogger("psad.daemon")
 
 MAX_LOOP_LAG = 5.0
+
+
+class StartupFailed(Exception):
+    """The daemon cannot start here: its port or its database is unusable (the message says which)."""
 
 
 class Daemon:
@@ -43,27 +54,46 @@ class Daemon:
             registry = CollectorRegistry()
             ProcessCollector(registry=registry)
         self.runtime = Runtime(config, Metrics(registry))
-        self.app = create_app(self.runtime)
+        self.app = create_app(self.runtime, start_work=False)
         self.stopping = asyncio.Event()
         self.url = ""
         self._tasks: set[asyncio.Task[object]] = set()
 
     async def run(self, on_ready: asyncio.Event | None = None) -> None:
+        """Open the database, bind the port, and only then touch any run.
+
+        A start that fails (busy port, unusable database) raises
+        :class:`StartupFailed` having resumed, queued or changed nothing.
+        """
         tune_interpreter()
         config = self.runtime.config
         runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
                                shutdown_timeout=10)
         loop = asyncio.get_running_loop()
+        working = listening = False
         try:
-            await runner.setup()
-            site = web.TCPSite(runner, config.server.listen_host, config.server.listen_port)
-            await site.start()
+            try:
+                await runner.setup()
+            except DatabaseUnavailable as err:
+                raise StartupFailed(f"cannot open {err}") from None
+            site = GuardedSite(runner, config.server.listen_host, config.server.listen_port,
+                               ServerLimits(config.server.idle_timeout_seconds,
+                                            config.server.max_connections))
+            try:
+                await site.start()
+            except OSError as err:
+                raise StartupFailed(
+                    f"cannot listen on {config.server.listen_host}:{config.server.listen_port}"
+                    f" (server.listen): {err.strerror or err}") from None
+            listening = True
             host, port = runner.addresses[0][:2]
             self.url = f"http://{host}:{port}"
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
             loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
             log.info("psad listening on %s", self.url)
+            await self.runtime.start()
+            working = True
             # Start-up objects (modules, config, templates) live as long as the process;
             # frozen, they drop out of every full collection, which would otherwise
             # pause the loop for tens of milliseconds (a ticket call's p99).
@@ -79,8 +109,11 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+            if working:
+                await self.runtime.stop(timeout=STOP_TIMEOUT)
             await runner.cleanup()
-            log.info("psad stopped")
+            if listening:
+                log.info("psad stopped")
 
     def status_line(self) -> str:
         rt = self.runtime
@@ -135,26 +168,41 @@ class Daemon:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from psad.cli import EXIT_CONFIG, _load
-
-    config = _load(args.config)
+    config = load_or_exit(args.config)
     try:
         asyncio.run(Daemon(config, config_path=args.config).run())
     except ConfigError as err:
         for problem in err.problems:
             log.error("%s", problem)
         return EXIT_CONFIG
+    except StartupFailed as err:
+        log.error("%s", err)
+        return EXIT_FAILED
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return asyncio.run(run_demo(args))
+    try:
+        return asyncio.run(run_demo(args))
+    except StartupFailed as err:
+        log.error("%s", err)
+        return EXIT_FAILED
 
 
 async def run_demo(args: argparse.Namespace) -> int:
+    """The demo until Ctrl-C; its temporary folder goes with it unless ``--keep``."""
+    temporary = args.dir is None
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="psad-demo-"))
+    try:
+        return await _demo(args, directory)
+    finally:
+        if temporary and not args.keep:
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+
+
+async def _demo(args: argparse.Namespace, directory: Path) -> int:
     from psad.demo import start_demo
 
-    directory = args.dir or Path(tempfile.mkdtemp(prefix="psad-demo-"))
     demo = await start_demo(directory, port=args.port, companies=args.companies,
                             assets=args.assets, contacts=args.contacts,
                             token=secrets.token_urlsafe(24))
@@ -166,7 +214,13 @@ async def run_demo(args: argparse.Namespace) -> int:
     if task.done():
         waiter.cancel()
         await demo.stop()
-        task.result()
+        try:
+            task.result()
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                raise
+            print(f"psad: port {args.port} is already in use; pick another with --port "
+                  "(make demo PORT=...)", file=sys.stderr)
         return 1
     print(demo.banner(daemon.url), flush=True)
     try:

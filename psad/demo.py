@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from psad.config import Config, load_config
+from psad.config import Config
+from psad.config_file import load_config
 from psad.connectors.registry import PSAS
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import RunningSimulator, start_simulator
@@ -30,6 +32,8 @@ class Demo:
             f"  runs (API)  curl -H 'Authorization: Bearer {self.token}' {url}/api/runs",
             f"  metrics     curl -H 'Authorization: Bearer {self.token}' {url}/metrics",
             f"  token       {self.token}",
+            "  psad status, sync and runs in another shell, after:",
+            f"    export PSAD_URL={url} PSAD_TOKEN={self.token}",
             f"  files       {self.directory}",
             "  simulators:",
             *(f"    {s.spec.kind:<12} {s.base_url}" for s in self.simulators),
@@ -77,16 +81,24 @@ def demo_config_text(directory: Path, port: int, simulators: list[RunningSimulat
     return "\n".join(parts) + "\n"
 
 
+def _write_secret(path: Path, value: str) -> None:
+    """A secret file readable by its owner only, whatever the umask or an older copy's mode."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
+
+
 def _write_files(directory: Path, token: str, port: int,
                  simulators: list[RunningSimulator]) -> Path:
     secrets_dir = directory / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
     secrets_dir.chmod(0o700)
-    (secrets_dir / "api-token").write_text(token + "\n")
+    _write_secret(secrets_dir / "api-token", token)
     for sim in simulators:
         name = f"demo-{sim.spec.kind.replace('_', '-')}"
         for key, value in sim.spec.secrets.items():
-            (secrets_dir / f"{name}-{key}").write_text(value + "\n")
+            _write_secret(secrets_dir / f"{name}-{key}", value)
     path = directory / "psad.toml"
     path.write_text(demo_config_text(directory, port, simulators))
     return path
@@ -98,7 +110,8 @@ async def start_demo(directory: Path, *, port: int, token: str, companies: int =
     directory.mkdir(parents=True, exist_ok=True)
     dataset = Dataset.generate(DEMO_SEED, companies=companies, assets=assets,
                                contacts=contacts)
-    simulators = [await start_simulator(kind, dataset) for kind in (kinds or tuple(psa.simulator for psa in PSAS))]
+    chosen = kinds or tuple(psa.simulator for psa in PSAS)
+    simulators = [await start_simulator(kind, dataset) for kind in chosen]
     path = await asyncio.to_thread(_write_files, directory, token, port, simulators)
     config = await asyncio.to_thread(load_config, path)
     return Demo(directory, path, config, token, simulators)

@@ -29,12 +29,15 @@ from psad.errors import PsaAuthError, PsaError, PsaUnavailable, SyncInterrupted
 from psad.http import REQUEST_COUNTER
 from psad.metrics import Metrics
 from psad.model import SYNC_ORDER, Company, Entity
+from psad.progress import EntityProgress, RunProgress, fetching
 from psad.store import EntityResult, utcnow
 from psad.store.contract import StoreContract
 
 log = logging.getLogger("psad.engine")
 
 MAX_ERRORS_PER_ENTITY = 1000
+CUSTOM_FIELD_ENTITIES = (Entity.ASSET, Entity.CONTACT)
+"""Entities whose custom fields a complete fetch records for the set-up page."""
 PREFETCH_DEPTH = 2
 """Pages fetched ahead of the store; pages waiting together are written together."""
 T = TypeVar("T")
@@ -96,6 +99,13 @@ async def prefetch(source: AsyncIterator[T], depth: int = PREFETCH_DEPTH,
                 pass
 
 
+def failure_reason(err: PsaError) -> str:
+    """An error without the request it came from, so entities failing alike group together."""
+    text = str(err)
+    request = f"{err.url}: "
+    return text.split(request, 1)[1] if err.url and request in text else text
+
+
 def joined(pages: Sequence[Page]) -> Page:
     """Pages that arrived together, as one page (one store transaction)."""
     if len(pages) == 1:
@@ -114,8 +124,11 @@ class SyncEngine:
 
     async def run(self, run_id: int, connector: Connector, *, full: bool = False,
                   stop: asyncio.Event | None = None,
-                  on_entity: Callable[[str | None], None] | None = None) -> RunReport:
+                  on_entity: Callable[[str | None], None] | None = None,
+                  progress: RunProgress | None = None) -> RunReport:
         """Sync every entity of ``connector``'s integration under run ``run_id``.
+
+        ``progress``, when given, is kept up to date page by page (live progress).
 
         Up to ``entity_concurrency`` entities are fetched at once, started in
         :data:`SYNC_ORDER`; the PSA client's concurrency cap bounds the requests.
@@ -126,12 +139,14 @@ class SyncEngine:
         await self.store.update_run(run_id, outcome="running", started_at=self.clock())
         log.info("integration=%s run=%d sync started (%s)", integration.name, run_id,
                  "full" if full else "incremental where possible")
-        failed: list[str] = []
+        failed: dict[str, list[str]] = {}
+        """Why fetches failed (without the request) → the entities that failed so."""
         results: dict[Entity, EntityResult] = {}
         pending = list(SYNC_ORDER)
         active: list[str] = []
         halted = False
         interrupted = False
+        live = progress if progress is not None else RunProgress()
 
         async def publish() -> None:
             current = ", ".join(active) or None
@@ -150,19 +165,23 @@ class SyncEngine:
                 active.append(entity.value)
                 await publish()
                 try:
-                    results[entity] = await self._sync_entity(run_id, connector, entity,
-                                                              full=full, stop=stop)
+                    results[entity] = await self._sync_entity(
+                        run_id, connector, entity, full=full, stop=stop,
+                        progress=live.start(entity.value))
                 except SyncInterrupted:
                     interrupted = True
                 except PsaError as err:
                     fatal = isinstance(err, (PsaAuthError, PsaUnavailable))
                     halted = halted or fatal
-                    failed.append(f"{entity.value}: {err}")
+                    reason = failure_reason(err)
+                    first = reason not in failed  # once at ERROR: a bad key fails every entity
+                    failed.setdefault(reason, []).append(entity.value)
                     await self.store.add_run_errors(run_id, [(entity.value, None, str(err))],
                                                     at=self.clock())
-                    log.error("integration=%s run=%d entity=%s fetch failed%s: %s",
-                              integration.name, run_id, entity.value,
-                              ", run stops" if fatal else "", err)
+                    log.log(logging.ERROR if first else logging.DEBUG,
+                            "integration=%s run=%d entity=%s fetch failed%s: %s",
+                            integration.name, run_id, entity.value,
+                            ", run stops" if fatal else "", err)
                 finally:
                     active.remove(entity.value)
 
@@ -184,7 +203,10 @@ class SyncEngine:
                         await self.store.apply_company_scope(integration.name, entity)
             partial = any(r.rejected or r.note for r in report.entities)
             report.outcome = "failed" if failed else ("partial" if partial else "succeeded")
-            report.error = "; ".join(failed) or None
+            report.error = "; ".join(
+                f"{', '.join(entities)}: {reason}" if len(entities) == 1 else
+                f"{len(entities)} entities ({', '.join(entities)}): {reason}"
+                for reason, entities in failed.items()) or None
         except (SyncInterrupted, asyncio.CancelledError) as err:
             report.outcome = "interrupted"
             report.error = "psad stopped during this run; it resumes at the next start"
@@ -212,7 +234,8 @@ class SyncEngine:
                  report.outcome, f" ({report.error})" if report.error else "")
 
     async def _sync_entity(self, run_id: int, connector: Connector, entity: Entity, *,
-                           full: bool, stop: asyncio.Event | None) -> EntityResult:
+                           full: bool, stop: asyncio.Event | None,
+                           progress: EntityProgress) -> EntityResult:
         integration = connector.integration
         state = await self.store.entity_state(integration.name, entity)
         since: datetime | None = None
@@ -225,13 +248,18 @@ class SyncEngine:
         errors: list[tuple[str | None, str | None, str]] = []
         listing_changed = False
         try:
-            async for pages in prefetch(connector.fetch(entity, since=since)):
-                page = joined(pages)
-                await self._apply(run_id, integration, entity, page, result, errors,
-                                  track_seen=since is None)
-                listing_changed = listing_changed or page.listing_changed
-                if stop is not None and stop.is_set():
-                    raise SyncInterrupted()
+            with fetching(progress):
+                async for pages in prefetch(connector.fetch(entity, since=since)):
+                    progress.pages += len(pages)
+                    progress.fetched += sum(len(p.records) + len(p.rejected) for p in pages)
+                    page = joined(pages)
+                    await self._apply(run_id, integration, entity, page, result, errors,
+                                      track_seen=since is None)
+                    progress.written = result.created + result.updated + result.unchanged
+                    progress.rejected = result.rejected
+                    listing_changed = listing_changed or page.listing_changed
+                    if stop is not None and stop.is_set():
+                        raise SyncInterrupted()
             if since is not None:
                 async for id_lists in prefetch(connector.list_ids(entity)):
                     await self.store.remember_seen(run_id, entity,
@@ -244,14 +272,22 @@ class SyncEngine:
             else:
                 sweep = await self.store.sweep(integration.name, entity, run_id,
                                                now=self.clock(), written_since=fetch_started,
-                                               max_share=self.sync.max_delete_share)
+                                               max_share=self.sync.max_delete_share,
+                                               guard_since=self.clock() - timedelta(
+                                                   days=self.sync.delete_guard_days))
                 result.deleted = sweep.deleted
                 if sweep.refused:
+                    gone = sweep.high_water - sweep.live + sweep.missing
                     result.note = (f"deletion sweep refused: {sweep.missing} of {sweep.live} "
-                                   f"live records are gone upstream, more than the "
+                                   f"live records are gone upstream ({gone} of the "
+                                   f"{sweep.high_water} seen in the last "
+                                   f"{self.sync.delete_guard_days} days), more than the "
                                    f"{self.sync.max_delete_share:.0%} limit; nothing was "
                                    "deleted")
-            result.complete = True
+            result.complete = progress.done = True
+            if since is None and entity in CUSTOM_FIELD_ENTITIES:
+                await self.store.save_custom_fields(integration.name, entity,
+                                                    progress.custom_fields, at=self.clock())
             if result.note:
                 errors.append((entity.value, None, result.note))
                 log.warning("integration=%s run=%d entity=%s %s", integration.name, run_id,

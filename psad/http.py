@@ -30,6 +30,7 @@ from psad.errors import (
     PsaAuthError,
     PsaBadResponse,
     PsaCircuitOpen,
+    PsaError,
     PsaNotFound,
     PsaRateLimited,
     PsaTimeout,
@@ -242,13 +243,14 @@ class _Circuit:
         self.cooldown = cooldown
         self.failures = 0
         self.open_until = 0.0
+        self.last_error = ""
 
     def check(self) -> None:
         if self.open_until and time.monotonic() < self.open_until:
             wait = self.open_until - time.monotonic()
             raise PsaCircuitOpen(
                 f"calls to this PSA are paused for {wait:.0f}s after {self.failures} "
-                "consecutive failures", integration=self.name)
+                f"consecutive failures; the last was {self.last_error}", integration=self.name)
 
     def success(self) -> None:
         if self.failures >= self.threshold:
@@ -256,13 +258,16 @@ class _Circuit:
         self.failures = 0
         self.open_until = 0.0
 
-    def failure(self) -> None:
+    def failure(self, error: PsaError) -> PsaError:
+        """Count ``error`` (which the caller raises) toward opening the circuit."""
         self.failures += 1
+        self.last_error = str(error)
         if self.failures == self.threshold or (self.failures > self.threshold
                                                and time.monotonic() >= self.open_until):
             self.open_until = time.monotonic() + self.cooldown
             log.warning("integration=%s PSA failed %d times in a row; pausing calls for %.1fs",
                         self.name, self.failures, self.cooldown)
+        return error
 
 
 class PsaClient:
@@ -311,6 +316,41 @@ class PsaClient:
     ) -> Response:
         """Send one logical request, retrying what is worth retrying.
 
+        Each retry is logged at DEBUG; a request that needed retries is logged
+        once, at INFO, with how it ended.
+        """
+        retried: list[str] = []
+        try:
+            response = await self._request_chain(
+                method, url, retried, params=params, headers=headers, json_body=json_body,
+                form=form, auth=auth, allow_statuses=allow_statuses)
+        except PsaError as err:
+            if retried:
+                log.info("integration=%s %s %s: %d retr%s (%s), then failed: %s",
+                         self.integration, method, redact_url(url), len(retried),
+                         "y" if len(retried) == 1 else "ies", ", ".join(retried), err)
+            raise
+        if retried:
+            log.info("integration=%s %s %s: %d retr%s (%s), then HTTP %d", self.integration,
+                     method, redact_url(url), len(retried), "y" if len(retried) == 1 else "ies",
+                     ", ".join(retried), response.status)
+        return response
+
+    async def _request_chain(
+        self,
+        method: str,
+        url: str,
+        retried: list[str],
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        auth: Authenticator | None = None,
+        allow_statuses: frozenset[int] = frozenset(),
+    ) -> Response:
+        """:meth:`request`'s attempts; each retry's reason is added to ``retried``.
+
         Statuses in ``allow_statuses`` are returned instead of raised, for
         vendors that report errors in the body of an otherwise normal answer.
         """
@@ -330,16 +370,16 @@ class PsaClient:
             except (aiohttp.ClientError, asyncio.TimeoutError) as err:
                 reason = "timeout" if isinstance(err, asyncio.TimeoutError) else "connection"
                 if attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, reason, None, shown)
+                    await self._retry_wait(attempt, reason, None, shown, retried)
                     attempt += 1
                     continue
-                self.circuit.failure()
                 if isinstance(err, asyncio.TimeoutError):
-                    raise PsaTimeout(f"{method} {shown}: no answer within "
-                                     f"{self.timeout.total:.0f}s", integration=self.integration,
-                                     url=shown) from None
-                raise PsaUnavailable(f"{method} {shown}: {type(err).__name__}: {err}",
-                                     integration=self.integration, url=shown) from None
+                    raise self.circuit.failure(PsaTimeout(
+                        f"{method} {shown}: no answer within {self.timeout.total:.0f}s",
+                        integration=self.integration, url=shown)) from None
+                raise self.circuit.failure(PsaUnavailable(
+                    f"{method} {shown}: {type(err).__name__}: {err}",
+                    integration=self.integration, url=shown)) from None
 
             if status == 401 and auth is not None and not refreshed:
                 refreshed = True
@@ -350,29 +390,29 @@ class PsaClient:
                 if status == 429 and self.metrics:
                     self.metrics.psa_throttle(self.integration)
                 if attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, str(status), retry_after, shown)
+                    await self._retry_wait(attempt, str(status), retry_after, shown, retried)
                     attempt += 1
                     continue
-                self.circuit.failure()
                 if status == 429:
-                    raise PsaRateLimited(f"{method} {shown}: still throttled after "
-                                         f"{attempt} retries", retry_after=retry_after,
-                                         integration=self.integration, url=shown)
-                raise PsaUnavailable(f"{method} {shown}: HTTP {status} after {attempt} retries",
-                                     integration=self.integration, url=shown)
+                    raise self.circuit.failure(PsaRateLimited(
+                        f"{method} {shown}: still throttled after {attempt} retries",
+                        retry_after=retry_after, integration=self.integration, url=shown))
+                raise self.circuit.failure(PsaUnavailable(
+                    f"{method} {shown}: HTTP {status} after {attempt} retries",
+                    integration=self.integration, url=shown))
 
             try:
                 body = await parse_json(text)
             except ValueError:
                 if 200 <= status < 300 and attempt < self.policy.max_retries:
-                    await self._retry_wait(attempt, "bad_json", None, shown)
+                    await self._retry_wait(attempt, "bad_json", None, shown, retried)
                     attempt += 1
                     continue
                 if 200 <= status < 300:
-                    self.circuit.failure()
-                    raise PsaBadResponse(f"{method} {shown}: response is not valid JSON",
-                                         status=status, body_excerpt=text[:200],
-                                         integration=self.integration, url=shown) from None
+                    raise self.circuit.failure(PsaBadResponse(
+                        f"{method} {shown}: response is not valid JSON", status=status,
+                        body_excerpt=text[:200], integration=self.integration,
+                        url=shown)) from None
                 body = text[:500]
             self.circuit.success()
             if status >= 400 and status not in allow_statuses:
@@ -407,12 +447,13 @@ class PsaClient:
             self.slots.release()
 
     async def _retry_wait(self, attempt: int, reason: str, retry_after: float | None,
-                          shown: str) -> None:
+                          shown: str, retried: list[str]) -> None:
         delay = retry_after if retry_after is not None else self.policy.backoff(attempt)
+        retried.append(reason)
         if self.metrics:
             self.metrics.psa_retry(self.integration, reason)
-        log.info("integration=%s retrying %s after %s in %.2fs (attempt %d/%d)",
-                 self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
+        log.debug("integration=%s retrying %s after %s in %.2fs (attempt %d/%d)",
+                  self.integration, shown, reason, delay, attempt + 1, self.policy.max_retries)
         await asyncio.sleep(delay)
 
     def _raise_for(self, method: str, shown: str, status: int, body: Any) -> None:

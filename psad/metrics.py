@@ -6,10 +6,55 @@ stay low-cardinality: integration, psa, entity, trigger, outcome, operation.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from psad.progress import RunProgress
+from psad.version import psad_version
+
+# A ``_created`` twin of every counter and histogram only doubles the series.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, float("inf"))
 REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, float("inf"))
+STAGES = ("fetched", "written", "rejected")
+
+Running = Callable[[], Iterable[tuple[str, RunProgress]]]
+"""The runs in progress, as (integration, progress) pairs."""
+
+
+class ProgressCollector(Collector):
+    """Live progress of the running syncs, read at scrape time (nothing to reset)."""
+
+    def __init__(self, running: Running) -> None:
+        self.running = running
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["integration", "entity"]
+        records = GaugeMetricFamily(
+            "psad_sync_progress_records",
+            "Records of each entity of a running sync so far, by stage (fetched, written, "
+            "rejected).", labels=[*labels, "stage"])
+        total = GaugeMetricFamily(
+            "psad_sync_progress_total_records",
+            "How many records the PSA said a running entity's list holds.", labels=labels)
+        ratio = GaugeMetricFamily(
+            "psad_sync_progress_ratio",
+            "Share (0-1) of a running entity fetched, where the PSA told the total.",
+            labels=labels)
+        for integration, progress in self.running():
+            for entity, part in progress.entities.items():
+                for stage in STAGES:
+                    records.add_metric([integration, entity, stage], getattr(part, stage))
+                if part.total is not None:
+                    total.add_metric([integration, entity], part.total)
+                if part.percent is not None:
+                    ratio.add_metric([integration, entity], part.percent / 100.0)
+        yield from (records, total, ratio)
 
 
 class Metrics:
@@ -57,6 +102,15 @@ class Metrics:
         self.ticket_latency = Histogram(
             "psad_ticket_proxy_request_duration_seconds", "Latency of live ticket requests.",
             ["integration"], buckets=REQUEST_BUCKETS, registry=registry)
+
+        self.build_info = Gauge(
+            "psad_build_info", "Always 1; the labels say which psad and Python run.",
+            ["version", "python"], registry=registry)
+        self.build_info.labels(psad_version(), platform.python_version()).set(1)
+
+    def watch_progress(self, running: Running) -> None:
+        """Export the live progress of the runs ``running`` lists."""
+        self.registry.register(ProgressCollector(running))
 
     def psa_request(self, integration: str, code: str, seconds: float) -> None:
         self.psa_requests.labels(integration, code).inc()

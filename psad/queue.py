@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from psad.progress import RunProgress
 from psad.store import utcnow
 from psad.store.contract import StoreContract
 
@@ -39,6 +40,8 @@ class QueuedRun:
     queued_monotonic: float = field(default_factory=time.monotonic)
     started_at: datetime | None = None
     current_entity: str | None = None
+    progress: RunProgress = field(default_factory=RunProgress)
+    """Live counts while it runs (see :mod:`psad.progress`)."""
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -75,6 +78,8 @@ class SyncQueue:
         self._wakeup = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        self._unclosed: dict[int, str] = {}
+        """Runs a worker error left open, with the error to close them with."""
 
     # -- asking ----------------------------------------------------------------
 
@@ -167,6 +172,7 @@ class SyncQueue:
         if pending:
             log.warning("cancelled %d sync(s) still running after %.0fs", len(pending), timeout)
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._close_unclosed()
         log.info("queue stopped; %d run(s) left waiting resume at the next start",
                  len(self.waiting))
 
@@ -183,15 +189,34 @@ class SyncQueue:
                 entry.started_at = utcnow()
                 self.running[entry.integration] = entry
             self._changed()
+            await self._close_unclosed()
             try:
                 await self.execute(entry, self.stop_event)
-            except Exception:
+            except Exception as err:
                 log.exception("integration=%s run=%d worker error", entry.integration,
                               entry.run_id)
+                self._unclosed[entry.run_id] = f"worker error: {type(err).__name__}: {err}"
             finally:
                 self.running.pop(entry.integration, None)
                 self._changed()
-                await self._notify()
+            await self._close_unclosed()
+            await self._notify()
+
+    async def _close_unclosed(self) -> None:
+        """End runs a worker error left queued or running as ``failed``.
+
+        The error may be the store's own (a full disk), so a close that fails
+        is tried again before the next run and at stop; a run still open then
+        is closed at the next start (:meth:`Store.interrupt_unfinished_runs`).
+        """
+        for run_id, error in list(self._unclosed.items()):
+            try:
+                await self.store.close_run(run_id, outcome="failed", error=error,
+                                           at=utcnow())
+            except Exception as err:
+                log.warning("run=%d cannot be closed yet (%s); trying again later", run_id, err)
+                return
+            del self._unclosed[run_id]
 
     def _next(self) -> QueuedRun | None:
         if self.stop_event.is_set():

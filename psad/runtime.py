@@ -92,6 +92,8 @@ class Runtime:
                                on_change=self._queue_changed)
         self.scheduler = NightlyScheduler(self.queue, self.config.sync.jitter_seconds)
         self.metrics.queue_oldest_age.set_function(self.queue.oldest_wait_seconds)
+        self.metrics.watch_progress(
+            lambda: [(r.integration, r.progress) for r in self.queue.running.values()])
 
     async def close(self) -> None:
         await self.session.close()
@@ -182,7 +184,7 @@ class Runtime:
                 run.current_entity = entities
 
             report = await self.engine.run(run.run_id, connector, full=run.full, stop=stop,
-                                           on_entity=on_entity)
+                                           on_entity=on_entity, progress=run.progress)
             self.metrics.runs.labels(run.integration, run.trigger, report.outcome).inc()
         finally:
             self.metrics.running.dec()
@@ -220,6 +222,7 @@ class Runtime:
                         "trigger": view.waiting.trigger} if view.waiting else None),
             "running": ({"run_id": view.running.run_id, "entity": view.running.current_entity,
                          "trigger": view.running.trigger,
+                         "progress": view.running.progress.as_dict(),
                          "started_at": view.running.started_at.isoformat()
                          if view.running.started_at else None} if view.running else None),
             "last_run": _run_brief(last),

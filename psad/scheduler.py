@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 
 from psad.config import IntegrationConfig
+from psad.cron import cron_trigger
 from psad.queue import QueueClosed, SyncQueue
 from psad.store import utcnow
 from psad.store.contract import StoreContract
@@ -44,9 +44,7 @@ class OffsetCronTrigger(BaseTrigger):  # type: ignore[misc]
     """A cron trigger whose every fire time is shifted by a fixed offset."""
 
     def __init__(self, expression: str, timezone: tzinfo, offset: timedelta) -> None:
-        minute, hour, day, month, dow = expression.split()
-        self.cron = CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                                day_of_week=dow, timezone=timezone)
+        self.cron = cron_trigger(expression, timezone)
         self.offset = offset
 
     def get_next_fire_time(self, previous_fire_time: datetime | None,
@@ -132,8 +130,12 @@ class NightlyScheduler:
             if last_fire is None:
                 continue
             if not await store.nightly_covered(name, last_fire):
-                log.info("integration=%s missed its nightly sync of %s; running it now", name,
-                         last_fire.isoformat())
+                if await store.entity_states(name):
+                    log.info("integration=%s missed its nightly sync of %s; running it now",
+                             name, last_fire.isoformat())
+                else:
+                    log.info("integration=%s has never synced; running its first sync now",
+                             name)
                 await self.queue.submit(name, "startup", "catch-up", scheduled_for=last_fire)
                 queued.append(name)
         return queued

@@ -76,7 +76,7 @@ async def daemon_client(tmp_path: Path, cw_sim, aiohttp_client):
     """The real daemon app (store, queue, workers, scheduler) on a loopback test server."""
     from prometheus_client import CollectorRegistry
 
-    from psad.config import load_config
+    from psad.config_file import load_config
     from psad.metrics import Metrics
     from psad.runtime import Runtime
     from psad.web.app import create_app

@@ -12,6 +12,10 @@ apigrate/autotask-restapi, n8n-nodes-autotask, KelvinTegelaar/AutotaskAPI):
 - Zone discovery ``GET {root}V1.0/zoneInformation?user={username}`` needs no
   auth and answers ``{"url": ".../ATServicesRest/", "webUrl": ...}``; an unknown
   user answers 500 ``{"errors": ["Zone information could not be determined"]}``.
+  Zone URLs are ``https://webservices{N}.autotask.net/ATServicesRest/`` (the
+  zone-information OpenAPI spec's server, clients' notes); since the answer
+  is unauthenticated and then receives the credentials, psad accepts nothing
+  else unless the integration's ``zone_hosts`` says so (the simulator, a proxy).
   The zone is cached; a 401 makes the connector look the zone up again (the
   :class:`psad.http.Authenticator` ``refresh`` hook) and, if it moved, retry
   the call once on the new zone (django-autotask re-checks the zone the same way).
@@ -88,6 +92,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -127,6 +132,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 log = logging.getLogger("psad.connectors.autotask")
 
@@ -187,6 +193,28 @@ def endpoint_of(url: str) -> str:
 
 
 # --- auth and zone ------------------------------------------------------------------------------
+
+
+VENDOR_ZONE_HOST: Final = re.compile(r"webservices\d*\.autotask\.net")
+"""The hosts Autotask's zone answers point at (``webservices5.autotask.net``)."""
+
+
+def zone_allowed(url: str, zone_hosts: str | None) -> bool:
+    """Whether the zone answer ``url`` may receive the API user's credentials.
+
+    By default only https on the vendor's API hosts. ``zone_hosts`` replaces
+    that with its comma-separated entries: a host name (https only) or
+    ``http://host`` to allow plain http to that host too.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not zone_hosts:
+        return parts.scheme == "https" and VENDOR_ZONE_HOST.fullmatch(host) is not None
+    for entry in (e.strip().lower() for e in zone_hosts.split(",") if e.strip()):
+        scheme, _, name = entry.rpartition("://")
+        if host == name and parts.scheme in ({"https", scheme} if scheme else {"https"}):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,6 +406,7 @@ def udf_value(name: str, value: Any, definition: UdfDef | None) -> CustomValue:
 
 def _custom(pairs: Sequence[tuple[str, Any]], selected: Sequence[str],
             defs: Mapping[str, UdfDef]) -> CustomFields:
+    note_custom_fields(n for n, v in pairs if v not in (None, ""))
     if not selected:
         return {}
     values = [(n, udf_value(n, v, defs.get(n))) for n, v in pairs if n in selected]
@@ -440,6 +469,9 @@ class AutotaskConnector(Connector):
                 "date (Autotask has no purchase date field)", required=False),
         Setting("closed_statuses", "comma-separated ticket status labels that count as closed "
                 "besides Complete", required=False),
+        Setting("zone_hosts", "comma-separated hosts the zone lookup may send psad to, instead "
+                "of https://webservices*.autotask.net (``http://host`` allows plain http; for "
+                "the simulator or a proxy)", required=False),
     )
     incremental = frozenset(_CHANGED)
 
@@ -488,6 +520,12 @@ class AutotaskConnector(Connector):
         except BadRecord as err:
             raise PsaBadResponse(f"GET zoneInformation: {err}", integration=self.name,
                                  url=url) from None
+        zone_hosts = self.integration.settings.get("zone_hosts")
+        if not zone_allowed(api, zone_hosts):
+            allowed = zone_hosts or "https://webservices*.autotask.net"
+            raise PsaAuthError(f"GET zoneInformation: the zone {api!r} is not on {allowed}; "
+                               "psad sends no credentials there (zone_hosts overrides)",
+                               integration=self.name, url=url)
         return Zone(_slash(api), _slash(web) if web else None)
 
     async def _recheck_zone(self) -> None:
@@ -594,7 +632,9 @@ class AutotaskConnector(Connector):
         return read
 
     async def _pages(self, entity: str, filters: list[Filter], *, include: Sequence[str] = (),
-                     count_first: bool = False) -> AsyncIterator[list[Any]]:
+                     count_first: bool = False,
+                     on_total: Callable[[int | None], None] | None = None,
+                     ) -> AsyncIterator[list[Any]]:
         """Every matching item, one upstream page at a time.
 
         ``nextPageUrl`` makes a list a chain, one page after another. A list that
@@ -606,7 +646,7 @@ class AutotaskConnector(Connector):
         long at a large MSP) the count goes out beside the first page, so the
         ranges start when it arrives; otherwise it is asked only when a second
         page exists. The ranges (or the chain) are on their way before the first
-        page is handed on.
+        page is handed on. ``on_total`` hears the list's length once it is known.
         """
         read = self._reader(entity, filters, include)
         counting = asyncio.ensure_future(self._count(entity, filters)) if count_first else None
@@ -615,11 +655,16 @@ class AutotaskConnector(Connector):
             if not items:
                 return
             if cursor is None:
+                if on_total:
+                    on_total(len(items))
                 yield items
                 return
             if counting is None:
                 counting = asyncio.ensure_future(self._count(entity, filters))
-            ranges = self._id_ranges(items, await counting)
+            total = await counting
+            if on_total:
+                on_total(total)
+            ranges = self._id_ranges(items, total)
         finally:
             if counting is not None:
                 counting.cancel()
@@ -784,7 +829,8 @@ class AutotaskConnector(Connector):
                    if since is not None and entity in self.incremental else [MATCH_ALL])
         loading = asyncio.ensure_future(self._lookups(entity))  # alongside the first page
         try:
-            async for items in self._pages(name, filters, count_first=True):
+            async for items in self._pages(name, filters, count_first=True,
+                                           on_total=report_total):
                 lookups = await loading
                 if entity is Entity.ASSET:
                     await self._add_products(items, lookups)

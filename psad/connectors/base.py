@@ -18,20 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from psad.model import (Entity, Record, Rejected, RejectedTicket, Ticket, TicketPage,
                         TicketQuery)
+from psad.settings import Setting as Setting  # connectors declare their settings with it
 
 if TYPE_CHECKING:
     from psad.config import IntegrationConfig
     from psad.http import PsaClient
-
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """A connector setting in ``[[integrations]]``; ``secret`` ones never sit inline."""
-
-    name: str
-    help: str
-    secret: bool = False
-    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)

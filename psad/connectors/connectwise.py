@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -31,8 +32,9 @@ from psad.connectors.base import (Connector, Page, Setting, translate_page, tran
                                  translated)
 from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
-from psad.errors import PsaBadResponse, PsaInvalidId
+from psad.errors import PsaBadResponse, PsaError, PsaInvalidId
 from psad.http import RequestPriority, with_priority
+from psad.logs import register_secret
 from psad.model import (
     Address,
     Asset,
@@ -50,6 +52,9 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
+
+log = logging.getLogger("psad.connectors.connectwise")
 
 MAX_PAGE_SIZE = 1000
 SITE_BATCH = 500
@@ -66,7 +71,9 @@ _PATHS: dict[Entity, str] = {
 
 class _BasicAuth:
     def __init__(self, company: str, public_key: str, private_key: str, client_id: str) -> None:
-        token = base64.b64encode(f"{company}+{public_key}:{private_key}".encode()).decode()
+        credential = f"{company}+{public_key}:{private_key}"
+        register_secret(credential)
+        token = base64.b64encode(credential.encode()).decode()
         self._headers = {"Authorization": f"Basic {token}", "clientId": client_id}
 
     async def headers(self) -> Mapping[str, str]:
@@ -145,8 +152,36 @@ class ConnectWiseConnector(Connector):
                 yield page
             return
         parse = self._parsers()[entity]
-        async for items in self._pages(_PATHS[entity], conditions=conditions):
-            yield await translated(entity, items, parse)
+        counting: asyncio.Future[None] | None = None
+        first = True
+        try:
+            async for items in self._pages(_PATHS[entity], conditions=conditions):
+                if first and len(items) >= self.page_size:  # a full first page: more follow
+                    counting = asyncio.ensure_future(
+                        self._report_count(_PATHS[entity], conditions))
+                elif first:
+                    report_total(len(items))
+                first = False
+                yield await translated(entity, items, parse)
+            if counting is not None:
+                await counting  # a count still being retried is not cut short
+        finally:
+            if counting is not None:
+                counting.cancel()
+                await asyncio.gather(counting, return_exceptions=True)
+
+    async def _report_count(self, path: str, conditions: Sequence[str]) -> None:
+        """Tell the live progress how many items ``path`` holds (``GET …/count``, asked
+        beside the second page); a count that fails costs nothing but the percentage."""
+        params = {"conditions": " and ".join(f"({c})" for c in conditions)} if conditions else None
+        try:
+            body = await self._get(path + "/count", params)
+        except PsaError as err:
+            log.debug("integration=%s GET %s/count failed: %s", self.name, path, err)
+            return
+        count = body.get("count") if isinstance(body, dict) else None
+        if isinstance(count, int) and not isinstance(count, bool):
+            report_total(count)
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         if entity in _PATHS:
@@ -293,6 +328,7 @@ def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
         raise BadRecord("customFields: expected a list")
     pairs = [(f["caption"], _custom_value(f)) for f in raw
              if isinstance(f, dict) and isinstance(f.get("caption"), str)]
+    note_custom_fields(name for name, value in pairs if value not in (None, ""))
     return dict(wire.pick_custom(pairs, selected))
 
 

@@ -11,9 +11,10 @@ Wire facts this module relies on, confirmed in public sources:
   token and retry once on a 401 (topleft-team/django-psa ``halo/api.py``).
 - Paging: ``pageinate=true&page_size=N&page_no=M`` (1-based, note the spelling); the answer is
   ``{"record_count": N, "<key>": [...]}`` and clients stop once they hold ``record_count``
-  records (n8n ``haloPSAApiRequestAllItems``, HaloAPI ``New-HaloGETRequest.ps1``). Asked for a
-  page past the end, Halo sends a page again instead of an empty one (django-psa
-  ``sync/sync.py`` fetch_records), so psad stops on ``record_count`` and on a repeated page.
+  records (n8n ``haloPSAApiRequestAllItems``, HaloAPI ``New-HaloGETRequest.ps1``). What a
+  page past the end holds is not documented (inferred: empty, as the simulator answers; a
+  client, django-psa ``sync/sync.py`` fetch_records, guards against a repeated page), so
+  psad stops on ``record_count`` and on a repeated page, and never asks past the end.
   Once page 1 has told ``record_count``, the remaining pages are read several at a time
   (:mod:`psad.connectors.paging`).
   ``/Tickets`` caps ``page_size`` at 100 (covenanttechnologysolutions/halopsa-rest
@@ -63,8 +64,9 @@ Inferred, and how psad stays correct if the guess is wrong:
 - List payloads include ``customfields``; a tenant that omits them yields None for the
   selected fields. Selection matches a field's ``label``, its ``name``, or its name without
   Halo's ``CF`` prefix. Empty strings are read as none, midnight timestamps as dates.
-- A status is closed when it says ``isclosed``; without that key, Halo's built-in Closed
-  status (id 9) is the closed one.
+- A status is closed when ``GET /Status?excludeclosed=true`` leaves it out (the parameter
+  is in the spec; status rows carry no closed flag); Halo's built-in Closed status (id 9)
+  is always closed.
 - ``Retry-After`` on 429 is honoured when sent (the shared client), else back-off.
 - Address lines: ``line3`` is the town, ``line4`` the county/region, ``line5`` of the flat
   list form the postcode.
@@ -120,6 +122,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 MAX_PAGE_SIZE = 100
 TOKEN_MARGIN = 60.0
@@ -261,6 +264,15 @@ class HaloConnector(Connector):
                                  integration=self.name)
         return body
 
+    async def _statuses(self) -> Page:
+        """Ticket statuses with their closed flag: a status row says nothing of it (no
+        ``isclosed`` in the vendor's TStatus schema), so the closed ones are those
+        ``excludeclosed=true`` leaves out (a query parameter of ``GET /Status`` in the spec)."""
+        every = await self._bare("Status", {"type": "ticket"})
+        still_open = await self._bare("Status", {"type": "ticket", "excludeclosed": "true"})
+        open_ids = {str(d.get("id")).strip() for d in still_open if isinstance(d, Mapping)}
+        return translate_page(Entity.TICKET_STATUS, every, lambda d: _status(d, open_ids))
+
     def _pages(self, listing: Listing, extra: Mapping[str, str] | None = None,
                ) -> NumberedListing:
         """Every row of ``listing`` in id order, pages read several at a time, each id once;
@@ -270,6 +282,7 @@ class HaloConnector(Connector):
                       "page_size": str(self.page_size), "page_no": str(number),
                       "order": "id", "orderdesc": "false"}
             items, total = _envelope(await self._get(listing.path, params), listing, self.name)
+            report_total(total)
             return NumberedPage(items, total, None)
 
         return NumberedListing(read, ahead=self.integration.max_concurrency)
@@ -284,7 +297,7 @@ class HaloConnector(Connector):
         elif entity is Entity.PRIORITY:
             yield _priorities(await self._bare("Priority"))
         elif entity is Entity.TICKET_STATUS:
-            yield translate_page(entity, await self._bare("Status", {"type": "ticket"}), _status)
+            yield await self._statuses()
         elif entity is Entity.SITE:
             main_sites = await self._main_sites()
             listing = self._pages(LISTINGS[entity])
@@ -372,7 +385,7 @@ class HaloConnector(Connector):
             params["search"] = query.text
         items, total = _envelope(await self._get(TICKETS.path, params), TICKETS, self.name)
         if query.page > 1 and total is not None and (query.page - 1) * query.page_size >= total:
-            items = []  # Halo repeats the last page past the end
+            items = []  # past the end: whatever Halo answers there, no tickets
         lookups = await self._ticket_lookups()
         tickets, rejected = translate_tickets(
             items, lambda d: _ticket(d, lookups, self.ticket_link))
@@ -392,8 +405,7 @@ class HaloConnector(Connector):
     async def _ticket_lookups(self) -> _Lookups:
         now = time.monotonic()
         if self._lookups is None or now - self._lookups.loaded_at > LOOKUP_TTL:
-            statuses = translate_page(Entity.TICKET_STATUS,
-                                  await self._bare("Status", {"type": "ticket"}), _status)
+            statuses = await self._statuses()
             priorities = _priorities(await self._bare("Priority"))
             self._lookups = _Lookups(
                 statuses={s.psa_id: (s.name, s.closed) for s in statuses.records
@@ -518,9 +530,13 @@ def _field_date(fields: Mapping[str, Mapping[str, Any]], names: Sequence[str]) -
 
 def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
     """The selected custom fields, matched on label, name or name without ``CF``."""
+    raw = d.get("customfields") or []
+    if isinstance(raw, list):
+        note_custom_fields(str(e.get("label") or e.get("name")) for e in raw
+                           if isinstance(e, dict) and (e.get("label") or e.get("name"))
+                           and _custom_value(e) is not None)
     if not selected:
         return {}
-    raw = d.get("customfields") or []
     if not isinstance(raw, list):
         raise BadRecord("customfields: expected a list")
     wanted = set(selected)
@@ -625,9 +641,9 @@ def _team(d: Mapping[str, Any]) -> Board:
                  active=not wire.flag(d, "inactive"))
 
 
-def _status(d: Mapping[str, Any]) -> TicketStatus:
+def _status(d: Mapping[str, Any], open_ids: set[str]) -> TicketStatus:
     status_id = wire.psa_id(d)
-    closed = wire.flag(d, "isclosed") if "isclosed" in d else status_id == CLOSED_STATUS_ID
+    closed = status_id not in open_ids or status_id == CLOSED_STATUS_ID
     return TicketStatus(psa_id=status_id, name=wire.text(d, "name"), board_psa_id=None,
                         closed=closed, sort_order=wire.opt_int(d, "sequence"))
 

@@ -115,6 +115,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
@@ -321,7 +322,8 @@ class KaseyaBmsConnector(Connector):
         Setting("ui_url", "the BMS web address for ticket links; default: the API host "
                 "without its 'api.' prefix", required=False),
         Setting("contact_custom_fields_module", "BMS module id of contact custom fields "
-                f"(default {DEFAULT_CONTACT_MODULE})", required=False),
+                f"(default {DEFAULT_CONTACT_MODULE})", required=False, type=int, minimum=0,
+                maximum=1_000_000),
     )
     incremental = frozenset({Entity.COMPANY, Entity.CONTACT})
 
@@ -366,6 +368,8 @@ class KaseyaBmsConnector(Connector):
                 raise PsaBadResponse(f"GET {path}: page {number} repeats an earlier page; "
                                      "the server ignored PageNumber", integration=self.name)
             first_ids.add(first)
+            if number == 1:
+                report_total(envelope.total)
             yield items
             last = envelope.total is not None and number * size >= envelope.total
             if len(items) < size or last:
@@ -689,6 +693,7 @@ def _contact_custom(raw: list[Any] | str | None, selected: Sequence[str]) -> dic
         raise BadRecord(f"custom fields: {raw}")
     pairs = [(f["name"], f.get("data")) for f in raw or []
              if isinstance(f, dict) and isinstance(f.get("name"), str)]
+    note_custom_fields(name for name, value in pairs if value not in (None, ""))
     return dict(wire.pick_custom(pairs, selected))
 
 

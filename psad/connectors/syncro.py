@@ -111,6 +111,7 @@ from psad.model import (
     TicketQuery,
     TicketStatus,
 )
+from psad.progress import note_custom_fields, report_total
 
 log = logging.getLogger("psad.connectors.syncro")
 
@@ -253,7 +254,8 @@ class SyncroConnector(Connector):
                                  "(Syncro has no website field)", required=False),
         Setting("requests_per_minute", f"requests per minute psad may send to Syncro from "
                                        f"this IP (default {REQUESTS_PER_MINUTE}, Syncro's "
-                                       f"per-IP limit)", required=False),
+                                       f"per-IP limit)", required=False, type=int,
+                minimum=1, maximum=1_000_000),
     )
     incremental = frozenset[Entity]()
 
@@ -314,8 +316,12 @@ class SyncroConnector(Connector):
             items, total_pages = self._envelope(path, body, key)
             meta = body.get("meta")
             entries = meta.get("total_entries") if isinstance(meta, dict) else None
-            size = entries if isinstance(entries, int) and not isinstance(entries, bool) \
-                else total_pages
+            counted = isinstance(entries, int) and not isinstance(entries, bool)
+            size = entries if counted else total_pages
+            if counted:
+                report_total(entries)
+            elif number == 1 and total_pages is not None:
+                report_total(total_pages * len(items))  # at most this many: pages are full
             return NumberedPage(items, size, total_pages)
 
         return NumberedListing(read, ahead=self.integration.max_concurrency)
@@ -537,7 +543,9 @@ def _blank(value: Any) -> Any:
 
 
 def _custom(props: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
-    return dict(wire.pick_custom(((k, _blank(v)) for k, v in props.items()), selected))
+    pairs = [(k, _blank(v)) for k, v in props.items()]
+    note_custom_fields(name for name, value in pairs if value is not None)
+    return dict(wire.pick_custom(pairs, selected))
 
 
 def _property(props: Mapping[str, Any], names: Iterable[str]) -> Any:

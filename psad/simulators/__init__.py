@@ -12,6 +12,7 @@ import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -84,13 +85,25 @@ REQUEST_LOG_KEY = web.AppKey("psad.simulators.request_log", RequestLog)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+async def logged_body(request: web.Request) -> str | None:
+    """The request body as the log keeps it. A ``multipart/form-data`` body is parsed here (the
+    stream can be read once; aiohttp keeps the parsed form for the handler's ``post()``) and
+    logged as its fields, form-urlencoded; any other body is kept as text."""
+    if not request.can_read_body:
+        return None
+    if request.content_type == "multipart/form-data":
+        form = await request.post()
+        return urlencode([(k, v) for k, v in form.items() if isinstance(v, str)])
+    return await request.text()
+
+
 def request_log_middleware(log: RequestLog) -> Middleware:
     @web.middleware
     async def log_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(CONTROL_PREFIX):
-            body = (await request.text()) if request.can_read_body else None
             log.append(LoggedRequest(
-                request.method, request.path, dict(request.query), dict(request.headers), body
+                request.method, request.path, dict(request.query), dict(request.headers),
+                await logged_body(request)
             ))
         return await handler(request)
 

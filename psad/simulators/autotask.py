@@ -33,6 +33,9 @@ Confirmed with public sources:
   a GET answers 405 "does not support http method 'GET'" (public client notes);
   ``query/count`` answers ``{"queryCount": N}``; a GET by id answers
   ``{"item": {…}}`` or ``{"item": null}`` with 200 when absent.
+- Every record carries all of its entity's fields, ``null`` when empty (the field lists
+  of the REST schema, :mod:`psad.simulators.autotask_fields`); ``entityInformation``
+  names the entity in the singular (``Company``).
 - Field names, picklist shape (``value`` is a string), ``userDefinedFields``
   as ``[{name, value}]`` with string values, contact ``isActive`` as 0/1, no
   change-tracking field on CompanyLocations (OpenAPI specs).
@@ -57,7 +60,8 @@ format (opaque to clients); UDF ``type`` names ("string", "double",
 "datetime"); Yes/No list UDFs stand for check boxes (Autotask has no boolean
 UDF); timestamps carry milliseconds and ``Z`` (real responses also appear
 without a zone suffix); string comparisons are case-insensitive (SQL Server
-collation).
+collation); a boolean (``true`` or ``"true"``) compared with an integer flag such as a
+contact's 0/1 ``isActive`` is read as 1 or 0, as the API's value conversion does.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ from psad.simulators import (
     simulator_app,
     stable_id,
 )
+from psad.simulators.autotask_fields import ENTITY_FIELDS
 from psad.simulators.dataset import (
     ASSET_TYPES,
     MANUFACTURERS,
@@ -112,6 +117,7 @@ SIMULATOR_SETTINGS: Final[dict[str, str]] = {
     "username": DEMO_USERNAME,
     "purchase_date_udf": PURCHASE_DATE_UDF,
     "closed_statuses": CLOSED_STATUSES,
+    "zone_hosts": "http://127.0.0.1",
 }
 SIMULATOR_SECRETS: Final[dict[str, str]] = {
     "secret": DEMO_SECRET,
@@ -342,7 +348,7 @@ def _udfs(defs: Sequence[CustomFieldDef], values: Mapping[str, CustomValue]) -> 
 
 def udf_definitions(defs: Sequence[CustomFieldDef]) -> list[Wire]:
     out = []
-    for order, d in enumerate(defs, start=1):
+    for d in defs:
         listed = d.type == "Checkbox"
         out.append({
             "name": d.caption, "label": d.caption, "type": _NUMBER_TYPES.get(d.type, "string"),
@@ -352,7 +358,7 @@ def udf_definitions(defs: Sequence[CustomFieldDef]) -> list[Wire]:
             "picklistValues": [picklist_value(v, label, sort_order=n)
                                for n, (v, label) in enumerate(YES_NO, start=1)] if listed else None,
             "picklistParentValueField": "", "defaultValue": None,
-            "isSupportedWebhookField": False, "sortOrder": order})
+            "isSupportedWebhookField": False})
     return out
 
 
@@ -396,7 +402,7 @@ class Renderer:
 
     def location(self, s: Site) -> Wire:
         return {
-            "id": s.id, "companyID": s.company_id, "name": s.name, "description": None,
+            "id": s.id, "companyID": s.company_id, "name": s.name,
             "isActive": s.active, "isPrimary": s.primary, "isTaxExempt": False,
             "overrideCompanyTaxSettings": False, "address1": s.line1, "address2": s.line2,
             "city": s.city, "state": s.region, "postalCode": s.postal_code,
@@ -433,7 +439,7 @@ class Renderer:
             "extension": None, "faxNumber": None, "addressLine": c.line1, "addressLine1": c.line2,
             "city": c.city, "state": c.region, "zipCode": c.postal_code,
             "countryID": self.t.country_id(c.country), "isActive": 1 if c.active else 0,
-            "primaryContact": False, "billingContact": False, "note": None,
+            "primaryContact": False, "note": None,
             "createDate": ts(c.created_at), "lastActivityDate": ts(c.updated_at),
             "lastModifiedDate": ts(c.updated_at),
             "userDefinedFields": _udfs(self.ds.contact_fields, c.custom_fields),
@@ -485,8 +491,9 @@ def _coerce(value: Any, kind: str, name: str) -> Any:
         return None
     try:
         if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError
+            if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+                # An integer flag (contact isActive is 0/1) compared with a boolean: coerced.
+                return int(value is True or str(value).lower() == "true")
             return int(value)
         if kind == "bool":
             if isinstance(value, bool):
@@ -617,6 +624,17 @@ def plan_filter(items: Any, compiler: FilterCompiler) -> Plan:
 
 
 # --- resources --------------------------------------------------------------------------------
+
+
+_BLANK_RECORDS: Final = {entity: dict.fromkeys(names) for entity, names in ENTITY_FIELDS.items()}
+"""Every field of an entity, empty: a record answers them all, ``null`` when it has no value."""
+
+
+def singular(entity: str) -> str:
+    """The entity's own name, as ``entityInformation`` gives it: Companies → Company."""
+    if entity.endswith("ies"):
+        return entity[:-3] + "y"
+    return entity[:-1] if entity.endswith("s") else entity
 
 
 @dataclass(frozen=True, slots=True)
@@ -1020,7 +1038,8 @@ class Api:
 
     def wire(self, resource: Resource, record: Any,
              include: frozenset[str] | None = None) -> Wire:
-        wire = resource.render(record)
+        blank = _BLANK_RECORDS.get(resource.name)
+        wire = resource.render(record) if blank is None else {**blank, **resource.render(record)}
         if resource.overrides is not None:
             overrides = self.ds.overrides(resource.overrides, record.id)
             if overrides:
@@ -1033,7 +1052,7 @@ class Api:
 
     @staticmethod
     def entity_info(resource: Resource) -> Wire:
-        return {"name": resource.name[:-1] if resource.name.endswith("s") else resource.name,
+        return {"name": singular(resource.name),
                 "canCreate": True, "canDelete": False, "canQuery": True, "canUpdate": True,
                 "userAccessForCreate": "All", "userAccessForDelete": "None",
                 "userAccessForQuery": "All", "userAccessForUpdate": "All",

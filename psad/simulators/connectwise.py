@@ -29,13 +29,32 @@ Confirmed with public sources (see ``shared/psa-apis.md`` for more):
   parentheses; keywords in either case (pyconnectwise emits upper case).
 - ``/login/companyinfo`` answers ``null`` for an unknown company (django-connectwise).
 - Cloud throttling is Cloudflare's 429 with ``Retry-After`` (pyconnectwise PR #41).
+- Every GET takes ``conditions``, ``childConditions``, ``customFieldConditions``,
+  ``orderBy``, ``fields``, ``page``, ``pageSize``, ``pageId`` (the vendor's OpenAPI
+  document, 2025.1); their names bind case-insensitively (ASP.NET model binding) and a
+  list path answers with a trailing slash too.
+- Records follow the vendor's schemas: the full Ticket model (``customerUpdatedFlag``,
+  ``severity``, ``impact``, ``location``, ``department``…), a Board's required
+  ``location`` and ``department``; a value a record lacks is left out, not sent as
+  ``null`` (recorded sandbox responses in the Rapid7 InsightConnect plugin docs omit such
+  keys, down to an unset custom field's ``value``).
+- ``/company/contacts/types`` and ``/company/configurations/types|statuses`` list the
+  names records carry (ContactType and ConfigurationStatus name them ``description``).
+- ``Accept: application/vnd.connectwise.com+json; version=YYYY.N`` pins a model version:
+  a version gets the newest model at or before it, from 2019.1 on (vendor guide "PSA
+  Versioning"); ``api-current-version`` names the current one.
 
 Inferred: a ``pageSize`` over 1000 is clamped rather than refused; the default
 page size is 25; ``Link`` is always sent, empty when there is no other page
 (pyconnectwise's ``PaginatedResponse`` fails on a missing header); the exact
 400 body for a bad ``conditions`` or a missing ``clientId``; the 429 body;
 sites of an unknown company answer 404; ``orderBy`` is ignored in forward-only
-mode; string comparisons are case-insensitive (SQL Server's default collation).
+mode; string comparisons are case-insensitive (SQL Server's default collation);
+``childConditions`` hold when one child of the record matches each comparison and
+``customFieldConditions`` when one custom field entry matches the whole expression
+(``caption = "X" and value = "Y"``), their errors a 400 naming the parameter; a version
+before 2019.1 or not of the form ``YYYY.N`` answers 400 naming ``Accept`` (the guide does
+not say what an unservable version gets).
 """
 
 from __future__ import annotations
@@ -61,9 +80,17 @@ from psad.simulators import (
     simulator_app,
     stable_id,
 )
-from psad.simulators.cw_conditions import BadQuery, Field, lookup_field, plan_conditions
+from psad.simulators.cw_conditions import (
+    BadQuery,
+    Field,
+    any_child_matches,
+    compile_filter,
+    lookup_field,
+    plan_conditions,
+)
 from psad.simulators.dataset import (
     ASSET_STATUSES,
+    BASE_TIME,
     ASSET_TYPES,
     CONTACT_TYPES,
     MANUFACTURERS,
@@ -82,7 +109,7 @@ from psad.simulators.dataset import (
     TicketStatus,
 )
 from psad.simulators.faults import Faults
-from psad.simulators.id_plan import Plan
+from psad.simulators.id_plan import Plan, Predicate
 
 DEFAULT_CLIENT_ID: Final = "5f3c0f0e-7d1a-4c6b-9a52-2e8f4b1d9c70"
 DEFAULT_PAGE_SIZE: Final = 25
@@ -160,9 +187,28 @@ MANUFACTURER_IDS: Final = name_ids(MANUFACTURERS)
 CONTACT_TYPE_IDS: Final = name_ids(CONTACT_TYPES)
 COUNTRY_IDS: Final = name_ids(("United States", "Canada", "United Kingdom", "Australia"))
 PRIORITY_COLORS: Final = ("Red", "Orange", "Green", "Blue")
+LOCATION: Final[Wire] = {"id": 1, "name": "Main"}
+"""The one system location; the Board schema requires ``location`` and ``department``."""
+DEPARTMENT: Final[Wire] = {"id": 1, "identifier": "Services", "name": "Services"}
 
 
 _NAMED_CACHE: Final[dict[tuple[int, str], Wire]] = {}
+
+
+def omit_absent(wire: Wire) -> Wire:
+    """``wire`` without its absent (None) values, nested objects included: ConnectWise leaves
+    such keys out rather than sending ``null`` (the spec types most of them non-nullable;
+    recorded tenant responses omit them, down to an unset custom field's ``value``)."""
+    out: Wire = {}
+    for key, value in wire.items():
+        if value is None:
+            continue
+        if value.__class__ is dict and None in value.values():
+            value = omit_absent(value)  # copied only when there is something to leave out
+        elif value.__class__ is list and value and value[0].__class__ is dict:
+            value = [omit_absent(v) if None in v.values() else v for v in value]
+        out[key] = value
+    return out
 
 
 def _named(ids: Mapping[str, int], name: str | None) -> Wire | None:
@@ -333,7 +379,8 @@ def render_contact(ds: Dataset, c: Contact, base: str = "") -> Wire:
 
 
 def render_board(ds: Dataset, b: Board, base: str = "") -> Wire:
-    return {"id": b.id, "name": b.name, "inactiveFlag": not b.active, "projectFlag": b.name == "Projects",
+    return {"id": b.id, "name": b.name, "location": LOCATION, "department": DEPARTMENT,
+            "inactiveFlag": not b.active, "projectFlag": b.name == "Projects",
             "_info": _info(b.updated_at)}
 
 
@@ -361,6 +408,34 @@ def render_priority(ds: Dataset, p: Priority, base: str = "") -> Wire:
             "defaultFlag": p.sort_order == 3, "_info": _info(p.updated_at)}
 
 
+class Lookup(NamedTuple):
+    """A set-up row the dataset keeps only by name (contact types, configuration types and
+    statuses): served so clients can resolve the names they find on records."""
+
+    id: int
+    name: str
+    updated_at: datetime
+
+
+def lookups(ids: Mapping[str, int]) -> dict[int, Lookup]:
+    return {i: Lookup(i, name, BASE_TIME) for name, i in ids.items()}
+
+
+def render_contact_type(ds: Dataset, t: Lookup, base: str = "") -> Wire:
+    return {"id": t.id, "description": t.name, "defaultFlag": t.id == 1, "serviceAlertFlag": False,
+            "_info": _info(t.updated_at)}
+
+
+def render_configuration_type(ds: Dataset, t: Lookup, base: str = "") -> Wire:
+    return {"id": t.id, "name": t.name, "inactiveFlag": False, "systemFlag": False,
+            "_info": _info(t.updated_at)}
+
+
+def render_configuration_status(ds: Dataset, s: Lookup, base: str = "") -> Wire:
+    return {"id": s.id, "description": s.name, "closedFlag": s.name in ("Inactive", "Retired"),
+            "defaultFlag": s.id == 1, "_info": _info(s.updated_at)}
+
+
 def render_ticket(ds: Dataset, t: Ticket, base: str = "") -> Wire:
     board = ds.boards.get(t.board_id) if t.board_id is not None else None
     status = ds.ticket_statuses.get(t.status_id) if t.status_id is not None else None
@@ -380,13 +455,49 @@ def render_ticket(ds: Dataset, t: Ticket, base: str = "") -> Wire:
         "priority": None if priority is None else {
             "id": priority.id, "name": priority.name, "sort": priority.sort_order,
             "_info": {"priority_href": f"{base}/service/priorities/{priority.id}"}},
+        "severity": "Medium",
+        "impact": "Medium",
+        "allowAllClientsPortalView": False,
+        "customerUpdatedFlag": False,
+        "automaticEmailContactFlag": False,
+        "automaticEmailResourceFlag": False,
+        "automaticEmailCcFlag": False,
         "closedFlag": t.closed,
+        "closedDate": ts(t.updated_at) if t.closed else None,
+        "closedBy": ACTOR if t.closed else None,
+        "approved": True,
+        "estimatedExpenseCost": 0.0,
+        "estimatedExpenseRevenue": 0.0,
+        "estimatedProductCost": 0.0,
+        "estimatedProductRevenue": 0.0,
+        "estimatedTimeCost": 0.0,
+        "estimatedTimeRevenue": 0.0,
+        "billingMethod": "ActualRates",
+        "subBillingMethod": "ActualRates",
+        "resolveMinutes": 0,
+        "resPlanMinutes": 0,
+        "respondMinutes": 0,
+        "isInSla": True,
+        "hasChildTicket": False,
+        "hasMergedChildTicketFlag": False,
+        "billTime": "NoDefault",
+        "billExpenses": "NoDefault",
+        "billProducts": "NoDefault",
+        "location": LOCATION,
+        "department": DEPARTMENT,
+        "escalationLevel": 0,
+        "minutesBeforeWaiting": 0,
+        "respondedSkippedMinutes": 0,
+        "resplanSkippedMinutes": 0,
+        "customFields": [],
         "_info": _info(t.updated_at, t.created_at),
     }
     if contact is not None:
         wire["contact"] = {"id": contact.id, "name": f"{contact.first_name} {contact.last_name}",
                            "_info": {"contact_href": f"{base}/company/contacts/{contact.id}"}}
         wire["contactName"] = wire["contact"]["name"]
+        wire["contactPhoneNumber"] = contact.phone
+        wire["contactEmailAddress"] = contact.email
     return wire
 
 
@@ -422,6 +533,34 @@ def _company_fields(ds: Dataset) -> dict[str, Field]:
     }
 
 
+class CustomEntry(NamedTuple):
+    """One custom field of a record, as ``customFieldConditions`` sees it."""
+
+    id: int
+    caption: str
+    type: str
+    value: CustomValue
+
+
+CUSTOM_ENTRY_FIELDS: Final = {
+    "id": Field(lambda e: e.id, "int"),
+    "caption": Field(lambda e: e.caption, "str"),
+    "type": Field(lambda e: e.type, "str"),
+    "value": Field(lambda e: _midnight(e.value) if isinstance(e.value, date) else e.value, "any"),
+}
+
+
+def _custom_entries(defs: Sequence[CustomFieldDef]) -> Callable[[Any], list[CustomEntry]]:
+    def entries(r: Any) -> list[CustomEntry]:
+        return [CustomEntry(d.id, d.caption, d.type, r.custom_fields.get(d.caption)) for d in defs]
+    return entries
+
+
+def _children(get: Callable[[Any], Any], kind: str) -> Field:
+    """A ``childConditions`` field over a single-valued attribute (absent: no child)."""
+    return Field(lambda r: () if (v := get(r)) is None else (v,), kind)
+
+
 # --- resources ------------------------------------------------------------------------------
 
 
@@ -439,6 +578,12 @@ class Resource:
     """Dataset entity of the parent in the path (companies for sites)."""
     parent_attr: str | None = None
     parent_label: str = ""
+    child_fields: Mapping[str, Field] | None = None
+    """``childConditions`` fields; each getter answers the values of all the record's children."""
+    custom_values: Callable[[Any], Sequence[CustomEntry]] | None = None
+    """The record's custom fields, for ``customFieldConditions``."""
+    static: Mapping[int, Lookup] | None = None
+    """Rows served instead of a dataset table (set-up lists kept only by name)."""
 
 
 def resources(ds: Dataset) -> tuple[Resource, ...]:
@@ -467,7 +612,11 @@ def resources(ds: Dataset) -> tuple[Resource, ...]:
             "phoneNumber": text_field("phone"),
             "deletedFlag": Field(lambda r: False, "bool"),
             "status/id": Field(lambda r: r.status_id, "int"),
-            "status/name": looked_up(ds.company_statuses, "status_id")}),
+            "status/name": looked_up(ds.company_statuses, "status_id")},
+                 child_fields={
+                     "types/id": Field(lambda r: r.type_ids, "int"),
+                     "types/name": Field(lambda r: tuple(
+                         t.name for t in map(ds.company_types.get, r.type_ids) if t is not None), "str")}),
         Resource("/company/companies/{parent}/sites", "sites", "CompanySite", render_site, {
             **_common(created=True), "name": text_field(), "city": text_field("city"),
             "zip": text_field("postal_code"),
@@ -486,14 +635,29 @@ def resources(ds: Dataset) -> tuple[Resource, ...]:
             "activeFlag": Field(lambda r: r.status not in ("Inactive", "Retired"), "bool"),
             "purchaseDate": Field(lambda r: _midnight(r.purchase_date), "datetime"),
             "warrantyExpirationDate": Field(lambda r: _midnight(r.warranty_expiration), "datetime"),
-            **_company_fields(ds)}),
+            **_company_fields(ds)}, custom_values=_custom_entries(ds.asset_fields)),
+        Resource("/company/configurations/types", "configuration_types", "ConfigurationType",
+                 render_configuration_type, {**_common(), "name": text_field()},
+                 static=lookups(ASSET_TYPE_IDS)),
+        Resource("/company/configurations/statuses", "configuration_statuses", "ConfigurationStatus",
+                 render_configuration_status, {**_common(), "description": text_field()},
+                 static=lookups(ASSET_STATUS_IDS)),
         Resource("/company/contacts", "contacts", "Contact", render_contact, {
             **_common(created=True), "firstName": text_field("first_name"),
             "lastName": text_field("last_name"), "title": text_field("title"),
             "city": text_field("city"),
             "inactiveFlag": Field(lambda r: not r.active, "bool"),
             "types/name": text_field("type"),
-            **_company_fields(ds)}),
+            **_company_fields(ds)},
+                 child_fields={
+                     "types/name": _children(lambda r: r.type, "str"),
+                     "communicationItems/value": Field(lambda r: tuple(
+                         v for v in (r.email, r.phone) if v), "str"),
+                     "communicationItems/communicationType": Field(lambda r: tuple(
+                         kind for kind, v in (("Email", r.email), ("Phone", r.phone)) if v), "str")},
+                 custom_values=_custom_entries(ds.contact_fields)),
+        Resource("/company/contacts/types", "contact_types", "ContactType", render_contact_type,
+                 {**_common(), "description": text_field()}, static=lookups(CONTACT_TYPE_IDS)),
         Resource("/service/boards", "boards", "Board", render_board, {
             **_common(), "name": text_field(), "inactiveFlag": Field(lambda r: not r.active, "bool")}),
         Resource("/service/boards/{parent}/statuses", "ticket_statuses", "BoardStatus",
@@ -531,6 +695,25 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise BadQuery(f"{name} must be an integer", field=name) from None
+
+
+def filter_plan(request: web.Request, resource: Resource) -> Plan:
+    """``conditions`` as an id range and a residual, narrowed by ``childConditions`` and
+    ``customFieldConditions`` (a record matches when one of its custom fields does)."""
+    plan = plan_conditions(request.query.get("conditions"), resource.fields)
+    extra: list[Predicate] = []
+    child = request.query.get("childConditions")
+    if child is not None and child.strip():
+        extra.append(any_child_matches(child, resource.child_fields or {}))
+    custom = request.query.get("customFieldConditions")
+    if custom is not None and custom.strip():
+        matches = compile_filter(custom, CUSTOM_ENTRY_FIELDS, "customFieldConditions")
+        values = resource.custom_values or (lambda r: ())
+        extra.append(lambda r: any(matches(e) for e in values(r)))
+    if not extra:
+        return plan
+    parts = extra if plan.residual is None else [plan.residual, *extra]
+    return Plan(plan.low, plan.high, parts[0] if len(parts) == 1 else lambda r: all(p(r) for p in parts))
 
 
 def page_size(request: web.Request) -> int:
@@ -676,13 +859,18 @@ class Api:
         return f"{request.scheme}://{request.host}{self.config.api_prefix}"
 
     def wire(self, resource: Resource, record: Any, base: str, tree: Mapping[str, Any] | None) -> Wire:
-        wire = resource.render(self.ds, record, base)
-        overrides = self.ds.overrides(resource.entity, record.id)
+        wire = omit_absent(resource.render(self.ds, record, base))
+        overrides = None if resource.static is not None else self.ds.overrides(resource.entity, record.id)
         if overrides:
             wire = apply_overrides(wire, overrides)
         return wire if tree is None else project(wire, tree)
 
+    def table(self, resource: Resource) -> Mapping[int, Any]:
+        return self.ds.table(resource.entity) if resource.static is None else resource.static
+
     def candidates(self, resource: Resource, request: web.Request) -> Sequence[int] | web.Response:
+        if resource.static is not None:
+            return list(resource.static)
         if resource.parent is None:
             return self.ds.ids(resource.entity)
         parent_id = int(request.match_info["parent"])
@@ -695,10 +883,10 @@ class Api:
             ids = self.candidates(resource, request)
             if isinstance(ids, web.Response):
                 return ids
-            plan = plan_conditions(request.query.get("conditions"), resource.fields)
+            plan = filter_plan(request, resource)
             size = page_size(request)
             tree = fields_tree(request.query.get("fields"))
-            table = self.ds.table(resource.entity)
+            table = self.table(resource)
             page_ids: Sequence[int]
             if request.headers.get("pagination-type", "").lower() == "forward-only":
                 after = _int_param(request, "pageId", 0)
@@ -721,8 +909,8 @@ class Api:
             ids = self.candidates(resource, request)
             if isinstance(ids, web.Response):
                 return ids
-            plan = plan_conditions(request.query.get("conditions"), resource.fields)
-            selection = select(self.ds.table(resource.entity), ids, plan, [])
+            plan = filter_plan(request, resource)
+            selection = select(self.table(resource), ids, plan, [])
             return _json({"count": selection.total})
 
         return handle
@@ -730,7 +918,7 @@ class Api:
     def get_handler(self, resource: Resource) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             record_id = int(request.match_info["id"])
-            record = self.ds.get(resource.entity, record_id)
+            record = self.table(resource).get(record_id)
             if record is not None and resource.parent_attr is not None:
                 if getattr(record, resource.parent_attr) != int(request.match_info["parent"]):
                     record = None
@@ -790,14 +978,57 @@ def check_auth(request: web.Request, config: CwConfig) -> web.Response | None:
     return None
 
 
+QUERY_PARAMETERS: Final = ("conditions", "childConditions", "customFieldConditions", "orderBy",
+                            "fields", "page", "pageSize", "pageId")
+"""The common query parameters of every GET in the vendor's OpenAPI document."""
+_CANONICAL_PARAMETERS: Final = {name.lower(): name for name in QUERY_PARAMETERS}
+
+
+def canonical_query(request: web.Request) -> web.Request:
+    """``request`` with the common query parameter names in the spec's case: the server binds
+    them case-insensitively (ASP.NET), so ``pagesize`` is ``pageSize``."""
+    pairs = [(_CANONICAL_PARAMETERS.get(k.lower(), k), v) for k, v in request.query.items()]
+    if all(name == original for (name, _), original in zip(pairs, request.query.keys(), strict=True)):
+        return request
+    return request.clone(rel_url=request.rel_url.with_query(pairs))
+
+
+FIRST_PINNED_VERSION: Final = (2019, 1)
+"""Versions are pinned per PSA release from 2019.1 on (vendor guide "PSA Versioning")."""
+
+
+def check_version(request: web.Request) -> web.Response | None:
+    """The refusal for an ``Accept: application/vnd.connectwise.com+json; version=…`` this
+    server cannot serve, or None. A release at or after 2019.1 gets the newest model at or
+    before it (vendor guide: "if you pass 2019.1, 2019.2 or 2019.3, you will get model A");
+    the simulator has one model, the current one."""
+    for media in request.headers.getall("Accept", []):
+        for item in media.split(","):
+            kind, *params = (part.strip() for part in item.split(";"))
+            if kind.lower() != "application/vnd.connectwise.com+json":
+                continue
+            for param in params:
+                name, _, value = param.partition("=")
+                if name.strip().lower() != "version":
+                    continue
+                year, _, release = value.strip().strip('"').partition(".")
+                if not (year.isdigit() and release.isdigit()) or (
+                        (int(year), int(release)) < FIRST_PINNED_VERSION):
+                    return cw_error(400, f"API version '{value.strip()}' is not supported", errors=[{
+                        "code": "InvalidField", "message": "Unsupported API version",
+                        "resource": "request", "field": "Accept"}])
+    return None
+
+
 def api_middleware(config: CwConfig) -> Middleware:
     @web.middleware
     async def connectwise(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(config.api_prefix + "/"):
             return await handler(request)
-        refusal = check_auth(request, config)
+        refusal = check_auth(request, config) or check_version(request)
         if refusal is not None:
             return refusal
+        request = canonical_query(request)
         try:
             response = await handler(request)
         except BadQuery as err:
@@ -836,6 +1067,7 @@ def create_app(
     for resource in resources(dataset):
         path = prefix + resource.path.replace("{parent}", r"{parent:\d+}")
         app.router.add_get(path, api.list_handler(resource))
+        app.router.add_get(path + "/", api.list_handler(resource))
         app.router.add_get(path + "/count", api.count_handler(resource))
         app.router.add_get(path + r"/{id:\d+}", api.get_handler(resource))
     app.router.add_get(prefix + "/system/info", api.system_info)

@@ -3,7 +3,10 @@
 Parses the subset real clients send (comparisons, ``like``, ``contains``,
 ``in``, ``not``, ``and``/``or``, parentheses, quoted strings, ``[…]`` dates),
 compiles it against a resource's fields, and plans id bounds so a keyset page
-(``id > N``) is answered with a bisect instead of a scan.
+(``id > N``) is answered with a bisect instead of a scan. ``childConditions``
+(over a record's child collections: company types, contact communication items)
+and ``customFieldConditions`` (over one custom field entry: ``caption``,
+``value``…) use the same grammar; every parameter's errors name it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class BadQuery(Exception):
 class Field(NamedTuple):
     get: Callable[[Any], Any]
     kind: str
-    """"int", "str", "bool" or "datetime"."""
+    """"int", "str", "bool", "datetime" or "any" (a custom field value of any type)."""
 
 
 # --- conditions grammar ---------------------------------------------------------------------
@@ -179,7 +182,7 @@ def parse_conditions(text: str) -> Any:
 _ORDERING: Final = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
                     ">": operator.gt, ">=": operator.ge}
 _KIND_TYPES: Final[dict[str, tuple[type, ...]]] = {
-    "int": (int, float), "str": (str,), "bool": (bool,), "datetime": (datetime,)}
+    "int": (int, float), "str": (str,), "bool": (bool,), "datetime": (datetime,), "any": (object,)}
 
 
 def lookup_field(fields: Mapping[str, Field], name: str, param: str = "conditions") -> tuple[str, Field]:
@@ -194,7 +197,7 @@ def lookup_field(fields: Mapping[str, Field], name: str, param: str = "condition
 
 
 def _check_value(name: str, kind: str, value: Any) -> None:
-    if value is None:
+    if value is None or kind == "any":
         return
     if isinstance(value, _KIND_TYPES[kind]) and (kind == "bool" or not isinstance(value, bool)):
         return
@@ -218,7 +221,7 @@ def _compile_cmp(cmp: Cmp, fields: Mapping[str, Field]) -> Predicate:
     for v in values:
         _check_value(cmp.field, kind, v)
     if op in ("like", "not like", "contains", "not contains"):
-        if kind != "str" or not isinstance(value, str):
+        if kind not in ("str", "any") or not isinstance(value, str):
             raise BadQuery(f"Operator '{op}' needs a string field and value ({cmp.field})")
         if "like" in op:
             pattern = re.escape(value).replace("%", ".*").replace(r"\*", ".*")
@@ -226,9 +229,10 @@ def _compile_cmp(cmp: Cmp, fields: Mapping[str, Field]) -> Predicate:
             pattern = ".*" + re.escape(value) + ".*"
         regex = re.compile(pattern, re.IGNORECASE | re.DOTALL)
         if op.startswith("not"):
-            return lambda r: (v := get(r)) is not None and regex.fullmatch(v) is None
-        return lambda r: (v := get(r)) is not None and regex.fullmatch(v) is not None
-    norm: Callable[[Any], Any] = (lambda v: v.casefold()) if kind == "str" else (lambda v: v)
+            return lambda r: isinstance(v := get(r), str) and regex.fullmatch(v) is None
+        return lambda r: isinstance(v := get(r), str) and regex.fullmatch(v) is not None
+    norm: Callable[[Any], Any] = (
+        (lambda v: v.casefold() if isinstance(v, str) else v) if kind in ("str", "any") else (lambda v: v))
     if op in ("in", "not in"):
         wanted = frozenset(norm(v) for v in values if v is not None)
         if op == "in":
@@ -241,7 +245,47 @@ def _compile_cmp(cmp: Cmp, fields: Mapping[str, Field]) -> Predicate:
     if kind == "bool" and op not in ("=", "!="):
         raise BadQuery(f"Operator '{op}' is not valid for boolean field '{cmp.field}'")
     compare, target = _ORDERING[op], norm(value)
+    if kind == "any":
+        return lambda r: _comparable(v := get(r), target) and compare(norm(v), target)
     return lambda r: (v := get(r)) is not None and compare(norm(v), target)
+
+
+def _comparable(value: Any, target: Any) -> bool:
+    """Whether a custom field value can be compared with a condition's value (same kind)."""
+    if value is None or isinstance(value, bool) != isinstance(target, bool):
+        return False
+    numbers = (int, float)
+    return isinstance(value, numbers) == isinstance(target, numbers) and (
+        isinstance(value, str) == isinstance(target, str))
+
+
+def compile_filter(text: str, fields: Mapping[str, Field], param: str) -> Predicate:
+    """``text`` (e.g. ``customFieldConditions``, tested on one custom field entry) compiled
+    against ``fields``; a :class:`BadQuery` names ``param``."""
+    try:
+        return compile_conditions(parse_conditions(text), fields)
+    except BadQuery as err:
+        raise BadQuery(str(err), field=param) from None
+
+
+def any_child_matches(text: str, fields: Mapping[str, Field]) -> Predicate:
+    """``childConditions``: each comparison holds when one of the record's children does;
+    the getters of ``fields`` answer the values of all the children."""
+    try:
+        return _compile_children(parse_conditions(text), fields)
+    except BadQuery as err:
+        raise BadQuery(str(err), field="childConditions") from None
+
+
+def _compile_children(node: Any, fields: Mapping[str, Field]) -> Predicate:
+    if isinstance(node, BoolOp):
+        parts = [_compile_children(item, fields) for item in node.items]
+        if node.op == "and":
+            return lambda r: all(p(r) for p in parts)
+        return lambda r: any(p(r) for p in parts)
+    name, (values, kind) = lookup_field(fields, node.field, "childConditions")
+    test = _compile_cmp(node._replace(field=name), {name: Field(lambda v: v, kind)})
+    return lambda r: any(test(v) for v in values(r))
 
 
 def _and_terms(node: Any) -> list[Any]:

@@ -10,13 +10,19 @@ inferred:
 
 - Paths and query names match case-insensitively (ASP.NET routing and model binding).
 - Lists leave inactive rows out unless ``includeinactive=true``; ``idonly=true`` ignores
-  paging and answers every id; ``page_no`` past the end repeats the last page; without
+  paging and answers every id; ``page_no`` past the end answers an empty page (SQL
+  ``OFFSET … FETCH`` paging; clients that page until an empty page stop); without
   ``pageinate`` the whole list comes back (``count`` caps it). Default page size 50,
   at most 1000 (``/Tickets``: 100); larger sizes are clamped.
 - ``lastupdatefromdate`` keeps rows changed at or after the timestamp (``true``/``false``,
   the spec's bool reading, is ignored).
 - Unset text comes as ``""``, unset dates as ``1900-01-01T00:00:00``; timestamps are UTC
   without a zone.
+- A hosted tenant's token request names the tenant by ``?tenant=`` or, without it, by
+  the hostname it is sent to (``{tenant}.halopsa.com``); a bare address without the
+  parameter is refused.
+- ``/Status`` rows carry no closed flag (TStatus in the spec has none, nor Policy an SLA
+  name); ``excludeclosed=true`` (a spec parameter) leaves the closed ones out.
 - Tokens are opaque; a missing, unknown or expired bearer token gets 401 with an empty
   body and ``WWW-Authenticate: Bearer error="invalid_token"``. Token errors use RFC 6749
   bodies (``{"error": "invalid_client"}``) with status 400.
@@ -89,7 +95,8 @@ MAX_TICKET_PAGE_SIZE: Final = 100
 EMPTY_DATE: Final = "1900-01-01T00:00:00"
 SCOPES: Final = frozenset({"all", "read:customers", "read:assets", "read:tickets",
                            "read:crm", "read:lookups", "read:users"})
-SLAS: Final = ((1, "Standard SLA"), (2, "Premium SLA"))
+SLAS: Final = (1, 2)
+"""The SLA ids each priority is repeated for (Halo's Policy rows carry ``slaid`` only)."""
 IMPORTANT_TYPE: Final = "Decision Maker"
 HALO_FIELD_TYPES: Final = {"Text": 0, "Number": 0, "Date": 4, "Checkbox": 6}
 TYPE_FIELDS: Final = ((101, "Serial Number"), (102, "Manufacturer"), (103, "Operating System"),
@@ -125,6 +132,17 @@ class HaloState:
     def valid(self, token: str) -> bool:
         expires = self.tokens.get(token)
         return expires is not None and self.clock() < expires
+
+    def knows_tenant(self, request: web.Request) -> bool:
+        """Whether the token request names this instance's tenant: by ``?tenant=``, or, without
+        it, by the hostname a hosted tenant is reached at (``{tenant}.halopsa.com``, where the
+        parameter is optional). An on-premise instance (no tenant) takes any request."""
+        if self.tenant is None:
+            return True
+        named = request.query.get("tenant")
+        if named is None:
+            named = request.host.partition(".")[0] if "." in request.host else ""
+        return named.casefold() == self.tenant.casefold()
 
     def revoke_all(self) -> None:
         """Forget every issued token, as a Halo restart or secret rotation would."""
@@ -404,14 +422,14 @@ class Renderer:
     def status(self, s: TicketStatus) -> Wire:
         return {"id": s.id, "name": s.name, "shortname": s.name.lstrip(">")[:4].upper(),
                 "type": 0, "sequence": s.sort_order, "colour": "#2f80ed" if not s.closed
-                else "#828282", "isclosed": s.closed}
+                else "#828282"}
 
     def priorities(self, p: Priority) -> list[Wire]:
         return [{"id": uuid.uuid5(uuid.NAMESPACE_OID, f"halo-policy-{sla}-{p.id}").hex,
-                 "priorityid": p.id, "slaid": sla, "sla_name": sla_name, "name": p.name,
+                 "priorityid": p.id, "slaid": sla, "name": p.name,
                  "colour": "#d0021b" if p.sort_order == 1 else "#f5a623", "ishidden": False,
                  "responsetime": 2.0 * p.sort_order, "fixtime": 8.0 * p.sort_order}
-                for sla, sla_name in SLAS]
+                for sla in SLAS]
 
 
 # --- collections ---------------------------------------------------------------------------------
@@ -537,8 +555,7 @@ class Api:
             return oauth_error("invalid_request", "The request must be form encoded")
         form = {k: str(v) for k, v in (await request.post()).items()}
         self.state.token_requests.append(form)
-        tenant = self.state.tenant
-        if tenant is not None and request.query.get("tenant", "").casefold() != tenant.casefold():
+        if not self.state.knows_tenant(request):
             return oauth_error("invalid_request", "Unknown or missing tenant")
         if form.get("grant_type") != "client_credentials":
             return oauth_error("unsupported_grant_type", "Only client_credentials is allowed")
@@ -609,8 +626,6 @@ class Api:
             size = min(max(size, 1), collection.max_page_size)
             page_no = max(q.number("page_no", 1) or 1, 1)
             start = (page_no - 1) * size
-            if start >= total and total:
-                start = (total - 1) // size * size
             page = ids[start:start + size]
             rows = [self.wire(collection, renderer, table[i], q) for i in page]
             return {"page_no": page_no, "page_size": size, "record_count": total,
@@ -629,7 +644,8 @@ class Api:
             kind = (q.text("type") or "ticket").casefold()
             if kind != "ticket":
                 return []
-            statuses = sorted(renderer.canonical_statuses().values(),
+            statuses = sorted((s for s in renderer.canonical_statuses().values()
+                               if not (s.closed and q.flag("excludeclosed"))),
                               key=lambda s: (s.sort_order, s.id))
             return [apply_overrides(renderer.status(s), ds.overrides("ticket_statuses", s.id))
                     for s in statuses]

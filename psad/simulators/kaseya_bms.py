@@ -440,7 +440,7 @@ def render_asset_row(ds: Dataset, a: Asset) -> Wire:
     return {"id": a.id, "categoryName": a.type,
             "categoryId": category_id(a.type) or 0,
             "locationName": None if site is None else site.name, "assetName": a.name,
-            "serialNumber": a.serial_number, "machineGroupId": None, "ipAddress": None,
+            "serialNumber": a.serial_number, "machineGroupId": None,
             "contactId": 0, "contactName": None, "accountId": a.company_id or 0,
             "accountName": None if company is None else company.name,
             "isActive": a.status not in INACTIVE_ASSET_STATES}
@@ -541,8 +541,7 @@ def render_ticket(ds: Dataset, t: Ticket, statuses: Mapping[str, TicketStatus]) 
         "subIssueTypeId": None, "subIssueTypeName": None, "assigneeId": None,
         "assigneeName": None, "openDate": ts(t.created_at), "dueDate": None,
         "completedDate": ts(t.updated_at) if t.closed else None,
-        "lastActivityUpdate": ts(t.updated_at), "slaName": None, "isScheduled": 0,
-        "hardwareAssetId": 0, "customFields": None,
+        "lastActivityUpdate": ts(t.updated_at), "isScheduled": 0, "hardwareAssetId": 0,
     }
 
 

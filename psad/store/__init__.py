@@ -2,7 +2,10 @@
 
 One writer connection serialises every write (it is the write lock: psad's
 own writes never meet SQLITE_BUSY), one transaction per page. A second
-connection serves reads, so the dashboard never waits behind a big sync (WAL).
+connection serves reads, so the dashboard never waits behind a big sync (WAL),
+and a third answers only health checks, so they never wait behind the dashboard.
+Per-entity row counts are kept in ``entity_counts`` by the same transactions
+that change the rows, so showing them costs no table scan.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +24,13 @@ from typing import Any
 
 import aiosqlite
 
+from psad.logs import redact
 from psad.model import Entity, Record
 from psad.store.contract import (COMPANY_CHILDREN, CompanyDetail, CompanyPage, EntityPage,
                                  EntityQuery, EntitySyncState, RecordCounts, Row, RunDetail,
                                  RunEntityRecord, RunErrorRecord, RunRecord, TicketChoices)
 from psad.store.rows import columns, content_hash, from_row, to_row
-from psad.store.schema import MIGRATIONS, SCHEMA_VERSION
+from psad.store.schema import COUNTS, MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger("psad.store")
 
@@ -33,11 +38,18 @@ OUTCOMES = ("queued", "running", "succeeded", "partial", "failed", "interrupted"
 FINAL_OUTCOMES = ("succeeded", "partial", "failed", "interrupted", "cancelled")
 MASS_DELETE_FLOOR = 10
 """Below this many live rows the mass-delete guard does not apply."""
+MAX_ERROR_CHARS = 1000
+"""An error kept in the sync log is cut here (upstream bodies can be anything)."""
 
 
 def ts(moment: datetime) -> str:
     """Stored timestamps: UTC ISO-8601 with microseconds, so they sort as text."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _day(moment: datetime) -> str:
+    """The UTC calendar day of ``moment``, as the high-water table keys it."""
+    return moment.astimezone(UTC).date().isoformat()
 
 
 def parse_ts(value: str | None) -> datetime | None:
@@ -46,6 +58,13 @@ def parse_ts(value: str | None) -> datetime | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def safe_error(message: str) -> str:
+    """What the sync log may keep of an error: no secret (nor an encoded form of one), and
+    not an upstream body's worth of text. Everything persisted or shown passes here."""
+    text = redact(message)
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " …(cut)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +81,8 @@ class SweepResult:
     refused: bool
     live: int
     missing: int
+    high_water: int = 0
+    """The most live rows the entity had in the guard's window (at least ``live``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +117,19 @@ class EntityResult:
         self.unchanged += counts.unchanged
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened or migrated (the message says which file and why)."""
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty, readable by its owner only, whatever the umask.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode, so
+    creating the database this way keeps all three private (blocking).
+    """
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def backup_before_migrate(path: Path) -> Path | None:
     """Copy an existing database aside before its schema changes (blocking)."""
     if not path.exists():
@@ -106,6 +140,7 @@ def backup_before_migrate(path: Path) -> Path | None:
             return None
         if version > 0:
             backup = path.with_name(f"{path.name}.v{version}.bak")
+            create_private(backup)
             with sqlite3.connect(backup) as dest:
                 conn.backup(dest)
             return backup
@@ -114,16 +149,25 @@ def backup_before_migrate(path: Path) -> Path | None:
 
 class Store:
     def __init__(self, path: Path, writer: aiosqlite.Connection,
-                 reader: aiosqlite.Connection) -> None:
+                 reader: aiosqlite.Connection, health: aiosqlite.Connection) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._health = health
         self._columns = {e: columns(e) for e in Entity}
         self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open the database, creating and migrating it; :class:`DatabaseUnavailable` says why not."""
+        try:
+            return await cls._open(path)
+        except (OSError, sqlite3.Error, DatabaseUnavailable) as err:
+            raise DatabaseUnavailable(f"database {path}: {err}") from err
+
+    @classmethod
+    async def _open(cls, path: Path) -> Store:
+        await asyncio.to_thread(_prepare_files, path)
         backup = await asyncio.to_thread(backup_before_migrate, path)
         if backup:
             log.info("copied %s to %s before migrating its schema", path, backup)
@@ -139,14 +183,17 @@ class Store:
                 "psa_id TEXT NOT NULL, PRIMARY KEY (run_id, entity, psa_id)) WITHOUT ROWID")
             reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True,
                                              isolation_level=None)
+            health = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True,
+                                             isolation_level=None)
         except BaseException:
             await writer.close()
             raise
         await reader.execute("PRAGMA busy_timeout=10000")
         reader.row_factory = aiosqlite.Row
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, health)
 
     async def close(self) -> None:
+        await self._health.close()
         await self._reader.close()
         await self._writer.close()
 
@@ -177,8 +224,9 @@ class Store:
             await self._writer.executemany(sql, rows)
 
     async def ping(self) -> bool:
+        """Whether the database answers, on a connection nothing else queues on."""
         try:
-            async with self._reader.execute("SELECT 1") as cur:
+            async with self._health.execute("SELECT 1") as cur:
                 return (await cur.fetchone()) is not None
         except sqlite3.Error:
             return False
@@ -204,6 +252,7 @@ class Store:
         rows, digests = await asyncio.to_thread(_prepare_rows, latest)
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
+        counts = [0, 0, 0]
         async with self._transaction() as db:
             async with db.execute(
                 f"SELECT psa_id, content_hash, deleted_at IS NOT NULL, out_of_scope FROM {table} "
@@ -218,9 +267,12 @@ class Store:
                 if old is None:
                     inserts.append((integration, psa_id, digests[psa_id], scope, stamp, stamp,
                                     stamp, *row))
+                    counts[_kind(False, bool(scope))] += 1
                 elif old != (digests[psa_id], False, bool(scope)):
                     updates.append((digests[psa_id], scope, stamp, stamp, *row, integration,
                                     psa_id))
+                    counts[_kind(old[1], old[2])] -= 1
+                    counts[_kind(False, bool(scope))] += 1
             if inserts:
                 names = ", ".join(f'"{c}"' for c in cols)
                 marks = ", ".join("?" * (7 + len(cols)))
@@ -233,6 +285,7 @@ class Store:
                     f"UPDATE {table} SET content_hash = ?, out_of_scope = ?, last_seen = ?, "
                     f"updated_at = ?, deleted_at = NULL, {sets} "
                     "WHERE integration = ? AND psa_id = ?", updates)
+            await _add_counts(db, integration, table, counts)
             if run_id is not None:
                 written = {row[1] for row in inserts} | {row[-1] for row in updates}
                 await db.executemany(
@@ -250,8 +303,14 @@ class Store:
             [(run_id, entity.value, psa_id) for psa_id in ids])
 
     async def sweep(self, integration: str, entity: Entity, run_id: int, *, now: datetime,
-                    written_since: datetime, max_share: float) -> SweepResult:
-        """Soft-delete live rows the run did not see upstream, unless that is too many."""
+                    written_since: datetime, max_share: float,
+                    guard_since: datetime | None = None) -> SweepResult:
+        """Soft-delete live rows the run did not see upstream, unless that is too many.
+
+        Too many is measured against the entity's highest live count since
+        ``guard_since`` (a day's granularity), so deletions spread over several
+        runs add up: 24 of 50 today and 13 more tomorrow is 74 %, not 48 % then 50 %.
+        """
         table = entity.value
         missing = ("integration = ? AND deleted_at IS NULL AND last_seen < ? AND psa_id "
                    "NOT IN (SELECT psa_id FROM temp.seen WHERE run_id = ? AND entity = ?)")
@@ -261,15 +320,35 @@ class Store:
                 f"SELECT count(*) FROM {table} WHERE integration = ? AND deleted_at IS NULL",
                 (integration,)) as cur:
                 live = (await cur.fetchone() or (0,))[0]
-            async with db.execute(f"SELECT count(*) FROM {table} WHERE {missing}", args) as cur:
-                missing_count = (await cur.fetchone() or (0,))[0]
-            refused = live >= MASS_DELETE_FLOOR and missing_count > max_share * live
+            async with db.execute(
+                    "SELECT count(*) FILTER (WHERE out_of_scope = 0), "
+                    f"count(*) FILTER (WHERE out_of_scope = 1) FROM {table} WHERE {missing}",
+                    args) as cur:
+                missing_live, missing_scoped = await cur.fetchone() or (0, 0)
+            missing_count = missing_live + missing_scoped
+            await db.execute(
+                "INSERT INTO entity_high_water (integration, entity, day, live) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (integration, entity, day) "
+                "DO UPDATE SET live = max(live, excluded.live)",
+                (integration, table, _day(now), live))
+            high = live
+            if guard_since is not None:
+                async with db.execute(
+                    "SELECT max(live) FROM entity_high_water "
+                    "WHERE integration = ? AND entity = ? AND day >= ?",
+                    (integration, table, _day(guard_since))) as cur:
+                    high = max(live, (await cur.fetchone() or (0,))[0] or 0)
+            gone = high - (live - missing_count)
+            refused = high >= MASS_DELETE_FLOOR and missing_count > 0 and gone > max_share * high
             deleted = 0
             if missing_count and not refused:
                 await db.execute(f"UPDATE {table} SET deleted_at = ? WHERE {missing}",
                                  (ts(now), *args))
+                await _add_counts(db, integration, table,
+                                  [-missing_live, missing_count, -missing_scoped])
                 deleted = missing_count
-        return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count)
+        return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count,
+                           high_water=high)
 
     async def forget_seen(self, run_id: int) -> None:
         await self._execute("DELETE FROM temp.seen WHERE run_id = ?", (run_id,))
@@ -277,14 +356,22 @@ class Store:
     async def apply_company_scope(self, integration: str, entity: Entity) -> int:
         """Mark a company child out of scope exactly when its company is; returns rows changed."""
         table = entity.value
-        cur = await self._execute(
-            f"""UPDATE {table} SET out_of_scope = new_scope FROM (
-                    SELECT t.psa_id AS id, COALESCE(c.out_of_scope, 0) AS new_scope
-                    FROM {table} t LEFT JOIN companies c
-                      ON c.integration = t.integration AND c.psa_id = t.company_psa_id
-                    WHERE t.integration = ?)
-                WHERE integration = ? AND psa_id = id AND out_of_scope != new_scope""",
-            (integration, integration))
+        async with self._transaction() as db:
+            cur = await db.execute(
+                f"""UPDATE {table} SET out_of_scope = new_scope FROM (
+                        SELECT t.psa_id AS id, COALESCE(c.out_of_scope, 0) AS new_scope
+                        FROM {table} t LEFT JOIN companies c
+                          ON c.integration = t.integration AND c.psa_id = t.company_psa_id
+                        WHERE t.integration = ?)
+                    WHERE integration = ? AND psa_id = id AND out_of_scope != new_scope""",
+                (integration, integration))
+            if cur.rowcount:
+                await db.execute(
+                    "INSERT INTO entity_counts (integration, entity, live, deleted, out_of_scope) "
+                    f"SELECT ?, ?, {COUNTS} FROM {table} WHERE integration = ? "
+                    "ON CONFLICT (integration, entity) DO UPDATE SET live = excluded.live, "
+                    "deleted = excluded.deleted, out_of_scope = excluded.out_of_scope",
+                    (integration, table, integration))
         return cur.rowcount
 
     async def _rollback(self) -> None:
@@ -333,6 +420,8 @@ class Store:
                    "outcome", "current_entity", "error"}
         if not fields or not set(fields) <= allowed:
             raise ValueError(f"cannot update run fields {sorted(set(fields) - allowed)}")
+        if fields.get("error") is not None:
+            fields["error"] = safe_error(fields["error"])
         values = [ts(v) if isinstance(v, datetime) else v for v in fields.values()]
         sets = ", ".join(f"{k} = ?" for k in fields)
         await self._execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
@@ -359,7 +448,7 @@ class Store:
         if errors:
             await self._executemany(
                 "INSERT INTO run_errors (run_id, entity, psa_id, message, at) VALUES (?, ?, ?, ?, ?)",
-                [(run_id, e, p, m, ts(at)) for e, p, m in errors])
+                [(run_id, e, p, safe_error(m), ts(at)) for e, p, m in errors])
 
     async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
         """Mark runs a dead process left queued or running as interrupted; returns them."""
@@ -554,21 +643,84 @@ class Store:
             priorities=await live(Entity.PRIORITY, "sort_order, name COLLATE NOCASE, psa_id"))
 
     async def count_records(self, integration: str) -> dict[str, RecordCounts]:
-        """Live, deleted and out-of-scope rows per entity, in one query."""
-        parts = " UNION ALL ".join(
-            f"SELECT '{e.value}' AS entity, "
-            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 0) AS live, "
-            "count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted, "
-            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 1) AS out_of_scope "
-            f"FROM {e.value} WHERE integration = :integration" for e in Entity)
-        rows = await self._fetch_all(parts, {"integration": integration})
-        return {row.pop("entity"): RecordCounts(**row) for row in rows}
+        """Live, deleted and out-of-scope rows per entity, as the writes keep them."""
+        rows = await self._fetch_all(
+            "SELECT entity, live, deleted, out_of_scope FROM entity_counts "
+            "WHERE integration = ?", (integration,))
+        kept = {row.pop("entity"): RecordCounts(**row) for row in rows}
+        return {e.value: kept.get(e.value, RecordCounts(live=0, deleted=0, out_of_scope=0))
+                for e in Entity}
 
     async def entity_states(self, integration: str) -> dict[str, EntitySyncState]:
         rows = await self._fetch_all(
             "SELECT entity, cursor, last_success_at, last_success_run, last_full_sweep_at "
             "FROM entity_state WHERE integration = ?", (integration,))
         return {row["entity"]: EntitySyncState(**row) for row in rows}
+
+    async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
+        """End a run that is still queued or running; False if it had already ended."""
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"{outcome!r} is not a final outcome")
+        cur = await self._execute(
+            "UPDATE runs SET outcome = ?, error = ?, finished_at = ?, current_entity = NULL "
+            "WHERE id = ? AND outcome IN ('queued', 'running')",
+            (outcome, safe_error(error), ts(at), run_id))
+        return cur.rowcount > 0
+
+    # -- dashboard sessions -------------------------------------------------
+
+    async def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Remember a logged-out session until ``expires_at``; forget expired ones."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= ?",
+                               (ts(utcnow()),))
+            await conn.execute("INSERT OR REPLACE INTO revoked_sessions (id, expires_at) "
+                               "VALUES (?, ?)", (session_id, ts(expires_at)))
+
+    async def revoked_sessions(self, now: datetime) -> dict[str, datetime]:
+        """Revoked session ids that have not expired by ``now``, with their expiry."""
+        rows = await self._fetch_all("SELECT id, expires_at FROM revoked_sessions "
+                                     "WHERE expires_at > ?", (ts(now),))
+        return {row["id"]: datetime.fromisoformat(row["expires_at"]) for row in rows}
+
+    # -- custom fields the PSA offers ------------------------------------------
+
+    async def save_custom_fields(self, integration: str, entity: Entity,
+                                 counts: Mapping[str, int], *, at: datetime) -> None:
+        """What a complete fetch of ``entity`` found: field name → records carrying it."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM custom_fields WHERE integration = ? AND entity = ?",
+                               (integration, entity.value))
+            await conn.executemany(
+                "INSERT INTO custom_fields (integration, entity, name, records, seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(integration, entity.value, name, n, ts(at)) for name, n in counts.items()])
+
+    async def custom_fields(self, integration: str) -> dict[str, dict[str, int]]:
+        """Entity → custom field → how many records carry it, as last discovered."""
+        found: dict[str, dict[str, int]] = {}
+        for row in await self._fetch_all(
+                "SELECT entity, name, records FROM custom_fields WHERE integration = ? "
+                "ORDER BY entity, name COLLATE NOCASE", (integration,)):
+            found.setdefault(row["entity"], {})[row["name"]] = row["records"]
+        return found
+
+    @staticmethod
+    def read_custom_fields(path: Path) -> dict[str, dict[str, dict[str, int]]]:
+        """Every integration's discovered custom fields, read-only and blocking (for
+        ``psad check-config``); empty when the database or its table does not exist."""
+        if not path.exists():
+            return {}
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            try:
+                rows = conn.execute(
+                    "SELECT integration, entity, name, records FROM custom_fields").fetchall()
+            except sqlite3.OperationalError:
+                return {}
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        for integration, entity, name, records in rows:
+            found.setdefault(integration, {}).setdefault(entity, {})[name] = records
+        return found
 
 
 _SEARCHED: dict[Entity, tuple[str, ...]] = {
@@ -589,6 +741,30 @@ def _run(row: dict[str, Any]) -> RunRecord:
     return RunRecord(**{**row, "full_sync": bool(row["full_sync"])})
 
 
+def _kind(deleted: bool, out_of_scope: bool) -> int:
+    """A row's place in ``entity_counts`` order: live, deleted, out of scope."""
+    return 1 if deleted else 2 if out_of_scope else 0
+
+
+async def _add_counts(db: aiosqlite.Connection, integration: str, table: str,
+                      change: Sequence[int]) -> None:
+    """Move an entity's kept counts by ``change`` (live, deleted, out of scope)."""
+    if any(change):
+        await db.execute(
+            "INSERT INTO entity_counts (integration, entity, live, deleted, out_of_scope) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (integration, entity) DO UPDATE SET "
+            "live = live + excluded.live, deleted = deleted + excluded.deleted, "
+            "out_of_scope = out_of_scope + excluded.out_of_scope",
+            (integration, table, *change))
+
+
+def _prepare_files(path: Path) -> None:
+    """A new database, and the directory psad makes for it, are the owner's alone (blocking)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        create_private(path)
+
+
 def _prepare_rows(records: dict[str, Record]) -> tuple[dict[str, tuple[object, ...]],
                                                          dict[str, str]]:
     """Rows and their digests (CPU work, run in a thread to keep the loop free)."""
@@ -600,7 +776,7 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     async with conn.execute("PRAGMA user_version") as cur:
         version = (await cur.fetchone() or (0,))[0]
     if version > SCHEMA_VERSION:
-        raise RuntimeError(f"database schema version {version} is newer than this psad "
+        raise DatabaseUnavailable(f"schema version {version} is newer than this psad "
                            f"understands ({SCHEMA_VERSION}); upgrade psad")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         await conn.execute("BEGIN IMMEDIATE")

@@ -21,7 +21,7 @@ Conventions every backend keeps:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -214,11 +214,14 @@ class StoreContract(Protocol):
         """Note ids an upstream id listing returned, for the run's :meth:`sweep`."""
 
     async def sweep(self, integration: str, entity: Entity, run_id: int, *, now: datetime,
-                    written_since: datetime, max_share: float) -> SweepResult:
+                    written_since: datetime, max_share: float,
+                    guard_since: datetime | None = None) -> SweepResult:
         """Soft-delete live rows the run neither wrote (since ``written_since``) nor saw.
 
-        Refuses (deleting nothing) when more than ``max_share`` of the live rows
-        would go, once there are at least ``MASS_DELETE_FLOOR`` live rows.
+        Refuses (deleting nothing) when more than ``max_share`` of the entity's
+        highest live count since ``guard_since`` (deletions already made in that
+        window included) would be gone, once there are at least
+        ``MASS_DELETE_FLOOR`` live rows.
         """
 
     async def forget_seen(self, run_id: int) -> None:
@@ -258,6 +261,22 @@ class StoreContract(Protocol):
 
         Returns those runs as they were before, in id order.
         """
+
+    async def close_run(self, run_id: int, *, outcome: str, error: str, at: datetime) -> bool:
+        """End a run that is still queued or running; False if it had already ended."""
+
+    async def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Remember a logged-out dashboard session until ``expires_at``."""
+
+    async def revoked_sessions(self, now: datetime) -> dict[str, datetime]:
+        """Revoked session ids not yet expired at ``now``, with their expiry."""
+
+    async def save_custom_fields(self, integration: str, entity: Entity,
+                                 counts: Mapping[str, int], *, at: datetime) -> None:
+        """Replace what is known of the custom fields ``entity`` offers: name → records."""
+
+    async def custom_fields(self, integration: str) -> dict[str, dict[str, int]]:
+        """Entity → custom field → how many records carry it, as last discovered."""
 
     async def get_run(self, run_id: int) -> RunDetail | None:
         """One run with its entities and errors, or None."""

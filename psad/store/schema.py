@@ -38,6 +38,13 @@ CREATE INDEX {name}_live ON {name} (integration, deleted_at);
     return sql
 
 
+ENTITY_TABLES = ("company_statuses", "companies", "sites", "assets", "contacts", "boards",
+                 "priorities", "ticket_statuses")
+COUNTS = ("count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 0), "
+          "count(*) FILTER (WHERE deleted_at IS NOT NULL), "
+          "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 1)")
+"""A table's live, deleted and out-of-scope rows, as ``entity_counts`` keeps them."""
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: entity tables and the sync log
     _entity_table("company_statuses", "name TEXT NOT NULL, is_default INTEGER NOT NULL")
@@ -114,6 +121,48 @@ CREATE TABLE entity_state (
     last_full_sweep_at TEXT,
     PRIMARY KEY (integration, entity)
 );
+""",
+    # 2: each entity's highest live count per day, for the mass-delete guard's window
+    """
+CREATE TABLE entity_high_water (
+    integration TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    day TEXT NOT NULL,
+    live INTEGER NOT NULL,
+    PRIMARY KEY (integration, entity, day)
+) WITHOUT ROWID;
+""",
+    # 3: dashboard sessions ended by logging out, kept until they would have expired
+    """
+CREATE TABLE revoked_sessions (
+    id TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+""",
+    # 4: live/deleted/out-of-scope rows per entity, kept by the writes that change them
+    """
+CREATE TABLE entity_counts (
+    integration TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    live INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    out_of_scope INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (integration, entity)
+) WITHOUT ROWID;
+""" + "".join(
+        f"INSERT INTO entity_counts (integration, entity, live, deleted, out_of_scope) "
+        f"SELECT integration, '{table}', {COUNTS} FROM {table} GROUP BY integration;\n"
+        for table in ENTITY_TABLES),
+    # 5: the custom fields each PSA offers on assets and contacts (the set-up page)
+    """
+CREATE TABLE custom_fields (
+    integration TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    name TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (integration, entity, name)
+) WITHOUT ROWID;
 """,
 )
 

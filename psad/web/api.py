@@ -48,9 +48,14 @@ def boolean(value: str) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def ascii_digits(value: str) -> bool:
+    """True for a non-empty run of 0-9 only (``str.isdigit`` also takes "²" and "١")."""
+    return value.isascii() and value.isdigit()
+
+
 def int_between(low: int, high: int) -> Callable[[str], int]:
     def parse(value: str) -> int:
-        if not value.isdigit():
+        if not ascii_digits(value):
             raise ValueError(f"expected a whole number, got {value!r}")
         number = int(value)
         if not low <= number <= high:
@@ -75,7 +80,8 @@ def nonempty(value: str) -> str:
 
 def psa_id_param(name: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
-        if not value or len(value) > MAX_ID or not all(c.isalnum() or c in "-_" for c in value):
+        if (not value or len(value) > MAX_ID or not value.isascii()
+                or not all(c.isalnum() or c in "-_" for c in value)):
             raise ValueError(f"{name} must be a PSA id (letters, digits, '-' or '_')")
         return value
     return parse
@@ -160,7 +166,7 @@ async def list_runs(request: web.Request) -> web.Response:
 async def get_run(request: web.Request) -> web.Response:
     parse_query(request, {})
     raw = request.match_info["run_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not ascii_digits(raw) or len(raw) > 18:
         raise ApiError(400, f"run id must be a positive whole number, got {raw[:40]!r}")
     run = await run_details(request, int(raw))
     if run is None:
@@ -169,17 +175,31 @@ async def get_run(request: web.Request) -> web.Response:
 
 
 async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | None:
-    """A run from the sync log plus its live queue state (position, entities in progress)."""
+    """A run from the sync log plus its live queue state (position, entities in progress,
+    and while it runs a ``progress`` object: see :meth:`psad.progress.RunProgress.as_dict`)."""
     rt = runtime(request)
     detail = await rt.store.get_run(run_id)
     if detail is None:
         return None
     run = detail.to_json()
     run["position"] = rt.queue.position(run_id)
+    notes = {e["entity"]: e["note"] for e in run["entities"] if e["note"]}
+    for error in run["errors"]:
+        error["kind"] = error_kind(error, notes)
     for entry in rt.queue.running.values():
         if entry.run_id == run_id:
             run["current_entity"] = entry.current_entity
+            run["progress"] = entry.progress.as_dict()
     return run
+
+
+def error_kind(error: dict[str, Any], notes: dict[str, str]) -> str:
+    """``record`` (a record rejected), ``note`` (an entity's note) or ``fetch`` (a fetch failed)."""
+    message = error["message"]
+    if error["psa_id"] or message.startswith("rejected:") or \
+            message.endswith("more errors not listed"):
+        return "record"
+    return "note" if notes.get(error["entity"]) == message else "fetch"
 
 
 @routes.get("/healthz")

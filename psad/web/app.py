@@ -2,7 +2,9 @@
 
 Start-up runs as cleanup contexts in order (store and session, then the
 queue, workers and scheduler); teardown runs in reverse, so a stop finishes
-running syncs before the store closes.
+running syncs before the store closes. The daemon starts the work itself
+once its port is bound (``start_work=False``), so a start that cannot listen
+touches no run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from psad.web import api, dashboard, data, openapi, tickets
 from psad.web.auth import auth_middleware
 from psad.web.errors import Handler, error_middleware
 from psad.web.keys import RUNTIME_KEY
+from psad.web.session import SESSIONS_KEY, Sessions, load_revoked
 
 MAX_BODY = 64 * 1024
 STOP_TIMEOUT = 30.0
@@ -70,12 +73,15 @@ async def _run_work(app: web.Application) -> AsyncIterator[None]:
     await runtime.stop(timeout=STOP_TIMEOUT)
 
 
-def create_app(runtime: Runtime) -> web.Application:
+def create_app(runtime: Runtime, *, start_work: bool = True) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, error_middleware, body_limit, auth_middleware],
         client_max_size=MAX_BODY)
     app[RUNTIME_KEY] = runtime
-    app.cleanup_ctx.extend([_open_runtime, _run_work])
+    app[SESSIONS_KEY] = Sessions()
+    app.cleanup_ctx.extend([_open_runtime, load_revoked])
+    if start_work:
+        app.cleanup_ctx.append(_run_work)
     app.add_routes(api.routes)
     app.add_routes(tickets.routes)
     app.add_routes(data.routes)

@@ -9,6 +9,8 @@ is refused outright when the browser says it was sent from another site.
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +27,8 @@ from psad.web.api import (force_sync, int_between, integration_or_404, nonempty,
 from psad.web.auth import bearer
 from psad.web.data import decode_cursor, entity_query, next_cursor
 from psad.web.errors import ApiError, Handler
-from psad.web.session import COOKIE, csrf_ok, csrf_token, issue, session_ok
+from psad.web.session import (CSRF_HEADER, SESSIONS_KEY, client_address, csrf_ok, csrf_token,
+                              issue, revoke, same_origin, session_ok)
 from psad.web.tickets import fetch_ticket, fetch_ticket_page, ticket_query
 
 routes = web.RouteTableDef()
@@ -118,31 +121,17 @@ def local_path(value: str | None) -> str | None:
 # -- forms and CSRF ----------------------------------------------------------------
 
 
-def same_site(request: web.Request) -> bool:
-    """False when the browser says the request came from another site (Fetch metadata)."""
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    allowed = {request.host.lower()}
-    public_url = runtime(request).config.server.public_url
-    if public_url:
-        allowed.add(urlsplit(public_url).netloc.lower())
-    return origin != "null" and urlsplit(origin).netloc.lower() in allowed
-
-
 def field(form: MultiDictProxy[Any], name: str) -> str | None:
     value = form.get(name)
     return value if isinstance(value, str) else None
 
 
 async def posted_form(request: web.Request, *, csrf: bool = True) -> MultiDictProxy[Any]:
-    if not same_site(request):
+    if not same_origin(request):
         raise PageError(403, "This form was sent from another site, so psad refused it.")
     form = await request.post()
-    if csrf and not csrf_ok(request, field(form, "csrf_token")):
+    presented = field(form, "csrf_token") or request.headers.get(CSRF_HEADER)
+    if csrf and not csrf_ok(request, presented):
         raise PageError(403, "The form's security token is missing or out of date. "
                              "Reload the page and try again.")
     return form
@@ -188,9 +177,18 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await posted_form(request, csrf=False)
     target = local_path(field(form, "next")) or "/"
+    sessions, address = request.app[SESSIONS_KEY], client_address(request)
+    if wait := sessions.retry_after(address):
+        response = show(request, "login.html", nav="login", status=429, next=target,
+                        problem=f"Too many failed sign-ins from {address}; "
+                                f"try again in {wait} s.")
+        response.headers["Retry-After"] = str(wait)
+        return response
     if not runtime(request).tokens.api_ok(field(form, "token")):
+        sessions.failed(address, "sign-in")
         return show(request, "login.html", nav="login", status=401, next=target,
                     problem="That is not psad's API token.")
+    sessions.succeeded(address)
     response = see_other(target)
     issue(request, response)
     return response
@@ -201,7 +199,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     await posted_form(request)
     response = see_other("/login")
-    response.del_cookie(COOKIE, path="/")
+    await revoke(request, response)
     return response
 
 
@@ -213,12 +211,13 @@ async def logout(request: web.Request) -> web.Response:
 async def overview(request: web.Request) -> web.Response:
     flash = parse_query(request, {"synced": nonempty, "run": int_between(1, MAX_ID),
                                   "position": int_between(0, 1_000_000),
-                                  "again": one_of(("1",))})
+                                  "again": one_of(("1",)), "full": one_of(("1",))})
     known = runtime(request).config.integration(flash.get("synced", "")) is not None
     notice = None
     if known and "run" in flash:
         notice = {"synced": flash["synced"], "run": flash["run"],
-                  "position": flash.get("position", 0), "again": "again" in flash}
+                  "position": flash.get("position", 0), "again": "again" in flash,
+                  "full": "full" in flash}
     return show(request, "overview.html", nav="overview",
                 integrations=await integration_summaries(request), flash=notice)
 
@@ -228,10 +227,14 @@ async def overview(request: web.Request) -> web.Response:
 async def force_sync_form(request: web.Request) -> web.Response:
     form = await posted_form(request)
     name = request.match_info["name"]
+    full = field(form, "full") == "1"
     run_id, position, deduplicated = await force_sync(
-        request, requester(request, "dashboard"), full=field(form, "full") == "1")
+        request, requester(request, "dashboard"), full=full)
+    if request.headers.get("Accept") == "application/json":  # the page's script: no reload
+        return web.json_response({"run_id": run_id, "position": position,
+                                  "deduplicated": deduplicated, "full": full})
     flash = {"synced": name, "run": run_id, "position": position,
-             "again": "1" if deduplicated else None}
+             "again": "1" if deduplicated else None, "full": "1" if full else None}
     return see_other("/" + templating.query(flash))
 
 
@@ -258,7 +261,7 @@ async def runs_page(request: web.Request) -> web.Response:
                 next_before=runs[-1].id if len(runs) == RUNS_PER_PAGE else None)
 
 
-@routes.get(r"/runs/{run_id:\d{1,18}}")
+@routes.get(r"/runs/{run_id:[0-9]{1,18}}")
 @page
 async def run_page(request: web.Request) -> web.Response:
     parse_query(request, {})
@@ -327,6 +330,39 @@ def _browse(entity: Entity) -> Handler:
 
 for _entity in COMPANY_CHILDREN:
     routes.get(f"/integrations/{{name}}/{_entity.value}")(_browse(_entity))
+
+
+@routes.get("/integrations/{name}")
+@page
+async def integration_page(request: web.Request) -> web.Response:
+    """Set-up: the custom fields the PSA offers on assets and contacts, which are selected."""
+    integration: IntegrationConfig = integration_or_404(request)
+    parse_query(request, {})
+    found = await runtime(request).store.custom_fields(integration.name)
+    selected = {"assets": integration.asset_custom_fields,
+                "contacts": integration.contact_custom_fields}
+    fields = {entity: custom_field_rows(found.get(entity, {}), chosen)
+              for entity, chosen in selected.items()}
+    return show(request, "integration.html", nav="setup", integration=integration.name,
+                kind=integration.kind, discovered=bool(found), fields=fields,
+                current=config_lines(selected),
+                every=config_lines({e: [r["name"] for r in rows if r["records"] is not None]
+                                    for e, rows in fields.items()}))
+
+
+def custom_field_rows(found: dict[str, int], chosen: Sequence[str]) -> list[dict[str, Any]]:
+    """Each offered field (most used first) and each selected one the PSA lacks."""
+    rows = [{"name": name, "records": n, "selected": name in chosen}
+            for name, n in sorted(found.items(), key=lambda item: (-item[1], item[0].lower()))]
+    return rows + [{"name": name, "records": None, "selected": True}
+                   for name in chosen if name not in found]
+
+
+def config_lines(fields: Mapping[str, Sequence[str]]) -> str:
+    """The ``[integrations.custom_fields]`` table that selects ``fields``."""
+    return "\n".join(["[integrations.custom_fields]"] + [
+        f"{entity} = [{', '.join(json.dumps(name) for name in names)}]"
+        for entity, names in fields.items()])
 
 
 # -- live tickets ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -49,3 +50,27 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if wants_json(request):
             raise ApiError(500, "internal error; see the psad log") from None
         raise web.HTTPInternalServerError(text="internal error; see the psad log") from None
+
+
+class OncePer:
+    """Rate-limits a log line per key: the first event logs, later ones are counted.
+
+    ``due(key)`` returns None while the key's interval runs, else how many
+    events were held back since its last report (0 for a first event).
+    """
+
+    def __init__(self, interval: float, *, max_keys: int = 10_000) -> None:
+        self.interval = interval
+        self.max_keys = max_keys
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def due(self, key: str = "") -> int | None:
+        now = time.monotonic()
+        if len(self._last) >= self.max_keys and key not in self._last:
+            self._last = {k: v for k, v in self._last.items() if now - v[0] < self.interval}
+        last, held = self._last.get(key, (float("-inf"), 0))
+        if now - last < self.interval:
+            self._last[key] = (last, held + 1)
+            return None
+        self._last[key] = (now, 0)
+        return held

@@ -69,8 +69,18 @@ ENTITY_RESULT = _obj({
         "fetched", "created", "updated", "unchanged", "deleted", "rejected", "requests")},
     "note": NULLABLE_STR})
 
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+COUNTS = {k: {"type": "integer", "minimum": 0} for k in ("fetched", "written", "rejected")}
+ENTITY_PROGRESS = _obj({**COUNTS, "pages": {"type": "integer", "minimum": 0},
+                        "total": NULLABLE_INT, "percent": NULLABLE_NUMBER,
+                        "seconds_left": NULLABLE_NUMBER, "done": {"type": "boolean"}})
+PROGRESS = _obj({**COUNTS, "entities_done": {"type": "integer"},
+                 "entities_total": {"type": "integer"}, "percent": {"type": "number"},
+                 "entities": {"type": "object", "additionalProperties": ENTITY_PROGRESS}})
+"""Live counts of a running run (``progress`` in a run and in an integration's ``running``)."""
+
 RUN_ERROR = _obj({"entity": NULLABLE_STR, "psa_id": NULLABLE_STR, "message": {"type": "string"},
-                  "at": {"type": "string"}})
+                  "at": {"type": "string"}, "kind": {"enum": ["fetch", "note", "record"]}})
 
 TICKET = _obj({
     "id": {"type": "string"}, "summary": {"type": "string"}, "company_id": NULLABLE_STR,
@@ -157,7 +167,8 @@ def build_document() -> dict[str, Any]:
                 "RunDetail": {"allOf": [RUN, _obj({
                     "entities": {"type": "array", "items": ENTITY_RESULT},
                     "errors": {"type": "array", "items": RUN_ERROR},
-                    "position": NULLABLE_INT})]},
+                    "position": NULLABLE_INT, "progress": PROGRESS},
+                    ["entities", "errors", "position"])]},
                 "Integration": INTEGRATION,
                 "Ticket": TICKET,
                 **{f"Record_{e.value}": record_schema(e) for e in Entity},

@@ -92,6 +92,16 @@ def duration(start: Any, end: Any) -> str:
     return _span(seconds)
 
 
+VENDOR_NAMES = {"connectwise": "ConnectWise PSA", "autotask": "Autotask", "syncro": "Syncro",
+                "kaseya_bms": "Kaseya BMS", "halo": "HaloPSA"}
+"""What the dashboard calls each connector kind (the one place that says so)."""
+
+
+def vendor(kind: Any) -> str:
+    """A connector kind as people name the product (``connectwise`` → ConnectWise PSA)."""
+    return VENDOR_NAMES.get(str(kind), str(kind))
+
+
 def number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
@@ -134,7 +144,7 @@ def create_environment(directory: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(ago=ago, iso=iso, number=number, http_url=http_url,
-                       segment=segment)
+                       segment=segment, vendor=vendor)
     env.globals.update(duration=duration, query=query)
     return env
 

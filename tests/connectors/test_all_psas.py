@@ -556,3 +556,55 @@ async def test_demo_config_with_all_five_psas_syncs_each_at_start_up_and_serves_
             assert len(body["tickets"]) == 5, name
     finally:
         await demo.stop()
+
+
+# --- live progress ------------------------------------------------------------------------------
+
+
+NO_TOTAL = {("kaseya_bms", Entity.ASSET)}
+"""Lists whose PSA does not say how long they are (BMS ``searchselect`` has no totalRecords)."""
+
+
+@pytest.mark.parametrize("psa", kinds(), indirect=True)
+async def test_every_psa_tells_the_live_progress_how_many_records_a_list_holds(psa: Psa) -> None:
+    from psad.progress import RunProgress
+
+    progress = RunProgress()
+    run_id = await psa.store.create_run("acme", "manual", "test", full=True,
+                                        queued_at=psa.engine.clock())
+    report = await psa.engine.run(run_id, psa.connector, full=True, progress=progress)
+    assert report.outcome == "succeeded", report.error
+    assert list(progress.entities) and all(p.done for p in progress.entities.values())
+    for entity in (Entity.COMPANY, Entity.CONTACT, Entity.ASSET):
+        part = progress.entities[entity.value]
+        want = len(psa.ds.ids(entity.value))
+        assert (part.fetched, part.written, part.rejected) == (want, want, 0), entity
+        assert part.total == (None if (psa.kind, entity) in NO_TOTAL else want), entity
+        assert part.pages >= 1, entity
+    summary = progress.as_dict()
+    assert summary["percent"] == 100.0
+    assert summary["entities_done"] == summary["entities_total"] == len(Entity)
+
+
+# --- custom fields the PSA offers ------------------------------------------------------------
+
+
+NO_CUSTOM_FIELDS = {("kaseya_bms", "assets")}
+"""BMS hardware assets carry no custom fields."""
+
+
+@pytest.mark.parametrize("psa", kinds(), indirect=True)
+async def test_a_full_sync_records_every_custom_field_the_psa_offers_and_how_often(
+        psa: Psa) -> None:
+    await psa.sync(full=True)
+    found = await psa.store.custom_fields("acme")
+    for entity in ("assets", "contacts"):
+        records = psa.ds.records(entity)
+        names = {name for r in records for name in r.custom_fields}
+        want = {name: sum(r.custom_fields.get(name) not in (None, "") for r in records)
+                for name in names}
+        if (psa.kind, entity) in NO_CUSTOM_FIELDS:
+            assert entity not in found
+            continue
+        # every field, selected or not, with the records that carry a value in it
+        assert want.items() <= found[entity].items(), (entity, found.get(entity))

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from conftest import run_sync, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
-from psad.connectors.autotask import AutotaskConnector
+from psad.connectors.autotask import AutotaskConnector, zone_allowed
 from psad.engine import RunReport, SyncEngine
 from psad.errors import PsaAuthError, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
@@ -495,6 +495,32 @@ async def test_unknown_api_user_is_an_auth_error(harness: Harness) -> None:
         assert await resp.json() == {"errors": ["Zone information could not be determined"]}
 
 
+async def test_zone_answer_off_the_vendor_hosts_gets_no_credentials(harness: Harness) -> None:
+    connector = harness.connect(settings={"zone_hosts": ""})  # the default: vendor hosts only
+    harness.sim.app[REQUEST_LOG_KEY].clear()
+    with pytest.raises(PsaAuthError, match=r"not on https://webservices\*\.autotask\.net"):
+        await connector.list_tickets(TicketQuery())
+    calls = harness.sim.app[REQUEST_LOG_KEY].entries
+    assert [r.path for r in calls] == ["/ATServicesRest/V1.0/zoneInformation"]
+    assert "Secret" not in calls[0].headers
+
+
+def test_zone_answers_are_accepted_only_on_https_vendor_hosts_unless_overridden() -> None:
+    for url in ("https://webservices5.autotask.net/ATServicesRest/",
+                "https://webservices.autotask.net/ATServicesRest/",
+                "https://WEBSERVICES14.autotask.net:443/ATServicesRest/"):
+        assert zone_allowed(url, None), url
+    for url in ("http://webservices5.autotask.net/ATServicesRest/",
+                "https://webservices5.autotask.net.evil.example/ATServicesRest/",
+                "https://evil.example/webservices5.autotask.net/",
+                "https://xwebservices5.autotask.net/", "https://autotask.net/"):
+        assert not zone_allowed(url, None), url
+    assert zone_allowed("https://proxy.example/ATServicesRest/", "proxy.example")
+    assert not zone_allowed("http://proxy.example/ATServicesRest/", "proxy.example")
+    assert zone_allowed("http://127.0.0.1:8081/x/", "proxy.example, http://127.0.0.1")
+    assert not zone_allowed("https://webservices5.autotask.net/", "proxy.example")
+
+
 async def test_wrong_secret_is_refused_with_401_and_a_bad_integration_code_with_500(
         harness: Harness) -> None:
     for secrets, status in (({"secret": "wrong"}, 401), ({"integration_code": "WRONG"}, 500)):
@@ -686,3 +712,35 @@ async def test_fresh_picklists_asked_together_share_one_request(harness: Harness
     assert asked() == 1
     await harness.connector.picklists("Tickets", fresh=True)  # asked afresh once answered
     assert asked() == 2
+
+
+def test_check_config_shows_a_zone_hosts_override(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from psad.cli import main
+
+    for name in ("token", "secret", "code"):
+        (tmp_path / name).write_text(f"{name}-0123456789abcdef")
+    path = tmp_path / "psad.toml"
+    path.write_text("""database = "psad.db"
+[server]
+api_token = { file = "token" }
+[[integrations]]
+name = "at-proxy"
+kind = "autotask"
+base_url = "https://proxy.example/ATServicesRest/"
+username = "api@example.com"
+secret = { file = "secret" }
+integration_code = { file = "code" }
+zone_hosts = "proxy.example"
+[[integrations]]
+name = "at-plain"
+kind = "autotask"
+base_url = "https://webservices.autotask.net/ATServicesRest/"
+username = "api@example.com"
+secret = { file = "secret" }
+integration_code = { file = "code" }
+""")
+    assert main(["check-config", str(path)]) == 0
+    override = [line for line in capsys.readouterr().out.splitlines() if "zone_hosts" in line]
+    assert override == ["  at-proxy: zone_hosts = 'proxy.example' replaces the Autotask zone "
+                        "check (https://webservices*.autotask.net)"]

@@ -304,7 +304,7 @@ async def test_paging_uses_pageinate_and_stops_at_record_count(harness: Harness)
         ("true", "40", "1"), ("true", "40", "2")]  # no request past record_count
 
 
-async def test_simulator_repeats_the_last_page_past_the_end(harness: Harness) -> None:
+async def test_simulator_answers_an_empty_page_past_the_end(harness: Harness) -> None:
     connector = harness.connector
     headers = await connector.auth.headers()
     url = harness.sim.root + "/api/users"  # Halo paths are case-insensitive
@@ -315,7 +315,8 @@ async def test_simulator_repeats_the_last_page_past_the_end(harness: Harness) ->
     async with harness.session.get(url, params={**params, "page_no": "3"},
                                    headers=headers) as resp:
         third = await resp.json()
-    assert second["record_count"] == 60 and third["users"] == second["users"]
+    assert second["record_count"] == third["record_count"] == 60
+    assert len(second["users"]) == 20 and third["users"] == []
 
 
 async def test_lookups_are_bare_arrays_and_priorities_collapse_across_slas(

@@ -376,6 +376,7 @@ class _HaloQuery(halo_sim.Query):
 
 def _halo() -> list[Case]:
     renderer, q = halo_sim.Renderer(DS), _HaloQuery()
+    open_statuses = {str(s.id) for s in renderer.canonical_statuses().values() if not s.closed}
     clients = [renderer.client(c, q) for c in DS.records("companies")]
     main_sites = {wire.psa_id(c): site for c in clients
                   if (site := wire.opt_id(c, "main_site_id")) is not None}
@@ -398,7 +399,7 @@ def _halo() -> list[Case]:
              parse=halo._priority, id_key="priorityid", one_to_one=False),
         _simple("halo", Entity.TICKET_STATUS,
                 [renderer.status(s) for s in renderer.canonical_statuses().values()], t,
-                halo._status),
+                lambda d: halo._status(d, open_statuses)),
     ]
 
 

@@ -153,8 +153,9 @@ async def test_cli_sync_wait_status_and_runs_against_a_running_daemon(
         assert code == 0 and "demo-connectwise" in out and "connectwise" in out
         code, out, _ = await cli(config, "runs", "demo-connectwise")
         assert code == 0 and "force" in out and "succeeded" in out
-        code, _, err = await cli(config, "sync", "missing")
-        assert code == 1 and "no integration named 'missing'" in err
+        code, _, err = await cli(config, "sync", "missing")  # a usage error, names listed
+        assert code == 2 and "no integration named 'missing' (configured: demo-connectwise)" \
+            in err
     finally:
         await daemon.stop()
     code, _, err = await cli(config, "status")

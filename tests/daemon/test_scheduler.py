@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from psad.config import IntegrationConfig
+from psad.model import Entity
 from psad.queue import SyncQueue
 from psad.scheduler import NightlyScheduler, OffsetCronTrigger, jitter_offset
 from psad.store import Store
@@ -71,6 +75,24 @@ async def test_a_missed_night_is_run_once_at_start(store: Store) -> None:
     runs = await store.list_runs(integration="acme")
     assert [r.trigger for r in runs] == ["startup", "nightly"]
     assert runs[0].scheduled_for and runs[0].scheduled_for.startswith("2026-11-25T04:00:00")
+
+
+async def test_first_start_says_first_sync_rather_than_missed(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="psad.scheduler")
+    scheduler = NightlyScheduler(SyncQueue(store, idle, workers=1), jitter_seconds=0)
+    scheduler.apply([integration("fresh"), integration("synced")])
+    run_id = await store.create_run("synced", "nightly", "schedule", full=False,
+                                    queued_at=datetime(2026, 11, 20, 4, 0, 1, tzinfo=UTC))
+    synced_at = datetime(2026, 11, 20, 4, 1, tzinfo=UTC)
+    await store.entity_succeeded("synced", Entity.COMPANY, run_id, cursor=synced_at,
+                                 at=synced_at, swept=True)
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    assert sorted(await scheduler.catch_up(store, now)) == ["fresh", "synced"]
+    lines = {r.getMessage().split()[0]: r.getMessage() for r in caplog.records
+             if r.name == "psad.scheduler" and "nightly schedule" not in r.getMessage()}
+    assert lines["integration=fresh"].endswith("has never synced; running its first sync now")
+    assert "missed its nightly sync" in lines["integration=synced"]
 
 
 async def test_reload_replaces_changed_schedules_and_drops_removed_ones(store: Store) -> None:

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from conftest import ROOT, TOKEN, require_tool, write_config
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.daemon import Daemon
 from psad.logs import RedactingFormatter, redact
 from psad.simulators.serve import RunningSimulator
@@ -162,7 +162,7 @@ def test_unit_file_verifies_and_is_hardened(tmp_path: Path) -> None:
     text = UNIT.read_text()
     for needed in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes",
                    "StateDirectory=psad", "ConfigurationDirectory=psad", "LoadCredential=",
-                   "ExecReload="):
+                   "ExecReload=", "LimitNOFILE="):
         assert needed in text
 
 

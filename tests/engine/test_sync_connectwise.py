@@ -310,3 +310,26 @@ async def test_ticket_setup_data_and_sites_need_one_call_per_parent(harness: Har
     assert sum("/sites" in p for p in paths) == harness.ds.count("companies")
     assert sum(p.endswith("/statuses") and "/service/boards/" in p for p in paths) == \
         harness.ds.count("boards")
+
+
+async def test_a_wrong_key_is_one_error_line_and_one_grouped_reason(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="psad.engine")
+    secrets = {**CONNECTWISE.secrets, "private_key": "not-the-private-key"}
+    connector = ConnectWiseConnector(integration_for(harness.sim), harness.connector.client,
+                                     secrets)
+    report = await run_sync(harness.store, harness.engine, connector)
+    assert report.outcome == "failed"
+    run = await harness.store.get_run(report.run_id)
+    assert run is not None
+    failed = [e["entity"] for e in run["errors"]]
+    assert len(failed) >= 2  # the entities already under way when the first 401 came
+    assert report.error is not None
+    entities, reason = report.error.split("): ", 1)
+    assert reason == "HTTP 401: Incorrect company, public key or private key"
+    assert entities.startswith(f"{len(failed)} entities (")
+    assert sorted(entities.split(" (", 1)[1].split(", ")) == sorted(failed)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "fetch failed, run stops" in errors[0].getMessage()

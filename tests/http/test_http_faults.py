@@ -130,6 +130,19 @@ async def test_circuit_opens_after_repeated_failures_logs_once_and_recovers(
     assert "circuit closed" in caplog.text
 
 
+async def test_open_circuit_names_the_pause_and_the_upstream_error_that_opened_it(
+        client: PsaClient, cw_sim: Any) -> None:
+    cw_sim.faults.status(PATH, 503, count=None)
+    for _ in range(3):
+        with pytest.raises(PsaUnavailable):
+            await get(client, cw_sim)
+    with pytest.raises(PsaCircuitOpen) as caught:
+        await get(client, cw_sim)
+    message = str(caught.value)
+    assert "paused for" in message
+    assert f"{PATH}: HTTP 503 after" in message
+
+
 def test_retry_after_parsing_and_url_redaction() -> None:
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("-1") == 0.0
@@ -137,3 +150,17 @@ def test_retry_after_parsing_and_url_redaction() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
     assert redact_url("https://x/api?api_key=s3cret&page=2") == "https://x/api?api_key=***&page=2"
+
+
+async def test_a_retried_request_is_logged_once_at_info_with_how_it_ended(
+        client: PsaClient, cw_sim: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="psad.http")
+    cw_sim.faults.status(PATH, 503, count=2)
+    await get(client, cw_sim)
+    cw_sim.faults.status(PATH, 502, count=None)
+    with pytest.raises(PsaUnavailable):
+        await get(client, cw_sim)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(lines) == 2, lines
+    assert lines[0].endswith("2 retries (503, 503), then HTTP 200")
+    assert "3 retries (502, 502, 502), then failed: " in lines[1]

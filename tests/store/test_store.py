@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from conftest import sql_rows
@@ -124,3 +124,44 @@ async def test_schema_version_is_recorded_and_old_databases_are_backed_up(tmp_pa
         conn.execute("CREATE TABLE keep (x)")
         conn.execute("PRAGMA user_version = 0")
     assert backup_before_migrate(old) is None  # empty/new database
+
+
+async def delete_companies(store: Store, keep: range, *, now: datetime,
+                           guard_days: int = 7) -> tuple[int, bool]:
+    """One full run that sees only ``keep`` upstream; the sweep's (deleted, refused)."""
+    run = await store.create_run("acme", "manual", "t", full=True, queued_at=now)
+    companies = [Company(psa_id=str(i), name=f"C{i}", website=None, status="Active")
+                 for i in keep]
+    await store.apply_page("acme", Entity.COMPANY, companies, now=now, run_id=run)
+    result = await store.sweep("acme", Entity.COMPANY, run, now=now, written_since=now,
+                               max_share=0.5, guard_since=now - timedelta(days=guard_days))
+    return result.deleted, result.refused
+
+
+async def test_mass_delete_guard_counts_deletions_spread_over_runs_in_its_window(
+        store: Store) -> None:
+    assert await delete_companies(store, range(50), now=NOW) == (0, False)
+    assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
+    assert await delete_companies(store, range(13), now=LATER) == (0, True)  # 37 of 50
+    live = await store.records("acme", Entity.COMPANY, include_deleted=False)
+    assert len(live) == 26
+
+
+async def test_mass_delete_guard_forgets_high_water_older_than_its_window(store: Store) -> None:
+    assert await delete_companies(store, range(50), now=NOW) == (0, False)
+    assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
+    week_later = NOW + timedelta(days=8)
+    assert await delete_companies(store, range(13), now=week_later) == (13, False)
+
+
+async def test_discovered_custom_fields_are_replaced_by_the_next_complete_fetch(
+        store: Store, tmp_path: Path) -> None:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 4, "Old": 1}, at=at)
+    await store.save_custom_fields("acme", Entity.CONTACT, {"VIP": 2}, at=at)
+    await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 5}, at=at)
+    assert await store.custom_fields("acme") == {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}
+    assert await store.custom_fields("other") == {}
+    assert Store.read_custom_fields(store.path) == {
+        "acme": {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}}
+    assert Store.read_custom_fields(tmp_path / "missing.db") == {}

@@ -146,3 +146,20 @@ async def wait_running(client: Any, run_id: int, auth: dict) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("run did not start")
+
+
+async def test_a_failed_fetch_is_told_apart_from_record_errors(daemon_client: Any,
+                                                               auth: dict) -> None:
+    boards = "/v4_6_release/apis/3.0/service/boards"
+    daemon_client.sim.faults.status(boards, 404, count=None)
+    answer = await (await daemon_client.post("/api/integrations/demo-connectwise/sync",
+                                             headers=auth)).json()
+    run = await wait_for_run(daemon_client, answer["run_id"], auth)
+    daemon_client.sim.faults.clear()
+    assert run["outcome"] == "failed"
+    kinds = {(e["entity"], e["kind"]) for e in run["errors"]}
+    assert ("boards", "fetch") in kinds and all(k != "record" for _, k in kinds)
+    page = await (await daemon_client.get(f"/runs/{answer['run_id']}", headers=auth)).text()
+    failures = page[page.index("Fetch failures"):page.index("Record errors")]
+    assert "<strong>Boards</strong>" in failures and "HTTP 404" in failures
+    assert "No record errors." in page

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
 from conftest import TOKEN, write_config
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.simulators import REQUEST_LOG_KEY
@@ -249,7 +249,7 @@ async def test_overview_shows_kind_state_last_success_next_nightly_and_counts(
     await login(client)
     page = await html(client, "/")
     assert f'<span class="integration-name">{NAME}</span>' in page
-    assert '<span class="kind">connectwise</span>' in page
+    assert '<td class="nowrap" data-label="PSA">ConnectWise PSA</td>' in page
     assert "idle" in page and 'badge-partial">partial' in page  # one asset was rejected
     assert "<code>0 4 * * *</code> UTC" in page and '<time datetime="' in page
     counts = await client.runtime.store.count_records(NAME)  # type: ignore[attr-defined]
@@ -258,7 +258,27 @@ async def test_overview_shows_kind_state_last_success_next_nightly_and_counts(
     assert outside > 0 and counts["assets"].out_of_scope > 0
     assert (f'<th scope="row">Companies</th><td class="num">{10 - outside}</td>'
             f'<td class="num">0</td><td class="num">{outside}</td>') in page
-    assert f'<form method="post" action="/integrations/{NAME}/sync">' in page
+    assert f'action="/integrations/{NAME}/sync" data-sync-form' in page
+    assert '<button type="submit" name="full" value="0"' in page and ">Force Sync</button>" in page
+    assert '<button type="submit" name="full" value="1"' in page and ">Full Sync</button>" in page
+
+
+async def test_the_page_script_gets_a_sync_answer_as_json_and_full_sync_is_full(
+        client: TestClient) -> None:
+    await login(client)
+    token = csrf_of(await html(client, "/"))
+    resp = await client.post(f"/integrations/{NAME}/sync",
+                             data={"csrf_token": token, "full": "1"},
+                             headers={"Accept": "application/json", "X-CSRF-Token": token},
+                             allow_redirects=False)
+    assert resp.status == 200
+    answer = await resp.json()
+    assert answer["full"] is True and answer["deduplicated"] is False
+    run = await client.runtime.store.get_run(answer["run_id"])  # type: ignore[attr-defined]
+    assert run is not None and run["full_sync"] and run["requested_by"] == "dashboard"
+    await settle(client)
+    page = await html(client, "/" + f"?synced={NAME}&run={answer['run_id']}&full=1")
+    assert f'data-follow-run="{answer["run_id"]}" data-label="Full Sync for {NAME}"' in page
 
 
 async def test_sync_log_lists_runs_newest_first_with_filters_and_paging(
@@ -463,7 +483,7 @@ async def test_ticket_page_shows_the_ticket_and_links_back_to_the_psa(
     ticket = sim.dataset.records("tickets")[3]
     page = await html(client, f"/integrations/{NAME}/tickets/{ticket.id}")
     assert f"#{ticket.id} {ticket.summary}" in page
-    assert f"recid={ticket.id}" in page and ">Open in connectwise</a>" in page
+    assert f"recid={ticket.id}" in page and ">Open in ConnectWise PSA</a>" in page
     assert f'href="/integrations/{NAME}/tickets">Tickets</a>' in page
     missing = await html(client, f"/integrations/{NAME}/tickets/999999", status=404)
     assert "no such ticket" in missing

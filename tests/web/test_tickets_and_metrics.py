@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import require_tool, wait_for_run, write_config
+from conftest import ROOT, require_tool, wait_for_run, write_config
 from psad.simulators import REQUEST_LOG_KEY
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import start_simulator
+from psad.version import psad_version
 
 TICKETS = "/api/integrations/demo-connectwise/tickets"
 SIM_TICKETS = "/v4_6_release/apis/3.0/service/tickets"
@@ -80,7 +84,7 @@ async def test_identical_concurrent_ticket_requests_share_one_upstream_call(
 async def daemon_for(tmp_path: Path, aiohttp_client: Any, sim: Any, max_concurrency: int) -> Any:
     from prometheus_client import CollectorRegistry
 
-    from psad.config import load_config
+    from psad.config_file import load_config
     from psad.metrics import Metrics
     from psad.runtime import Runtime
     from psad.web.app import create_app
@@ -201,3 +205,34 @@ async def test_metrics_move_as_runs_happen_and_pass_promtool(daemon_client: Any,
     result = await asyncio.to_thread(subprocess.run, [promtool, "check", "metrics"],
                                      input=text, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_metrics_tell_the_build_and_carry_no_created_series(daemon_client: Any,
+                                                                  auth: dict) -> None:
+    await settle(daemon_client)
+    text = await (await daemon_client.get("/metrics", headers=auth)).text()
+    build = [s for f in text_string_to_metric_families(text) for s in f.samples
+             if s.name == "psad_build_info"]
+    assert [(s.labels["version"], s.labels["python"], s.value) for s in build] == [
+        (psad_version(), platform.python_version(), 1.0)]
+    assert "psad_sync_runs_total{" in text and "_created" not in text
+
+
+GRAFANA = ROOT / "etc" / "grafana" / "psad-dashboard.json"
+SUFFIXES = {"counter": ("", "_total"), "histogram": ("_bucket", "_sum", "_count")}
+"""Sample names of a family by its type (a TYPE line may name a counter with its _total)."""
+
+
+async def test_every_metric_the_grafana_dashboard_queries_exists(daemon_client: Any,
+                                                                 auth: dict) -> None:
+    dashboard = json.loads(GRAFANA.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queried = {name for e in exprs for name in re.findall(r"\bpsad_[a-z0-9_]+", e)}
+    text = await (await daemon_client.get("/metrics", headers=auth)).text()
+    families = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.M))
+    exported = {family + suffix for family, kind in families.items()
+                for suffix in SUFFIXES.get(kind, ("",))}  # gauges: the family's own name
+    assert len(exprs) == len(dashboard["panels"]) >= 10
+    assert queried and queried <= exported, sorted(queried - exported)
+    assert {"psad_sync_progress_ratio", "psad_sync_progress_records",
+            "psad_build_info"} <= queried
