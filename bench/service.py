@@ -1,4 +1,5 @@
-"""Service benchmarks: store throughput, Force Sync latency, ticket proxy overhead."""
+"""Service benchmarks: store throughput, Force Sync latency, ticket proxy overhead,
+health and dashboard answers under load during a sync."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -89,6 +91,23 @@ async def store_throughput(rows: int = 100_000, page: int = 1000) -> dict[str, f
         conn.close()
         await store.close()
     return {"psad_rows_per_s": rows / psad_seconds, "raw_rows_per_s": rows / raw_seconds}
+
+
+async def _start_daemon(config: Path, port: int) -> subprocess.Popen[bytes]:
+    """``psad run`` with ``config`` on ``port``, in its own process as deployed; once ready."""
+    config.write_text(config.read_text().replace('"127.0.0.1:0"', f'"127.0.0.1:{port}"'))
+    daemon = subprocess.Popen([sys.executable, "-m", "psad.cli", "--log-level", "WARNING", "run",
+                               "--config", str(config)], cwd=ROOT)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                    if resp.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    return daemon
 
 
 def _config_text(directory: Path, sim: Simulator, integrations: int, workers: int,
@@ -202,19 +221,8 @@ async def ticket_proxy_overhead(latency: float, count: int = 10_000,
                                   latency)
     directory = workdir()
     config = _config_text(directory, sim, 1, 1, max_concurrency=concurrency)
-    config.write_text(config.read_text().replace('"127.0.0.1:0"', '"127.0.0.1:18765"'))
-    daemon = subprocess.Popen([sys.executable, "-m", "psad.cli", "--log-level", "WARNING", "run",
-                               "--config", str(config)], cwd=ROOT)
+    daemon = await _start_daemon(config, 18765)
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get("http://127.0.0.1:18765/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
         ids = list(range(1, 1001))
         spec = SIMULATORS["connectwise"]
         basic = base64.b64encode(
@@ -239,7 +247,6 @@ async def ticket_proxy_overhead(latency: float, count: int = 10_000,
         "psad_p99_ms": percentile(proxied, 0.99) * 1000,
         "direct_rps": count / direct_total, "psad_rps": count / proxied_total,
     }
-
 
 
 async def pages_during_sync(sizes: Sizes, latency: float) -> dict[str, float]:
@@ -269,3 +276,66 @@ async def pages_during_sync(sizes: Sizes, latency: float) -> dict[str, float]:
         await client.close()
         sim.stop()
     return {"worst_s": max(rounds), "p99_s": percentile(rounds, 0.99), "rounds": len(rounds)}
+
+
+def _probe(url: str, stop: threading.Event) -> list[float]:
+    """Seconds per GET of ``url``, one after another until ``stop``, from a thread with its
+    own event loop: the load's clients must not delay the probe's own timing."""
+    async def probe() -> list[float]:
+        latencies: list[float] = []
+        async with aiohttp.ClientSession() as session:
+            while not stop.is_set():
+                begun = time.perf_counter()
+                async with session.get(url) as resp:
+                    await resp.read()
+                    assert resp.status == 200, resp.status
+                latencies.append(time.perf_counter() - begun)
+                await asyncio.sleep(0.02)
+        return latencies
+
+    return asyncio.run(probe())
+
+
+async def health_under_load(sizes: Sizes, latency: float, clients: int = 200,
+                            port: int = 18766) -> dict[str, float]:
+    """``/healthz`` and ``/api/integrations`` latency while ``clients`` dashboard clients
+    ask for ``/api/integrations`` back to back, during a full sync of ``sizes``."""
+    sim = await asyncio.to_thread(start_simulator, "connectwise", sizes, latency)
+    daemon = await _start_daemon(_config_text(workdir(), sim, 1, 1), port)
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    listing: list[float] = []
+    stop = threading.Event()
+    try:
+        limit = aiohttp.TCPConnector(limit=clients + 1)
+        async with aiohttp.ClientSession(connector=limit) as session:
+            async def dashboard_client() -> None:
+                while not stop.is_set():
+                    begun = time.perf_counter()
+                    async with session.get(base + "/api/integrations", headers=headers) as resp:
+                        await resp.read()
+                        assert resp.status == 200, resp.status
+                    listing.append(time.perf_counter() - begun)
+
+            async with session.post(base + "/api/integrations/i000/sync?full=true",
+                                    headers=headers) as resp:
+                run_id = (await resp.json())["run_id"]
+            load = [asyncio.create_task(dashboard_client()) for _ in range(clients)]
+            prober = asyncio.create_task(asyncio.to_thread(_probe, base + "/healthz", stop))
+            while True:
+                async with session.get(f"{base}/api/runs/{run_id}", headers=headers) as resp:
+                    outcome = (await resp.json())["outcome"]
+                if outcome not in ("queued", "running"):
+                    break
+                await asyncio.sleep(0.5)
+            stop.set()
+            await asyncio.gather(*load)
+            health = await prober
+    finally:
+        stop.set()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        sim.stop()
+    return {"healthz_p99_ms": percentile(health, 0.99) * 1000,
+            "integrations_p99_ms": percentile(listing, 0.99) * 1000,
+            "healthz_samples": len(health), "integrations_samples": len(listing)}

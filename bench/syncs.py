@@ -53,12 +53,13 @@ class Simulator:
         self.proc.wait(30)
 
 
-def start_simulator(kind: str, sizes: Sizes, latency: float, seed: int = 1) -> Simulator:
+def start_simulator(kind: str, sizes: Sizes, latency: float, seed: int = 1, *,
+                    vendor_limits: bool = False) -> Simulator:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.simserver", kind, "--seed", str(seed),
          "--companies", str(sizes.companies), "--assets", str(sizes.assets),
          "--contacts", str(sizes.contacts), "--tickets", str(sizes.tickets),
-         "--latency", str(latency)],
+         "--latency", str(latency)] + (["--vendor-limits"] if vendor_limits else []),
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     root = proc.stdout.readline().strip()

@@ -65,7 +65,10 @@ SYNC_SETTINGS = (
             maximum=20),
     Setting("entity_concurrency", "entities of one integration fetched at once", type=int,
             default=4, minimum=1, maximum=8),
+    Setting("full_sweep_triggers", "runs that list every id for the deletion sweep even when "
+            "counts prove nothing was deleted", type=list, default=("nightly",)),
 )
+RUN_TRIGGERS = ("nightly", "startup", "manual", "force")
 INTEGRATION_SETTINGS = (
     Setting("name", "lower-case letters, digits, '-' and '_' (max 63)"),
     Setting("kind", "the PSA: one of the connector kinds"),
@@ -225,6 +228,9 @@ class SyncConfig:
     request_timeout_seconds: float = default_of(SYNC_SETTINGS, "request_timeout_seconds")
     max_retries: int = default_of(SYNC_SETTINGS, "max_retries")
     entity_concurrency: int = default_of(SYNC_SETTINGS, "entity_concurrency")
+    full_sweep_triggers: tuple[str, ...] = default_of(SYNC_SETTINGS, "full_sweep_triggers")
+    """Runs that list every id for the deletion sweep even when counts prove nothing
+    was deleted (``nightly``, ``startup``, ``manual``, ``force``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +458,9 @@ def parse_config(doc: Mapping[str, Any], *, base_dir: Path, kinds: Kinds,
         database = base_dir / database
     server = _server(r, doc)
     sync = SyncConfig(**r.values(r.table(doc, "sync", "sync"), SYNC_SETTINGS, "sync"))
+    if unknown_triggers := set(sync.full_sweep_triggers) - set(RUN_TRIGGERS):
+        r.fail("sync.full_sweep_triggers", f"unknown run triggers {sorted(unknown_triggers)}; "
+               f"choose from {', '.join(RUN_TRIGGERS)}")
 
     raw_integrations = doc.get("integrations", [])
     integrations: list[IntegrationConfig] = []

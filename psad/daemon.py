@@ -43,6 +43,10 @@ MAX_LOOP_LAG = 5.0
 class StartupFailed(Exception):
     """The daemon cannot start here: its port or its database is unusable (the message says which)."""
 
+    def __init__(self, message: str, *, port_in_use: bool = False) -> None:
+        super().__init__(message)
+        self.port_in_use = port_in_use
+
 
 class Daemon:
     def __init__(self, config: Config, *, config_path: Path | None = None,
@@ -84,7 +88,8 @@ class Daemon:
             except OSError as err:
                 raise StartupFailed(
                     f"cannot listen on {config.server.listen_host}:{config.server.listen_port}"
-                    f" (server.listen): {err.strerror or err}") from None
+                    f" (server.listen): {err.strerror or err}",
+                    port_in_use=err.errno == errno.EADDRINUSE) from None
             listening = True
             host, port = runner.addresses[0][:2]
             self.url = f"http://{host}:{port}"
@@ -216,8 +221,8 @@ async def _demo(args: argparse.Namespace, directory: Path) -> int:
         await demo.stop()
         try:
             task.result()
-        except OSError as err:
-            if err.errno != errno.EADDRINUSE:
+        except StartupFailed as err:
+            if not err.port_in_use:
                 raise
             print(f"psad: port {args.port} is already in use; pick another with --port "
                   "(make demo PORT=...)", file=sys.stderr)

@@ -8,6 +8,9 @@ Rules it keeps:
   ends ``partial``;
 - the deletion sweep runs only after a complete fetch and refuses to delete
   more than ``max_delete_share`` of an entity's live rows;
+- an incremental fetch lists every id for the sweep only when the PSA's count
+  differs from the stored live count, or on runs whose trigger is in
+  ``sync.full_sweep_triggers`` (the nightly run by default);
 - an entity's cursor moves only after a clean fetch of it, so a failed run
   never skips data;
 - a stop request ends the run after its current page, marked ``interrupted``.
@@ -16,12 +19,13 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.base import Connector, Page
@@ -111,7 +115,8 @@ def joined(pages: Sequence[Page]) -> Page:
     if len(pages) == 1:
         return pages[0]
     return Page([r for p in pages for r in p.records], [r for p in pages for r in p.rejected],
-                listing_changed=any(p.listing_changed for p in pages))
+                listing_changed=any(p.listing_changed for p in pages),
+                present=[i for p in pages for i in p.present])
 
 
 class SyncEngine:
@@ -136,6 +141,7 @@ class SyncEngine:
         integration = connector.integration
         report = RunReport(run_id, integration.name)
         started = time.monotonic()
+        connector.stored = functools.partial(self._stored, integration.name)
         await self.store.update_run(run_id, outcome="running", started_at=self.clock())
         log.info("integration=%s run=%d sync started (%s)", integration.name, run_id,
                  "full" if full else "incremental where possible")
@@ -260,7 +266,9 @@ class SyncEngine:
                     listing_changed = listing_changed or page.listing_changed
                     if stop is not None and stop.is_set():
                         raise SyncInterrupted()
-            if since is not None:
+            proven = (since is not None and not await self._full_sweep_due(run_id)
+                      and await self._nothing_deleted(connector, entity))
+            if since is not None and not proven:
                 async for id_lists in prefetch(connector.list_ids(entity)):
                     await self.store.remember_seen(run_id, entity,
                                                    [i for ids in id_lists for i in ids])
@@ -269,7 +277,7 @@ class SyncEngine:
             if listing_changed and since is None:
                 result.note = ("deletion sweep skipped: the list kept changing while it was "
                                "read, so a record may have been missed; the next run sweeps")
-            else:
+            elif not proven:
                 sweep = await self.store.sweep(integration.name, entity, run_id,
                                                now=self.clock(), written_since=fetch_started,
                                                max_share=self.sync.max_delete_share,
@@ -307,7 +315,7 @@ class SyncEngine:
         if result.complete and not result.rejected and not result.note:
             await self.store.entity_succeeded(integration.name, entity, run_id,
                                               cursor=fetch_started, at=self.clock(),
-                                              swept=True)
+                                              swept=not proven)
             if self.metrics:
                 self.metrics.last_success.labels(integration.name, entity.value).set(
                     self.clock().timestamp())
@@ -316,6 +324,32 @@ class SyncEngine:
                  entity.value, result.mode, result.fetched, result.created, result.updated,
                  result.unchanged, result.deleted, result.rejected, result.requests)
         return result
+
+    async def _stored(self, integration: str, entity: Entity) -> dict[str, dict[str, Any]]:
+        return {r["psa_id"]: r for r in await self.store.records(integration, entity,
+                                                                 include_deleted=False)}
+
+    async def _full_sweep_due(self, run_id: int) -> bool:
+        """Whether this run lists every id of its incremental entities regardless of
+        counts: runs with a trigger in ``sync.full_sweep_triggers`` (the nightly run by
+        default) do, so correctness never rests on the count shortcut alone."""
+        detail = await self.store.get_run(run_id)
+        return detail is None or detail.run.trigger in self.sync.full_sweep_triggers
+
+    async def _nothing_deleted(self, connector: Connector, entity: Entity) -> bool:
+        """True when the PSA's count of ``entity`` equals the stored live count after
+        this run's changes were applied: every stored record is still upstream unless
+        a deletion and an addition psad has not seen cancel out (the scheduled full
+        sweep catches those). A count psad cannot get proves nothing."""
+        upstream = await connector.count(entity)
+        if upstream is None:
+            return False
+        stored = await self.store.live_count(connector.integration.name, entity)
+        log.info("integration=%s entity=%s upstream count %d, stored %d: %s",
+                 connector.integration.name, entity.value, upstream, stored,
+                 "nothing was deleted, ids not listed" if upstream == stored
+                 else "listing ids for the deletion sweep")
+        return upstream == stored
 
     async def _apply(self, run_id: int, integration: IntegrationConfig, entity: Entity,
                      page: Page, result: EntityResult,
@@ -329,6 +363,11 @@ class SyncEngine:
             integration.name, entity, page.records, now=self.clock(),
             run_id=run_id if track_seen else None, out_of_scope=out_of_scope)
         result.add(counts)
+        if page.present:
+            result.fetched += len(page.present)
+            result.unchanged += len(page.present)
+            if track_seen:
+                await self.store.remember_seen(run_id, entity, page.present)
         if page.rejected:
             result.fetched += len(page.rejected)
             result.rejected += len(page.rejected)

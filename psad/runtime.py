@@ -66,6 +66,7 @@ class Runtime:
         self._connectors: dict[str, Connector] = {}
         self._connector_lock = asyncio.Lock()
         self.ticket_coalescer = Coalescer()
+        self._summaries = Coalescer()
         self.ready = False
 
     async def open(self) -> None:
@@ -204,6 +205,15 @@ class Runtime:
             waiting=waiting,
             waiting_position=self.queue.position(waiting.run_id) if waiting else None,
             running=state["running"])
+
+    async def integration_summaries(self) -> list[dict[str, Any]]:
+        """Every integration's summary. Callers asking while one reading of the store is
+        under way share it, so a crowd of dashboards costs the store one reading at a time
+        and never queues health checks or each other behind hundreds of them."""
+        async def read() -> list[dict[str, Any]]:
+            return [await self.integration_summary(i) for i in self.config.integrations]
+
+        return await self._summaries.run("all", read)
 
     async def integration_summary(self, integration: IntegrationConfig) -> dict[str, Any]:
         view = self.integration_view(integration)

@@ -143,6 +143,10 @@ ZONE_RECHECK_GAP: Final = 5.0
 """Seconds in which further 401s reuse the last zone re-check."""
 ACTIVE: Final = "Active"
 INACTIVE: Final = "Inactive"
+_KNOWN_ZONES: Final[dict[tuple[str, str], Zone]] = {}
+"""(discovery root, API user) → the zone last found, shared by connectors of this process:
+a connector rebuilt for the next run (a config reload, ``sync-once`` in a loop) starts
+without the serial zone lookup. A moved zone answers 401, which re-checks it."""
 COMPLETE_STATUS: Final = "5"
 MATCH_ALL: Final = {"op": "gte", "field": "id", "value": 0}
 ID_RANGES: Final = 3
@@ -499,11 +503,16 @@ class AutotaskConnector(Connector):
 
     # -- zone ----------------------------------------------------------------------------------
 
+    @property
+    def _zone_key(self) -> tuple[str, str]:
+        return _slash(self.integration.base_url), self.username
+
     async def current_zone(self) -> Zone:
         if self.zone is None:
             async with self._zone_lock:
                 if self.zone is None:
-                    self.zone = await self._lookup_zone()
+                    self.zone = _KNOWN_ZONES.get(self._zone_key) or await self._lookup_zone()
+                    _KNOWN_ZONES[self._zone_key] = self.zone
         return self.zone
 
     async def _lookup_zone(self) -> Zone:
@@ -537,7 +546,7 @@ class AutotaskConnector(Connector):
             self._zone_checked_at = time.monotonic()
             if fresh != self.zone:
                 log.info("integration=%s Autotask zone moved to %s", self.name, fresh.api)
-                self.zone = fresh
+                self.zone = _KNOWN_ZONES[self._zone_key] = fresh
 
     # -- transport ---------------------------------------------------------------------------------
 
@@ -849,6 +858,12 @@ class AutotaskConnector(Connector):
             known.update(await self._names_for(
                 "Products", ids, ("manufacturerName",),
                 lambda p: wire.opt_text(p, "manufacturerName")))
+
+    async def count(self, entity: Entity) -> int | None:
+        """One ``query/count`` over everything ``list_ids`` would list."""
+        if entity not in self.incremental or entity not in _ENTITIES:
+            return None
+        return await self._count(_ENTITIES[entity], [MATCH_ALL])
 
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         if entity in _ENTITIES:

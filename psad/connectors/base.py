@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,6 +23,11 @@ from psad.settings import Setting as Setting  # connectors declare their setting
 if TYPE_CHECKING:
     from psad.config import IntegrationConfig
     from psad.http import PsaClient
+
+
+StoredRecords = Callable[[Entity], Awaitable[Mapping[str, Mapping[str, Any]]]]
+"""The stored live records of an entity by PSA id, for a connector that decides what to
+re-read by what psad already holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,9 @@ class Page:
     records: Sequence[Record]
     rejected: Sequence[Rejected] = ()
     listing_changed: bool = False
+    present: Sequence[str] = ()
+    """Ids listed upstream whose stored record stands: the connector chose not to
+    re-read them this run (they are kept, not swept)."""
 
 
 def translate_page(entity: Entity, items: Sequence[Any],
@@ -93,6 +101,8 @@ class Connector(abc.ABC):
     settings: ClassVar[tuple[Setting, ...]]
     incremental: ClassVar[frozenset[Entity]]
     """Entities whose fetch honours ``since`` (the rest are always full)."""
+    stored: StoredRecords | None = None
+    """Set by the engine for the run; None outside a run."""
 
     def __init__(
         self, integration: IntegrationConfig, client: PsaClient, secrets: dict[str, str]
@@ -112,6 +122,13 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         """Every upstream id of ``entity``, page by page, for the deletion sweep."""
+
+    async def count(self, entity: Entity) -> int | None:
+        """How many records of ``entity`` the PSA holds now, where it can say so
+        cheaply (one call or a few); None where it cannot. An incremental run
+        whose stored live count equals this after applying the changes has
+        proof that nothing was deleted, and skips listing every id."""
+        return None
 
     @abc.abstractmethod
     async def list_tickets(self, query: TicketQuery) -> TicketPage:

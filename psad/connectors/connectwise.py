@@ -8,9 +8,13 @@ Wire facts this module relies on (see ``shared/psa-apis.md`` §1):
   record changing mid-sync can neither be skipped nor repeated, and stops on
   a short page (a ``Link`` header is not needed).
 - Changed-since: ``conditions=lastUpdated>[2025-01-31T02:00:00Z]`` (UTC).
-- Sites have no list-all endpoint: one call per company, bounded concurrency.
-  They have no cheaper change filter either, so sites are always fetched in
-  full (which doubles as their deletion sweep).
+- Sites have no list-all endpoint, so they are read per company through
+  ``POST /system/bundles`` (``BUNDLE_SIZE`` companies' reads in one call, each
+  carrying the changed-since condition in an incremental run), and counted
+  through ``POST /system/bundles/count`` to prove nothing was deleted. Where
+  bundles are refused, or one read in a bundle fails, those reads are made one
+  call per company instead (logged once).
+- ``GET …/count`` → ``{"count": N}`` answers the upstream total of an entity.
 - Custom fields: ``customFields[{id, caption, value}]``, selected by caption.
 - Ticket set-up data: ``/service/boards``, ``/service/boards/{id}/statuses``,
   ``/service/priorities``.
@@ -32,7 +36,7 @@ from psad.connectors.base import (Connector, Page, Setting, translate_page, tran
                                  translated)
 from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
-from psad.errors import PsaBadResponse, PsaError, PsaInvalidId
+from psad.errors import PsaAuthError, PsaBadResponse, PsaError, PsaInvalidId, PsaNotFound
 from psad.http import RequestPriority, with_priority
 from psad.logs import register_secret
 from psad.model import (
@@ -58,6 +62,12 @@ log = logging.getLogger("psad.connectors.connectwise")
 
 MAX_PAGE_SIZE = 1000
 SITE_BATCH = 500
+BUNDLE_SIZE = 100
+"""Reads per ``POST /system/bundles``. ConnectWise publishes no limit; a server that
+refuses this many is read one call per parent instead."""
+BUNDLE_VERSION = "2025.1"
+
+log = logging.getLogger("psad.connectors.connectwise")
 
 _PATHS: dict[Entity, str] = {
     Entity.COMPANY_STATUS: "company/companies/statuses",
@@ -99,7 +109,7 @@ class ConnectWiseConnector(Connector):
         Setting("private_key", "API member private key", secret=True),
         Setting("client_id", "the clientId GUID from developer.connectwise.com"),
     )
-    incremental = frozenset({Entity.COMPANY, Entity.ASSET, Entity.CONTACT})
+    incremental = frozenset({Entity.COMPANY, Entity.SITE, Entity.ASSET, Entity.CONTACT})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -107,6 +117,8 @@ class ConnectWiseConnector(Connector):
         self.auth = _BasicAuth(cfg.settings["company_id"], self.secrets["public_key"],
                                self.secrets["private_key"], cfg.settings["client_id"])
         self.page_size = min(cfg.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+        self.bundles_refused = False
+        """Set when the server refused ``/system/bundles``: single calls from then on."""
 
     # -- transport -----------------------------------------------------------
 
@@ -144,7 +156,7 @@ class ConnectWiseConnector(Connector):
         conditions = ([f"lastUpdated>[{cw_timestamp(since)}]"]
                       if since is not None and entity in self.incremental else [])
         if entity is Entity.SITE:
-            async for page in self._fetch_sites():
+            async for page in self._fetch_sites(conditions):
                 yield page
             return
         if entity is Entity.TICKET_STATUS:
@@ -195,55 +207,153 @@ class ConnectWiseConnector(Connector):
         async for items in self._pages(_PATHS[Entity.COMPANY], fields="id"):
             yield [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
 
-    async def _per_parent(self, parents: Sequence[int], path: Callable[[int], str],
-                          ) -> list[tuple[int, list[Any]]]:
-        """All items under each parent, fetched concurrently (the client caps it)."""
-        async def one(parent: int) -> tuple[int, list[Any]]:
-            items: list[Any] = []
-            async for page in self._pages(path(parent)):
-                items.extend(page)
-            return parent, items
-        return list(await asyncio.gather(*(with_priority(RequestPriority.FAN_OUT, one(p))
-                                           for p in parents)))
+    async def count(self, entity: Entity) -> int | None:
+        if entity in self.incremental and entity in _PATHS:
+            body = await self._get(_PATHS[entity] + "/count")
+            count = body.get("count") if isinstance(body, dict) else None
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise PsaBadResponse(f"GET {_PATHS[entity]}/count: expected {{\"count\": N}}",
+                                     integration=self.name)
+            return count
+        if entity is Entity.SITE and not self.bundles_refused:
+            total = 0
+            async for company_ids in self._company_ids():
+                counts = await asyncio.gather(*(
+                    with_priority(RequestPriority.FAN_OUT, self._bundle_count("site", chunk))
+                    for chunk in _chunks(company_ids, BUNDLE_SIZE)))
+                if any(c is None for c in counts):
+                    return None
+                total += sum(c for c in counts if c is not None)
+            return total
+        return None
 
-    async def _fetch_sites(self) -> AsyncIterator[Page]:
-        """Sites company by company, as a sliding window: the client's concurrency cap
-        stays busy, and a page is handed on every ``SITE_BATCH`` sites."""
-        async def one(company_id: int) -> Page:
-            items: list[Any] = []
-            async for page in self._pages(f"company/companies/{company_id}/sites"):
-                items.extend(page)
-            return translate_page(Entity.SITE, items, lambda d: _site(d, str(company_id)))
+    def _children(self, resource_type: str, path: Callable[[int], str], parents: Sequence[int],
+                  conditions: Sequence[str] = ()) -> AsyncIterator[list[tuple[int, list[Any]]]]:
+        """Every item under each parent, ``BUNDLE_SIZE`` parents per bundled call, the
+        calls concurrent (the client caps them); results as each call completes."""
+        fallback = _Fallback(self.name, resource_type)
 
-        async for company_ids in self._company_ids():
-            tasks = [asyncio.ensure_future(with_priority(RequestPriority.FAN_OUT, one(c)))
-                     for c in company_ids]
+        async def one_bundle(chunk: Sequence[int]) -> list[tuple[int, list[Any]]]:
+            return await self._bundle(resource_type, path, chunk, conditions, fallback)
+
+        async def results() -> AsyncIterator[list[tuple[int, list[Any]]]]:
+            tasks = [asyncio.ensure_future(with_priority(RequestPriority.FAN_OUT, one_bundle(c)))
+                     for c in _chunks(parents, BUNDLE_SIZE)]
             try:
-                records: list[Record] = []
-                rejected: list[Rejected] = []
                 for done in asyncio.as_completed(tasks):
-                    page = await done
-                    records.extend(page.records)
-                    rejected.extend(page.rejected)
-                    if len(records) + len(rejected) >= SITE_BATCH:
-                        yield Page(records, rejected)
-                        records, rejected = [], []
-                if records or rejected:
-                    yield Page(records, rejected)
+                    yield await done
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+        return results()
+
+    async def _bundle(self, resource_type: str, path: Callable[[int], str],
+                      parents: Sequence[int], conditions: Sequence[str],
+                      fallback: _Fallback) -> list[tuple[int, list[Any]]]:
+        """One bundled call reading each parent's first page; parents it could not
+        answer in full (a failed read, more than a page) are read one call each."""
+        found: dict[int, list[Any]] = {}
+        single: list[int] = list(parents)
+        if not self.bundles_refused:
+            where = " and ".join(f"({c})" for c in conditions)
+            results = await self._post_bundle("system/bundles", [
+                _sub_request(resource_type, parent, where, self.page_size) for parent in parents])
+            if results is not None:
+                single = []
+                for parent, result in zip(parents, results, strict=True):
+                    if result.get("Success") is True and isinstance(result.get("Entities"), list):
+                        if len(result["Entities"]) < self.page_size:
+                            found[parent] = result["Entities"]
+                            continue
+                    elif result.get("StatusCode") == 404:
+                        found[parent] = []  # the parent was deleted since it was listed
+                        continue
+                    else:
+                        fallback.note(f"{resource_type} of {parent}: HTTP "
+                                      f"{result.get('StatusCode')}: {_error_text(result)}")
+                    single.append(parent)
+        for parent in single:
+            items: list[Any] = []
+            async for page in self._pages(path(parent), conditions=conditions):
+                items.extend(page)
+            found[parent] = items
+        return [(parent, found[parent]) for parent in parents]
+
+    async def _bundle_count(self, resource_type: str, parents: Sequence[int]) -> int | None:
+        """Items under ``parents`` in one bundled count; None when it cannot say."""
+        results = await self._post_bundle("system/bundles/count", [
+            _sub_request(resource_type, parent, "", self.page_size) for parent in parents])
+        if results is None:
+            return None
+        total = 0
+        for result in results:
+            count = result.get("Count")
+            if result.get("StatusCode") == 404:
+                continue
+            if result.get("Success") is not True or not isinstance(count, int):
+                return None
+            total += count
+        return total
+
+    async def _post_bundle(self, path: str, requests: list[dict[str, Any]],
+                           ) -> list[Mapping[str, Any]] | None:
+        """The results of one bundle in request order, or None (and bundles off for
+        this connector) when the server refuses bundles or answers them malformed."""
+        try:
+            response = await self.client.request("POST", self._url(path),
+                                                  json_body={"requests": requests},
+                                                  auth=self.auth)
+        except (PsaBadResponse, PsaNotFound, PsaAuthError) as err:
+            if not self.bundles_refused:
+                log.warning("integration=%s POST %s refused (%s); reading one call per "
+                            "parent from now on", self.name, path, err)
+            self.bundles_refused = True
+            return None
+        body = response.body
+        results = body.get("results") if isinstance(body, dict) else None
+        by_sequence = {r.get("SequenceNumber"): r for r in results or []
+                       if isinstance(r, dict)}
+        if not isinstance(results, list) or len(by_sequence) != len(requests) or any(
+                r["SequenceNumber"] not in by_sequence for r in requests):
+            if not self.bundles_refused:
+                log.warning("integration=%s POST %s: the answer does not match the "
+                            "bundle; reading one call per parent from now on", self.name, path)
+            self.bundles_refused = True
+            return None
+        return [by_sequence[r["SequenceNumber"]] for r in requests]
+
+    async def _fetch_sites(self, conditions: Sequence[str]) -> AsyncIterator[Page]:
+        """Sites of every company, bundled; a page handed on every ``SITE_BATCH`` sites."""
+        def site_path(company_id: int) -> str:
+            return f"company/companies/{company_id}/sites"
+
+        async for company_ids in self._company_ids():
+            records: list[Record] = []
+            rejected: list[Rejected] = []
+            async for results in self._children("site", site_path, company_ids, conditions):
+                for company_id, items in results:
+                    page = translate_page(Entity.SITE, items,
+                                          functools.partial(_site, company_id=str(company_id)))
+                    records.extend(page.records)
+                    rejected.extend(page.rejected)
+                if len(records) + len(rejected) >= SITE_BATCH:
+                    yield Page(records, rejected)
+                    records, rejected = [], []
+            if records or rejected:
+                yield Page(records, rejected)
 
     async def _fetch_ticket_statuses(self) -> AsyncIterator[Page]:
         board_ids: list[int] = []
         async for items in self._pages(_PATHS[Entity.BOARD], fields="id"):
             board_ids.extend(i["id"] for i in items
                              if isinstance(i, dict) and isinstance(i.get("id"), int))
-        results = await self._per_parent(board_ids, lambda b: f"service/boards/{b}/statuses")
-        for board_id, items in results:
-            yield translate_page(Entity.TICKET_STATUS, items,
-                                 functools.partial(_ticket_status, board_id=str(board_id)))
+        async for results in self._children("boardStatus",
+                                            lambda b: f"service/boards/{b}/statuses", board_ids):
+            for board_id, items in results:
+                yield translate_page(Entity.TICKET_STATUS, items,
+                                     functools.partial(_ticket_status, board_id=str(board_id)))
 
     def _parsers(self) -> dict[Entity, Callable[[Mapping[str, Any]], Record]]:
         cfg = self.integration
@@ -320,6 +430,41 @@ class ConnectWiseConnector(Connector):
             closed=wire.flag(d, "closedFlag"),
             url=self.ticket_link(ticket_id),
         )
+
+
+class _Fallback:
+    """Reads that fell back to single calls during one fetch, logged once."""
+
+    def __init__(self, integration: str, resource_type: str) -> None:
+        self.integration = integration
+        self.resource_type = resource_type
+        self.logged = False
+
+    def note(self, reason: str) -> None:
+        if not self.logged:
+            self.logged = True
+            log.warning("integration=%s bundled %s reads fall back to one call each (first "
+                        "reason: %s)", self.integration, self.resource_type, reason)
+
+
+def _chunks(items: Sequence[int], size: int) -> list[Sequence[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _sub_request(resource_type: str, parent: int, conditions: str,
+                 page_size: int) -> dict[str, Any]:
+    """One read in a bundle: ``GET {parent's collection}?conditions=…``, first page."""
+    return {"SequenceNumber": parent, "ResourceType": resource_type, "Version": BUNDLE_VERSION,
+            "ApiRequest": {"ParentId": parent,
+                           "Filters": {"conditions": conditions, "childConditions": "",
+                                       "customFieldConditions": ""},
+                           "Page": {"page": 1, "pageSize": page_size}}}
+
+
+def _error_text(result: Mapping[str, Any]) -> str:
+    error = result.get("Error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return str(message or "no message")
 
 
 def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:

@@ -80,6 +80,9 @@ Vendor gaps and how they are mapped:
 - Company types: Halo's only grouping is the client's top level; ``types`` is
   ``(toplevel_name,)``.
 - Site primary: no flag on the site; primary means ``client.main_site_id == site.id``.
+  The client list is read once per run: a full companies fetch notes each client's
+  main site and the sites fetch waits for it; after an incremental companies fetch
+  (changed clients only) the sites fetch reads the list itself.
 - Site and contact country: Halo addresses have none, so it stays empty.
 - Contact type: Halo has none; "Important Contact" when ``isimportantcontact``, else none.
 - Priority sort order: Halo has none; ``priorityid`` (1 is the most urgent) stands in.
@@ -90,6 +93,7 @@ Vendor gaps and how they are mapped:
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -249,6 +253,10 @@ class HaloConnector(Connector):
         self.auth = HaloAuth(self.client, token_url, form)
         self.page_size = min(cfg.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
         self._lookups: _Lookups | None = None
+        self._main_site_of: dict[str, str] | None = None
+        """Client id → main site id from this run's full client read, for its sites."""
+        self._clients_read = asyncio.Event()
+        self._clients_read.set()
 
     # -- transport -----------------------------------------------------------------
 
@@ -289,7 +297,13 @@ class HaloConnector(Connector):
 
     # -- sync ----------------------------------------------------------------------------
 
-    async def fetch(self, entity: Entity, *, since: datetime | None = None) -> AsyncIterator[Page]:
+    def fetch(self, entity: Entity, *, since: datetime | None = None) -> AsyncIterator[Page]:
+        if entity is Entity.COMPANY:
+            self._clients_read.clear()  # now, so a sites fetch starting next waits for it
+            return self._fetch_clients(since)
+        return self._fetch(entity, since)
+
+    async def _fetch(self, entity: Entity, since: datetime | None) -> AsyncIterator[Page]:
         if entity is Entity.COMPANY_STATUS:
             yield Page([ACTIVE, INACTIVE])
         elif entity is Entity.BOARD:
@@ -315,6 +329,15 @@ class HaloConnector(Connector):
             if not listing.stable:
                 yield Page([], listing_changed=True)
 
+    async def count(self, entity: Entity) -> int | None:
+        """``record_count`` of a one-row page: the same rows ``list_ids`` would list."""
+        listing = LISTINGS.get(entity)
+        if entity not in self.incremental or listing is None:
+            return None
+        params = {**listing.params, "pageinate": "true", "page_size": "1", "page_no": "1"}
+        _, total = _envelope(await self._get(listing.path, params), listing, self.name)
+        return total
+
     async def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:
         listing = LISTINGS.get(entity)
         if listing is None:
@@ -337,24 +360,37 @@ class HaloConnector(Connector):
                                     "were read; deletions are swept at the next run",
                                     integration=self.name)
 
+    async def _fetch_clients(self, since: datetime | None) -> AsyncIterator[Page]:
+        """Companies, noting each client's main site for the sites fetch of this run."""
+        try:
+            noted: dict[str, str] = {}
+            extra = {"lastupdatefromdate": halo_timestamp(since)} if since is not None else {}
+            listing = self._pages(LISTINGS[Entity.COMPANY], extra)
+            async for items in listing:
+                noted.update(_main_site_ids(items))
+                yield await translated(Entity.COMPANY, items, _client)
+            if not listing.stable:
+                yield Page([], listing_changed=True)
+            self._main_site_of = noted if since is None and listing.stable else None
+        finally:
+            self._clients_read.set()
+
     async def _main_sites(self) -> dict[str, str]:
-        """Client id → main site id, the only place Halo says which site is primary."""
+        """Client id → main site id, the only place Halo says which site is primary:
+        what a full companies fetch of this run noted (waiting for one in progress),
+        else a read of its own (an incremental companies fetch sees changed clients only)."""
+        await self._clients_read.wait()
+        noted, self._main_site_of = self._main_site_of, None
+        if noted is not None:
+            return noted
         main: dict[str, str] = {}
         async for items in self._pages(LISTINGS[Entity.COMPANY]):
-            for item in items:
-                try:
-                    d = wire.obj(item, "client")
-                    client_id, site_id = wire.psa_id(d), wire.opt_id(d, "main_site_id")
-                except BadRecord:
-                    continue
-                if site_id is not None:
-                    main[client_id] = site_id
+            main.update(_main_site_ids(items))
         return main
 
     def _parsers(self) -> dict[Entity, Callable[[Mapping[str, Any]], Record]]:
         cfg = self.integration
         return {
-            Entity.COMPANY: _client,
             Entity.ASSET: lambda d: _asset(d, cfg.asset_custom_fields),
             Entity.CONTACT: lambda d: _contact(d, cfg.contact_custom_fields),
         }
@@ -447,6 +483,19 @@ def _envelope(body: Any, listing: Listing, integration: str) -> tuple[list[Any],
             return items, total if isinstance(total, int) and not isinstance(total, bool) else None
     raise PsaBadResponse(f"GET {listing.path}: expected {{record_count, {listing.key}: [...]}}",
                          integration=integration)
+
+
+def _main_site_ids(items: Sequence[Any]) -> dict[str, str]:
+    main: dict[str, str] = {}
+    for item in items:
+        try:
+            d = wire.obj(item, "client")
+            client_id, site_id = wire.psa_id(d), wire.opt_id(d, "main_site_id")
+        except BadRecord:
+            continue
+        if site_id is not None:
+            main[client_id] = site_id
+    return main
 
 
 def _ids(items: Sequence[Any]) -> list[str]:

@@ -78,17 +78,26 @@ Vendor gaps and how they map:
   contact changes or on a full sync); custom-field values are BMS's strings.
 - Priority: no sort order → None. Ticket status: global (no board).
 - Cost: assets take one call each and contact custom fields (only when
-  selected) one call per contact, against the per-endpoint hourly limit.
+  selected) one call per contact, against the per-endpoint hourly limit. So a
+  run reads an asset's details only when psad has none, when its list row
+  (name, category, serial number, account) differs from what psad stored, or
+  when its turn in the rolling refresh comes: a fixed 1/N of the assets each
+  day (setting ``asset_detail_refresh_days``, default 7), so every asset is
+  re-read within N days. The rest stand as stored; a change the list row does
+  not show (notes, dates, state) arrives with the asset's refresh. The log
+  says how many details were read and deferred.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -117,6 +126,8 @@ from psad.model import (
 )
 from psad.progress import note_custom_fields, report_total
 
+log = logging.getLogger("psad.connectors.kaseya_bms")
+
 DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
 MAX_TICKET_PAGE_SIZE: Final = 500
@@ -125,6 +136,7 @@ LOOKUP_TTL: Final = 300.0
 LOCATION_CACHE_SIZE: Final = 20_000
 EARLY_RENEWAL: Final = 60.0
 DEFAULT_CONTACT_MODULE: Final = "2"
+DEFAULT_REFRESH_DAYS: Final = 7
 CLOSED_STATUS_TYPES: Final = frozenset({3})
 POINT_OF_CONTACT: Final = "Point of Contact"
 ACTIVE: Final = CompanyStatus(psa_id="active", name="Active", is_default=True)
@@ -324,6 +336,9 @@ class KaseyaBmsConnector(Connector):
         Setting("contact_custom_fields_module", "BMS module id of contact custom fields "
                 f"(default {DEFAULT_CONTACT_MODULE})", required=False, type=int, minimum=0,
                 maximum=1_000_000),
+        Setting("asset_detail_refresh_days", "days within which every asset's details are "
+                f"re-read even when its list row is unchanged (default {DEFAULT_REFRESH_DAYS})",
+                required=False, type=int, minimum=1, maximum=365),
     )
     incremental = frozenset({Entity.COMPANY, Entity.CONTACT})
 
@@ -336,6 +351,11 @@ class KaseyaBmsConnector(Connector):
                                                DEFAULT_CONTACT_MODULE)
         if not self.contact_module.isdigit():
             raise ValueError("contact_custom_fields_module must be a number")
+        days = cfg.settings.get("asset_detail_refresh_days", str(DEFAULT_REFRESH_DAYS))
+        if not days.isdigit() or int(days) < 1:
+            raise ValueError("asset_detail_refresh_days must be a whole number of days, 1 or more")
+        self.refresh_days = int(days)
+        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
         self.auth = BmsAuth(self.client, self.api_root, cfg.settings["tenant"],
                             cfg.settings["username"], self.secrets["password"], cfg.name)
         self.page_size = min(cfg.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -442,18 +462,37 @@ class KaseyaBmsConnector(Connector):
         return page
 
     async def _assets(self, since: datetime | None) -> AsyncIterator[Page]:
+        """List rows, then details for the assets that need them (see the module notes)."""
+        stored = await self.stored(Entity.ASSET) if self.stored is not None else {}
+        turn = self.today().toordinal() % self.refresh_days
+        changed = refreshed = deferred = 0
         async for rows in self._pages(ASSET_ROWS):
             ids: list[str] = []
+            present: list[str] = []
             rejected: list[Rejected] = []
             for row in rows:
                 try:
-                    ids.append(wire.psa_id(wire.obj(row, "asset")))
+                    d = wire.obj(row, "asset")
+                    asset_id = wire.psa_id(d)
+                    old = stored.get(asset_id)
+                    if old is None or _row_differs(d, old):
+                        changed += 1
+                    elif zlib.crc32(asset_id.encode()) % self.refresh_days == turn:
+                        refreshed += 1
+                    else:
+                        deferred += 1
+                        present.append(asset_id)
+                        continue
+                    ids.append(asset_id)
                 except BadRecord as err:
                     rejected.append(Rejected(Entity.ASSET, None, str(err)))
             details = await gather(self._asset(asset_id) for asset_id in ids)
             found = [d for d in details if isinstance(d, Asset)]
             rejected.extend(d for d in details if isinstance(d, Rejected))
-            yield Page(found, rejected)
+            yield Page(found, rejected, present=present)
+        log.info("integration=%s asset details read: %d new or changed, %d in the rolling "
+                 "refresh (1/%d a day); %d deferred", self.name, changed, refreshed,
+                 self.refresh_days, deferred)
 
     async def _asset(self, asset_id: str) -> Asset | Rejected | None:
         try:
@@ -659,6 +698,14 @@ def _site(d: Mapping[str, Any], company_id: str) -> Site:
         primary=wire.flag(d, "isMain"),
         address=_address(d),
     )
+
+
+def _row_differs(row: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
+    """Whether an asset's list row shows something other than its stored record."""
+    return (wire.opt_text(row, "assetName") != stored.get("name")
+            or wire.opt_text(row, "categoryName") != stored.get("type")
+            or wire.opt_text(row, "serialNumber") != stored.get("serial_number")
+            or wire.opt_id(row, "accountId") != stored.get("company_psa_id"))
 
 
 def _asset(d: Mapping[str, Any], selected: Sequence[str]) -> Asset:

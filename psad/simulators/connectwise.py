@@ -74,6 +74,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from psad.simulators import (
+    FAULTS_KEY,
     add_control_routes,
     apply_overrides,
     name_ids,
@@ -1045,6 +1046,146 @@ def api_middleware(config: CwConfig) -> Middleware:
     return connectwise
 
 
+# --- bundled requests (POST /system/bundles) ------------------------------------------------
+#
+# Confirmed (vendor OpenAPI ``BundlesAPI``: ``PostSystemBundles``, ``PostSystemBundlesCount``,
+# models ``BundleRequest``, ``ApiRequest``, ``BundleResult``; the developer page "Bundled
+# Requests"): the body is ``{"requests": [{SequenceNumber, ResourceType, Version, ApiRequest:
+# {ParentId, GrandParentId, Filters: {conditions, childConditions, customFieldConditions},
+# Page: {page, pageSize}, Fields}}]}``; the answer wraps each sub-request in a result with
+# ``SequenceNumber``, ``ResourceType``, ``Entities``, ``Count``, ``Version``, ``Success``,
+# ``StatusCode`` and ``Error``, and the HTTP status depends on the mix of outcomes.
+#
+# Inferred: the exact statuses (200 all succeeded, 207 mixed, the shared status when every
+# sub-request failed the same way, else 400); ``Count`` is the number of matching records
+# (``/count``) or of entities returned (a list); which ResourceType names map to which
+# collections. Unconfirmed: the size limit. Neither the OpenAPI document nor the readable
+# part of the vendor page names a number, so ``BUNDLE_LIMIT`` is this simulator's choice,
+# settable per app, and a bundle over it is refused whole with a 400.
+
+BUNDLE_LIMIT: Final = 100
+"""Sub-requests per bundle this simulator accepts (the vendor's number is unpublished)."""
+
+_BUNDLE_RESOURCES: Final = {
+    "site": "/company/companies/{parent}/sites",
+    "companysite": "/company/companies/{parent}/sites",
+    "company": "/company/companies",
+    "configuration": "/company/configurations",
+    "contact": "/company/contacts",
+    "board": "/service/boards",
+    "boardstatus": "/service/boards/{parent}/statuses",
+    "priority": "/service/priorities",
+    "ticket": "/service/tickets",
+}
+
+
+class _SubRequestFailed(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def add_bundle_routes(app: web.Application, api: Api, *, faults: Faults, limit: int) -> None:
+    """``POST /system/bundles`` (lists) and ``/system/bundles/count``: one call to the
+    rate limit and the request log, however many sub-requests it carries."""
+    by_path = {r.path: r for r in resources(api.ds)}
+    table = {name.casefold(): by_path[path] for name, path in _BUNDLE_RESOURCES.items()}
+    prefix = api.config.api_prefix
+    app.router.add_post(prefix + "/system/bundles",
+                        functools.partial(_bundle, api, table, faults, limit, False))
+    app.router.add_post(prefix + "/system/bundles/count",
+                        functools.partial(_bundle, api, table, faults, limit, True))
+
+
+async def _bundle(api: Api, table: Mapping[str, Resource], faults: Faults, limit: int,
+                  count_only: bool, request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return cw_error(400, "The request body is not valid JSON")
+    requests = body.get("requests") if isinstance(body, dict) else None
+    if not isinstance(requests, list) or not requests:
+        return cw_error(400, "requests: a non-empty list of bundled requests is required",
+                        errors=[{"code": "MissingRequiredField", "message": "requests is required",
+                                 "resource": "bundles", "field": "requests"}])
+    if len(requests) > limit:
+        return cw_error(400, f"A bundle may carry at most {limit} requests, got {len(requests)}",
+                        errors=[{"code": "InvalidField", "message": "too many requests",
+                                 "resource": "bundles", "field": "requests"}])
+    base = api.base(request)
+    results = [_sub_result(api, table, faults, item, base, count_only) for item in requests]
+    statuses = {r["StatusCode"] for r in results}
+    if all(r["Success"] for r in results):
+        status = 200
+    elif any(r["Success"] for r in results):
+        status = 207
+    else:
+        status = statuses.pop() if len(statuses) == 1 else 400
+    return _json({"results": results}, status=status)
+
+
+def _sub_result(api: Api, table: Mapping[str, Resource], faults: Faults, item: Any, base: str,
+                count_only: bool) -> Wire:
+    item = item if isinstance(item, dict) else {}
+    result: Wire = {"SequenceNumber": item.get("SequenceNumber"),
+                    "ResourceType": item.get("ResourceType"), "Version": item.get("Version")}
+    try:
+        entities, count = _sub_read(api, table, faults, item, base, count_only)
+    except _SubRequestFailed as err:
+        return {**result, "Entities": [], "Count": 0, "Success": False,
+                "StatusCode": err.status, "Error": cw_error_body(err.status, str(err))}
+    except BadQuery as err:
+        return {**result, "Entities": [], "Count": 0, "Success": False, "StatusCode": 400,
+                "Error": {**cw_error_body(400, str(err)), "errors": [{
+                    "code": "InvalidField", "message": str(err), "resource": "bundles",
+                    "field": err.field}]}}
+    return {**result, "Entities": entities, "Count": count, "Success": True,
+            "StatusCode": 200, "Error": None}
+
+
+def _sub_read(api: Api, table: Mapping[str, Resource], faults: Faults, item: Mapping[str, Any],
+              base: str, count_only: bool) -> tuple[list[Wire], int]:
+    kind = item.get("ResourceType")
+    resource = table.get(kind.casefold()) if isinstance(kind, str) else None
+    if resource is None:
+        raise _SubRequestFailed(400, f"ResourceType {kind!r} cannot be bundled")
+    call = item.get("ApiRequest") or {}
+    if not isinstance(call, dict):
+        raise _SubRequestFailed(400, "ApiRequest must be an object")
+    path = resource.path
+    ids: Sequence[int]
+    if resource.parent is None:
+        ids = api.ds.ids(resource.entity)
+    else:
+        parent = call.get("ParentId")
+        if not isinstance(parent, int) or isinstance(parent, bool):
+            raise _SubRequestFailed(400, f"ApiRequest.ParentId is required for {kind}")
+        if api.ds.get(resource.parent, parent) is None:
+            raise _SubRequestFailed(404, f"{resource.parent_label} with id {parent} not found")
+        ids = api.ds.children(resource.entity, parent)
+        path = path.replace("{parent}", str(parent))
+    fault = faults.take("GET", api.config.api_prefix + path)
+    if fault is not None and fault.kind == "status":
+        raise _SubRequestFailed(fault.status, "Injected fault")
+    filters = call.get("Filters") or {}
+    conditions = filters.get("conditions") if isinstance(filters, dict) else None
+    plan = plan_conditions(conditions or None, resource.fields)
+    records = api.ds.table(resource.entity)
+    if count_only:
+        return [], select(records, ids, plan, []).total
+    page = call.get("Page") or {}
+    number = page.get("page", 1) if isinstance(page, dict) else 1
+    size = page.get("pageSize", DEFAULT_PAGE_SIZE) if isinstance(page, dict) else DEFAULT_PAGE_SIZE
+    if not isinstance(number, int) or not isinstance(size, int):
+        raise _SubRequestFailed(400, "ApiRequest.Page: page and pageSize must be integers")
+    size = DEFAULT_PAGE_SIZE if size < 1 else min(size, MAX_PAGE_SIZE)
+    chosen = select(records, ids, plan, []).page((max(number, 1) - 1) * size, size)
+    fields = call.get("Fields")
+    tree = fields_tree(fields if isinstance(fields, str) else None)
+    entities = [api.wire(resource, records[i], base, tree) for i in chosen]
+    return entities, len(entities)
+
+
 # --- app factory ----------------------------------------------------------------------------
 
 
@@ -1057,6 +1198,7 @@ def create_app(
     client_id: str = DEFAULT_CLIENT_ID,
     codebase: str = "v4_6_release/",
     faults: Faults | None = None,
+    bundle_limit: int = BUNDLE_LIMIT,
 ) -> web.Application:
     config = CwConfig(company_id, public_key, private_key, client_id, codebase.strip("/") + "/")
     app = simulator_app(dataset, faults, cw_error_body, api_middleware(config))
@@ -1072,5 +1214,7 @@ def create_app(
         app.router.add_get(path + r"/{id:\d+}", api.get_handler(resource))
     app.router.add_get(prefix + "/system/info", api.system_info)
     app.router.add_get("/login/companyinfo/{companyId}", api.company_info)
+    add_bundle_routes(app, api, faults=app[FAULTS_KEY], limit=bundle_limit)
     add_control_routes(app)
     return app
+

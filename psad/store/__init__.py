@@ -350,6 +350,13 @@ class Store:
         return SweepResult(deleted=deleted, refused=refused, live=live, missing=missing_count,
                            high_water=high)
 
+    async def live_count(self, integration: str, entity: Entity) -> int:
+        """Stored rows of ``entity`` not deleted (in scope or not: both are upstream)."""
+        async with self._writer.execute(
+                f"SELECT count(*) FROM {entity.value} WHERE integration = ? "
+                "AND deleted_at IS NULL", (integration,)) as cur:
+            return int((await cur.fetchone() or (0,))[0])
+
     async def forget_seen(self, run_id: int) -> None:
         await self._execute("DELETE FROM temp.seen WHERE run_id = ?", (run_id,))
 

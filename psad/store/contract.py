@@ -224,6 +224,9 @@ class StoreContract(Protocol):
         ``MASS_DELETE_FLOOR`` live rows.
         """
 
+    async def live_count(self, integration: str, entity: Entity) -> int:
+        """Stored rows of ``entity`` not deleted (in scope or not: both are upstream)."""
+
     async def forget_seen(self, run_id: int) -> None:
         """Drop what :meth:`apply_page`/:meth:`remember_seen` noted for the run."""
 

@@ -112,9 +112,7 @@ def requester(request: web.Request, default: str) -> str:
 @routes.get("/api/integrations")
 async def list_integrations(request: web.Request) -> web.Response:
     parse_query(request, {})
-    rt = runtime(request)
-    return web.json_response({"integrations": [await rt.integration_summary(i)
-                                               for i in rt.config.integrations]})
+    return web.json_response({"integrations": await runtime(request).integration_summaries()})
 
 
 @routes.get("/api/integrations/{name}")

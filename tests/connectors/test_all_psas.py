@@ -310,6 +310,7 @@ async def test_upstream_updates_additions_and_deletions_become_updated_created_a
 
 CHANGE = {  # one harmless change per incremental-capable entity
     Entity.COMPANY: ("companies", {"name": "Changed Co Ltd"}),
+    Entity.SITE: ("sites", {"name": "Changed Site"}),
     Entity.ASSET: ("assets", {"serial_number": "CHANGED-SN"}),
     Entity.CONTACT: ("contacts", {"title": "Chief Everything"}),
 }

@@ -298,8 +298,9 @@ async def test_incremental_sync_sends_the_changed_since_filter_and_fetches_only_
         "lastModifiedDate", "lastActivityDate"}
     assert all(t["op"] == "gt" and t["value"].endswith("Z")
                for t in changed[0]["filter"][0]["items"])
-    sweep = [b for b in sent if "IncludeFields" in b]  # the deletion sweep lists ids only
-    assert sweep and sweep[0]["IncludeFields"] == ["id"] and sweep[0]["filter"] == ALL
+    # nothing was deleted: one count over everything, no id listing
+    assert not [b for b in sent if "IncludeFields" in b]
+    assert ALL in [body["filter"] for _, body in bodies(harness.sim, "/Contacts/query/count")]
     assets = [body for _, body in bodies(harness.sim, "/ConfigurationItems/query")]
     assert assets[0]["filter"][0] == {"op": "gt", "field": "lastModifiedTime",
                                       "value": assets[0]["filter"][0]["value"]}
@@ -744,3 +745,14 @@ integration_code = { file = "code" }
     override = [line for line in capsys.readouterr().out.splitlines() if "zone_hosts" in line]
     assert override == ["  at-proxy: zone_hosts = 'proxy.example' replaces the Autotask zone "
                         "check (https://webservices*.autotask.net)"]
+
+
+async def test_a_connector_built_for_the_next_run_reuses_the_zone_already_found(
+        harness: Harness) -> None:
+    assert (await harness.sync()).outcome == "succeeded"
+    harness.sim.clear()
+    harness.connector = harness.connect()
+    assert (await harness.sync()).outcome == "succeeded"
+    paths = [r.path for r in harness.sim.requests()]
+    assert "/ATServicesRest/V1.0/zoneInformation" not in paths
+    assert paths[0] == ZONE + "/ThresholdInformation"

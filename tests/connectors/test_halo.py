@@ -254,7 +254,9 @@ async def test_incremental_sync_sends_lastupdatefromdate_and_fetches_only_change
     calls = query_of(harness.sim.requests("/api/Users"))
     changed = [q for q in calls if "lastupdatefromdate" in q]
     assert changed and changed[0]["lastupdatefromdate"].endswith("Z")
-    assert any(q.get("idonly") == "true" and "pageinate" not in q for q in calls)  # the sweep
+    # nothing was deleted: record_count of a one-row page says so, no id listing
+    assert not any(q.get("idonly") == "true" for q in calls)
+    assert any(q.get("page_size") == "1" and "lastupdatefromdate" not in q for q in calls)
     assets = next(r for r in report.entities if r.entity is Entity.ASSET)
     assert assets.fetched == 0 and assets.mode == "incremental"
     sites = next(r for r in report.entities if r.entity is Entity.SITE)
@@ -553,3 +555,16 @@ async def test_requests_follow_halos_documented_wire_format(harness: Harness) ->
     assert sim.requests("/api/Status")[0].query == {"type": "ticket"}
     assert sim.requests("/api/Team")[0].query == {}
     assert sim.requests("/api/Priority")[0].query == {}
+
+
+async def test_a_full_run_reads_the_client_list_once_for_companies_and_primary_sites(
+        harness: Harness) -> None:
+    await harness.sync()
+    harness.sim.clear_requests()
+    report = await harness.sync(full=True)
+    assert report.outcome == "succeeded"
+    first_pages = [q for q in query_of(harness.sim.requests("/api/Client"))
+                   if q.get("page_no") == "1" and q.get("page_size") != "1"]
+    assert len(first_pages) == 1
+    sites = await harness.rows(Entity.SITE)
+    assert sum(s["primary"] for s in sites.values()) == harness.ds.count("companies")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, replace
@@ -271,16 +272,47 @@ async def test_incremental_sync_sends_modified_on_from_and_fetches_only_changes(
     assert [r.path for r in custom] == [f"/v2/system/customFields/2/{ds.ids('contacts')[5]}"]
 
 
-async def test_assets_have_no_change_filter_so_every_sync_reads_them_in_full(
-        harness: Harness) -> None:
+def detail_ids(harness: Harness) -> set[int]:
+    return {int(r.path.rsplit("/", 1)[1]) for r in harness.requests()
+            if r.path.startswith("/v2/servicedesk/hardwareasset/") and r.path[-1].isdigit()}
+
+
+async def test_a_run_reads_details_only_for_new_changed_and_due_assets(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    ds = harness.ds
+    harness.connector.today = lambda: date(2026, 3, 2)
     await harness.sync()
+    renamed, added = ds.ids("assets")[3], ds.add("assets", name="NEW-BOX", company_id=ds.ids(
+        "companies")[0])
+    ds.update("assets", renamed, name="RENAMED-BOX")
     harness.clear_requests()
-    report = await harness.sync()
+    with caplog.at_level(logging.INFO, logger="psad.connectors.kaseya_bms"):
+        report = await harness.sync()
     assets = by_entity(report)[Entity.ASSET]
-    assert assets.mode == "full" and assets.fetched == harness.ds.count("assets")
-    details = [r for r in harness.requests()
-               if r.path.startswith("/v2/servicedesk/hardwareasset/") and r.path[-1].isdigit()]
-    assert len(details) == harness.ds.count("assets")  # one detail call per asset
+    assert assets.mode == "full" and assets.fetched == ds.count("assets")
+    assert assets.deleted == 0 and assets.created == 1
+    read = detail_ids(harness)
+    assert {renamed, added.id} <= read
+    assert 0 < len(read) < ds.count("assets") // 3  # a seventh is due, plus the two
+    rows = await harness.rows(Entity.ASSET)
+    assert len(rows) == ds.count("assets") and rows[str(renamed)]["name"] == "RENAMED-BOX"
+    assert any("2 new or changed" in m and "deferred" in m for m in caplog.messages)
+
+
+async def test_every_asset_is_re_read_within_the_refresh_days(harness: Harness) -> None:
+    ds = harness.ds
+    await harness.sync()
+    quiet = ds.ids("assets")[5]
+    ds.update("assets", quiet, notes="a change the list row does not show")
+    read: set[int] = set()
+    for day in range(7):
+        harness.connector.today = lambda day=day: date(2026, 3, 2 + day)
+        harness.clear_requests()
+        await harness.sync()
+        read |= detail_ids(harness)
+    assert read == set(ds.ids("assets"))
+    rows = await harness.rows(Entity.ASSET)
+    assert rows[str(quiet)]["notes"] == "a change the list row does not show"
 
 
 async def test_requests_follow_the_documented_wire_format(harness: Harness) -> None:

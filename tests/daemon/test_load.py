@@ -83,7 +83,7 @@ async def test_force_and_ticket_storms_are_all_answered_without_leaks(tmp_path: 
 
 
 async def test_api_keeps_answering_during_a_large_sync(tmp_path: Path) -> None:
-    """Every answer is right while the sync runs; how fast they come is bench's figure 8."""
+    """Every answer is right while the sync runs; how fast they come is bench's figure 9."""
     sim = await start_simulator("connectwise", Dataset.generate(
         41, companies=200, assets=20_000, contacts=5000, tickets=10))
     port = free_port()

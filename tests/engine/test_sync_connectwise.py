@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -165,10 +166,11 @@ async def test_incremental_sync_fetches_only_what_changed(harness: Harness) -> N
     report = await harness.sync()
     contacts = next(r for r in report.entities if r.entity is Entity.CONTACT)
     assert contacts.mode == "incremental" and contacts.fetched == 1 and contacts.updated == 1
-    assert contacts.requests == 3  # one changed-since page, two pages of ids (60 ids, 40/page)
+    assert contacts.requests == 2  # one changed-since page, one count (nothing deleted)
     contact_calls = [r for r in harness.requests() if r.path.endswith("/company/contacts")]
     assert any("lastUpdated>[" in r.query.get("conditions", "") for r in contact_calls)
-    assert any(r.query.get("fields") == "id" for r in contact_calls)  # the deletion sweep
+    assert not any(r.query.get("fields") == "id" for r in contact_calls)
+    assert any(r.path.endswith("/company/contacts/count") for r in harness.requests())
     assets = next(r for r in report.entities if r.entity is Entity.ASSET)
     assert assets.fetched == 0 and assets.mode == "incremental"
 
@@ -303,13 +305,19 @@ async def test_companies_outside_the_filter_are_marked_out_of_scope_with_childre
     assert len(companies) == ds.count("companies")  # out of scope is not deleted
 
 
-async def test_ticket_setup_data_and_sites_need_one_call_per_parent(harness: Harness) -> None:
+async def test_ticket_setup_data_and_sites_are_read_in_one_bundle_each(harness: Harness) -> None:
     harness.clear_requests()
     await harness.sync(full=True)
     paths = [r.path for r in harness.requests()]
-    assert sum("/sites" in p for p in paths) == harness.ds.count("companies")
-    assert sum(p.endswith("/statuses") and "/service/boards/" in p for p in paths) == \
-        harness.ds.count("boards")
+    assert not any("/sites" in p or ("/service/boards/" in p and p.endswith("/statuses"))
+                   for p in paths)
+    bundles = [json.loads(r.body) for r in harness.requests() if r.path.endswith("/system/bundles")]
+    kinds = sorted(b["requests"][0]["ResourceType"] for b in bundles)
+    assert kinds == ["boardStatus", "site"]
+    sites = next(b for b in bundles if b["requests"][0]["ResourceType"] == "site")
+    assert len(sites["requests"]) == harness.ds.count("companies")
+    assert len(await harness.rows(Entity.SITE)) == harness.ds.count("sites")
+    assert len(await harness.rows(Entity.TICKET_STATUS)) == harness.ds.count("ticket_statuses")
 
 
 async def test_a_wrong_key_is_one_error_line_and_one_grouped_reason(
@@ -324,7 +332,7 @@ async def test_a_wrong_key_is_one_error_line_and_one_grouped_reason(
     assert report.outcome == "failed"
     run = await harness.store.get_run(report.run_id)
     assert run is not None
-    failed = [e["entity"] for e in run["errors"]]
+    failed = [e.entity for e in run.errors]
     assert len(failed) >= 2  # the entities already under way when the first 401 came
     assert report.error is not None
     entities, reason = report.error.split("): ", 1)

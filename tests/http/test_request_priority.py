@@ -64,12 +64,14 @@ async def test_priority_set_in_a_task_stays_with_that_task() -> None:
 
 async def test_a_chain_of_pages_is_not_starved_by_per_company_site_calls(tmp_path: Path) -> None:
     """Asset pages are a chain (each needs the last id of the one before); ConnectWise
-    sites are one call per company. The chain's next page must go ahead of the queued
-    site calls, or it ends up running alone after them."""
+    sites are one call per company where a server refuses bundled reads. The chain's
+    next page must go ahead of the queued site calls, or it ends up running alone after
+    them."""
     dataset = Dataset.generate(4, companies=120, sites_per_company=1, assets=200, contacts=10,
                                tickets=5)
     sim = await start_simulator("connectwise", dataset)
     sim.faults.latency = 0.005
+    sim.faults.status("/v4_6_release/apis/3.0/system/bundles", 404, count=None)
     store = await Store.open(tmp_path / "psad.db")
     try:
         async with aiohttp.ClientSession() as session:

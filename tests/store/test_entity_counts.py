@@ -76,6 +76,7 @@ async def test_migration_counts_rows_already_stored(tmp_path: Path) -> None:
     await store.close()
     with sqlite3.connect(path) as conn:  # as the version before the counts were kept
         conn.execute("DROP TABLE entity_counts")
+        conn.execute("DROP TABLE custom_fields")  # migration 5, re-applied after 4
         conn.execute("PRAGMA user_version = 3")
     store = await Store.open(path)
     try:

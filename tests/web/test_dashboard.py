@@ -275,7 +275,7 @@ async def test_the_page_script_gets_a_sync_answer_as_json_and_full_sync_is_full(
     answer = await resp.json()
     assert answer["full"] is True and answer["deduplicated"] is False
     run = await client.runtime.store.get_run(answer["run_id"])  # type: ignore[attr-defined]
-    assert run is not None and run["full_sync"] and run["requested_by"] == "dashboard"
+    assert run is not None and run.run.full_sync and run.run.requested_by == "dashboard"
     await settle(client)
     page = await html(client, "/" + f"?synced={NAME}&run={answer['run_id']}&full=1")
     assert f'data-follow-run="{answer["run_id"]}" data-label="Full Sync for {NAME}"' in page

@@ -39,7 +39,7 @@ async def test_the_setup_page_lists_offered_fields_marks_selected_and_shows_conf
     client = await aiohttp_client(create_app(runtime))
     for _ in range(400):  # the first sync, queued at start
         runs = await runtime.store.list_runs(integration=NAME)
-        if runs and runs[0]["outcome"] not in ("queued", "running"):
+        if runs and runs[0].outcome not in ("queued", "running"):
             break
         await asyncio.sleep(0.05)
     found = await runtime.store.custom_fields(NAME)

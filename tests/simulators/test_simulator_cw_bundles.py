@@ -1,0 +1,123 @@
+"""``POST /system/bundles`` on the ConnectWise simulator: many reads in one call."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from psad.simulators import FAULTS_KEY, REQUEST_LOG_KEY
+from psad.simulators.connectwise import DEFAULT_CLIENT_ID, create_app
+from psad.simulators.dataset import Dataset
+
+API = "/v4_6_release/apis/3.0"
+AUTH = {"Authorization": "Basic " + base64.b64encode(b"psad-demo+pub:priv").decode(),
+        "clientId": DEFAULT_CLIENT_ID}
+ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
+
+
+@pytest.fixture
+async def server(aiohttp_server: ServerFactory) -> AsyncIterator[TestServer]:
+    dataset = Dataset.generate(42, companies=12, sites_per_company=2, assets=20, contacts=10,
+                               tickets=5, boards=3)
+    yield await aiohttp_server(create_app(dataset, bundle_limit=5))
+
+
+async def post(server: TestServer, path: str, body: Any) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(server.make_url(API + path), json=body, headers=AUTH) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+
+async def get(server: TestServer, path: str, **params: Any) -> Any:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.make_url(API + path), params=params, headers=AUTH) as resp:
+            assert resp.status == 200
+            return await resp.json()
+
+
+def sites_of(company_id: int, seq: int, conditions: str = "") -> dict[str, Any]:
+    return {"SequenceNumber": seq, "ResourceType": "site", "Version": "2025.1",
+            "ApiRequest": {"ParentId": company_id, "Filters": {"conditions": conditions},
+                           "Page": {"page": 1, "pageSize": 1000}}}
+
+
+async def company_ids(server: TestServer) -> list[int]:
+    return [c["id"] for c in await get(server, "/company/companies", pageSize=100,
+                                        fields="id")]
+
+
+async def test_a_bundle_answers_each_read_as_the_single_call_would(server: TestServer) -> None:
+    companies = (await company_ids(server))[:3]
+    status, body = await post(server, "/system/bundles",
+                              {"requests": [sites_of(c, n) for n, c in enumerate(companies)]})
+    assert status == 200
+    for n, company in enumerate(companies):
+        result = body["results"][n]
+        single = await get(server, f"/company/companies/{company}/sites", pageSize=1000)
+        assert result["SequenceNumber"] == n and result["ResourceType"] == "site"
+        assert result["Success"] is True and result["StatusCode"] == 200
+        assert result["Entities"] == single and result["Count"] == len(single)
+
+
+async def test_a_bundle_is_one_request_in_the_log_and_the_rate_limit(server: TestServer) -> None:
+    companies = (await company_ids(server))[:5]
+    server.app[REQUEST_LOG_KEY].clear()
+    server.app[FAULTS_KEY].limit_rate(1, 60)
+    status, body = await post(server, "/system/bundles",
+                              {"requests": [sites_of(c, n) for n, c in enumerate(companies)]})
+    assert status == 200 and len(body["results"]) == 5
+    assert len(server.app[REQUEST_LOG_KEY]) == 1
+
+
+async def test_one_failed_read_fails_alone_with_its_status_and_error(server: TestServer) -> None:
+    good = (await company_ids(server))[0]
+    status, body = await post(server, "/system/bundles", {"requests": [
+        sites_of(good, 1), sites_of(999_999, 2), sites_of(good, 3, "name ==== 1")]})
+    assert status == 207
+    ok, missing, bad = body["results"]
+    assert ok["Success"] is True and ok["Entities"]
+    assert missing["Success"] is False and missing["StatusCode"] == 404
+    assert missing["Error"]["code"] == "NotFound" and missing["Entities"] == []
+    assert bad["Success"] is False and bad["StatusCode"] == 400 and bad["Error"]["message"]
+
+
+async def test_a_fault_armed_for_the_single_call_fails_the_same_bundled_read(
+        server: TestServer) -> None:
+    first, second = (await company_ids(server))[:2]
+    server.app[FAULTS_KEY].status(f"{API}/company/companies/{second}/sites", 500)
+    status, body = await post(server, "/system/bundles",
+                              {"requests": [sites_of(first, 1), sites_of(second, 2)]})
+    assert status == 207
+    assert [r["StatusCode"] for r in body["results"]] == [200, 500]
+
+
+async def test_a_bundle_over_the_limit_is_refused_whole(server: TestServer) -> None:
+    companies = (await company_ids(server))[:6]
+    status, body = await post(server, "/system/bundles",
+                              {"requests": [sites_of(c, n) for n, c in enumerate(companies)]})
+    assert status == 400 and "at most 5" in body["message"]
+    status, body = await post(server, "/system/bundles", {"requests": []})
+    assert status == 400 and body["code"] == "InvalidObject"
+
+
+async def test_changed_since_conditions_and_the_count_variant(server: TestServer) -> None:
+    company = (await company_ids(server))[0]
+    everything = await get(server, f"/company/companies/{company}/sites", pageSize=1000)
+    newest = max(s["_info"]["lastUpdated"] for s in everything)
+    status, body = await post(server, "/system/bundles", {"requests": [
+        sites_of(company, 1, f"lastUpdated>=[{newest}]"),
+        sites_of(company, 2, "lastUpdated>[2999-01-01T00:00:00Z]")]})
+    assert status == 200
+    changed, none = body["results"]
+    assert changed["Entities"] and all(s["_info"]["lastUpdated"] >= newest
+                                       for s in changed["Entities"])
+    assert none["Entities"] == []
+    status, body = await post(server, "/system/bundles/count", {"requests": [sites_of(company, 7)]})
+    assert status == 200
+    assert body["results"][0]["Count"] == len(everything)
+    assert body["results"][0]["Entities"] == []
