@@ -249,6 +249,35 @@ async def ticket_proxy_overhead(latency: float, count: int = 10_000,
     }
 
 
+async def pages_during_sync(sizes: Sizes, latency: float) -> dict[str, float]:
+    """The run JSON, the integrations JSON and the dashboard, asked for in turn while a
+    full sync runs in the same process: the worst and p99 time of one such round."""
+    sim = await asyncio.to_thread(start_simulator, "connectwise", sizes, latency)
+    runtime = Runtime(load_config(_config_text(workdir(), sim, 1, 1)),
+                      Metrics(CollectorRegistry()))
+    client = TestClient(TestServer(create_app(runtime)))
+    await client.start_server()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    rounds: list[float] = []
+    try:
+        await _idle(runtime)  # the start-up sync of the new integration
+        resp = await client.post("/api/integrations/i000/sync?full=true", headers=headers)
+        run_id = (await resp.json())["run_id"]
+        while True:
+            started = time.perf_counter()
+            run = await (await client.get(f"/api/runs/{run_id}", headers=headers)).json()
+            for path in ("/api/integrations", "/"):
+                await (await client.get(path, headers=headers)).read()
+            rounds.append(time.perf_counter() - started)
+            if run["outcome"] not in ("queued", "running"):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await client.close()
+        sim.stop()
+    return {"worst_s": max(rounds), "p99_s": percentile(rounds, 0.99), "rounds": len(rounds)}
+
+
 def _probe(url: str, stop: threading.Event) -> list[float]:
     """Seconds per GET of ``url``, one after another until ``stop``, from a thread with its
     own event loop: the load's clients must not delay the probe's own timing."""

@@ -18,9 +18,10 @@ from aiohttp import web
 
 from psad.simulators import FAULTS_KEY, autotask, connectwise, halo, kaseya_bms, syncro
 from psad.simulators.dataset import Dataset
+from psad.connectors.registry import PSAS
 from psad.simulators.serve import SIMULATORS, serve_app
 
-UNLIMITED: dict[str, dict[str, Any]] = {
+UNLIMITED: dict[str, dict[str, Any]] = {  # per simulator kind; a test checks it covers all
     "connectwise": {},
     "autotask": {"request_threshold": 10**9, "thread_limit": 1000},
     "syncro": {"rate_limit": 10**9},
@@ -53,7 +54,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=sorted(SIMULATORS))
+    parser.add_argument("kind", choices=sorted(psa.simulator for psa in PSAS))
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--companies", type=int, default=100)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from psad.config import Config, unreadable_secrets
 from psad.config_file import load_or_exit, print_problems
+from psad.connectors.registry import PSAS
 from psad.errors import ConfigError
 from psad.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
 from psad.logs import FORMATS, LEVELS, setup_logging
@@ -23,7 +24,7 @@ from psad.progress import RunProgress, progress_line
 from psad.tables import format_table
 from psad.version import psad_version
 
-SIMULATOR_KINDS = ("connectwise", "autotask", "syncro", "kaseya_bms", "halo")
+SIMULATOR_KINDS = tuple(psa.simulator for psa in PSAS)
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from psad.config import Config
 from psad.config_file import load_config
+from psad.connectors.registry import PSAS
 from psad.simulators.dataset import Dataset
-from psad.simulators.serve import SIMULATORS, RunningSimulator, start_simulator
+from psad.simulators.serve import RunningSimulator, start_simulator
 
 DEMO_SEED = 7
 
@@ -109,7 +110,8 @@ async def start_demo(directory: Path, *, port: int, token: str, companies: int =
     directory.mkdir(parents=True, exist_ok=True)
     dataset = Dataset.generate(DEMO_SEED, companies=companies, assets=assets,
                                contacts=contacts)
-    simulators = [await start_simulator(kind, dataset) for kind in (kinds or tuple(SIMULATORS))]
+    chosen = kinds or tuple(psa.simulator for psa in PSAS)
+    simulators = [await start_simulator(kind, dataset) for kind in chosen]
     path = await asyncio.to_thread(_write_files, directory, token, port, simulators)
     config = await asyncio.to_thread(load_config, path)
     return Demo(directory, path, config, token, simulators)

@@ -32,6 +32,14 @@ class PsaNotFound(PsaError):
     """The PSA says the object does not exist."""
 
 
+class PsaInvalidId(PsaError):
+    """An id or filter value has a shape this PSA's ids never have (so nothing can match).
+
+    Raised before any call is made; the live ticket API answers it as "no such
+    ticket" or as an empty match, never as a PSA failure.
+    """
+
+
 class PsaRateLimited(PsaError):
     """The PSA kept throttling past the retry budget."""
 

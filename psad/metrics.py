@@ -95,6 +95,10 @@ class Metrics:
         self.ticket_requests = Counter(
             "psad_ticket_proxy_requests", "Live ticket requests served, by outcome.",
             ["integration", "outcome"], registry=registry)
+        self.ticket_rejected = Counter(
+            "psad_ticket_proxy_rejected_tickets",
+            "Listed tickets skipped because the PSA sent them malformed.",
+            ["integration"], registry=registry)
         self.ticket_latency = Histogram(
             "psad_ticket_proxy_request_duration_seconds", "Latency of live ticket requests.",
             ["integration"], buckets=REQUEST_BUCKETS, registry=registry)

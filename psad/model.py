@@ -208,9 +208,18 @@ class TicketQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectedTicket:
+    """A listed ticket the connector could not read: skipped, and reported with the page."""
+
+    psa_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class TicketPage:
     tickets: tuple[Ticket, ...]
     page: int
     page_size: int
     has_more: bool
     total: int | None = None
+    rejected: tuple[RejectedTicket, ...] = ()

@@ -1,15 +1,11 @@
-"""The built-in connectors, by config ``kind``, and how to build one."""
+"""The built-in connectors, by config ``kind`` (from the registry), and how to build one."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from psad.connectors.autotask import AutotaskConnector
 from psad.connectors.base import Connector
-from psad.connectors.connectwise import ConnectWiseConnector
-from psad.connectors.halo import HaloConnector
-from psad.connectors.kaseya_bms import KaseyaBmsConnector
-from psad.connectors.syncro import SyncroConnector
+from psad.connectors.registry import PSAS
 
 if TYPE_CHECKING:
     import aiohttp
@@ -17,15 +13,7 @@ if TYPE_CHECKING:
     from psad.config import IntegrationConfig, SyncConfig
     from psad.metrics import Metrics
 
-CONNECTORS: dict[str, type[Connector]] = {
-    connector.kind: connector for connector in (
-        ConnectWiseConnector,
-        AutotaskConnector,
-        SyncroConnector,
-        KaseyaBmsConnector,
-        HaloConnector,
-    )
-}
+CONNECTORS: dict[str, type[Connector]] = {psa.kind: psa.connector for psa in PSAS}
 
 
 async def build_connector(integration: IntegrationConfig, session: aiohttp.ClientSession,

@@ -102,12 +102,14 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page, translated
+from psad.connectors.base import (Connector, Page, Setting, translate_page, translate_tickets,
+                                 translated)
 from psad.connectors.paging import chain_ahead, first_then, merged
 from psad.connectors.wire import BadRecord
 from psad.errors import (
     PsaAuthError,
     PsaBadResponse,
+    PsaInvalidId,
     PsaNotFound,
     PsaRateLimited,
 )
@@ -123,6 +125,7 @@ from psad.model import (
     Entity,
     Priority,
     Record,
+    RejectedTicket,
     Site,
     Ticket,
     TicketPage,
@@ -898,7 +901,7 @@ class AutotaskConnector(Connector):
 
     @staticmethod
     def ticket_filters(query: TicketQuery) -> list[Filter]:
-        """The Autotask filter for ``query``; raises ValueError on bad input."""
+        """The Autotask filter for ``query``; raises PsaInvalidId for an id of the wrong shape."""
         filters: list[Filter] = []
         for label, field, value in (("company", "companyID", query.company),
                                     ("board", "queueID", query.board),
@@ -907,7 +910,7 @@ class AutotaskConnector(Connector):
             if value is None:
                 continue
             if not value.isdigit():
-                raise ValueError(f"{label} must be a numeric Autotask id")
+                raise PsaInvalidId(f"{label} must be a numeric Autotask id")
             filters.append({"op": "eq", "field": field, "value": int(value)})
         if query.text is not None and query.text.strip():
             text = query.text.strip()
@@ -930,10 +933,11 @@ class AutotaskConnector(Connector):
             *filters, {"op": "gt", "field": "id", "value": start_after}]
         items, _ = await self._query("Tickets", window, size=min(query.page_size + 1, MAX_RECORDS))
         has_more = len(items) > query.page_size
-        tickets = await self._tickets(items[:query.page_size])
+        tickets, rejected = await self._tickets(items[:query.page_size])
         if query.page_size == MAX_RECORDS and not has_more:
             has_more = len(items) == MAX_RECORDS
-        return TicketPage(tuple(tickets), query.page, query.page_size, has_more=has_more)
+        return TicketPage(tickets, query.page, query.page_size, has_more=has_more,
+                          rejected=rejected)
 
     async def _skip(self, entity: str, filters: list[Filter],
                     count: int) -> tuple[bool, int | None]:
@@ -956,16 +960,20 @@ class AutotaskConnector(Connector):
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         if not ticket_id.isdigit():
-            raise ValueError("ticket id must be numeric")
+            raise PsaInvalidId("ticket id must be numeric", integration=self.name)
         body = await self._call("GET", f"Tickets/{ticket_id}")
         item = body.get("item") if isinstance(body, dict) else None
         if item is None:
             raise PsaNotFound(f"Autotask has no ticket {ticket_id}", integration=self.name)
-        (ticket,) = await self._tickets([item])
-        return ticket
+        tickets, rejected = await self._tickets([item])
+        if rejected:
+            raise PsaBadResponse(f"GET Tickets/{ticket_id}: {rejected[0].reason}",
+                                 integration=self.name)
+        return tickets[0]
 
-    async def _tickets(self, items: Sequence[Any]) -> list[Ticket]:
-        records = [wire.obj(i, "ticket") for i in items]
+    async def _tickets(self, items: Sequence[Any]
+                       ) -> tuple[tuple[Ticket, ...], tuple[RejectedTicket, ...]]:
+        records = [i for i in items if isinstance(i, dict)]
         fields = await self.picklists("Tickets")
         companies = {c for r in records if (c := ref(r, "companyID")) is not None}
         contacts = {c for r in records if (c := ref(r, "contactID")) is not None}
@@ -975,7 +983,8 @@ class AutotaskConnector(Connector):
             self._names_for("Contacts", contacts, ("firstName", "lastName"), _person))
         labels = {name: _labels(_picklist(fields, name))
                   for name in ("queueID", "status", "priority")}
-        return [self._ticket(r, labels, company_names, contact_names) for r in records]
+        return translate_tickets(
+            items, lambda r: self._ticket(r, labels, company_names, contact_names))
 
     def _ticket(self, d: Json, labels: Mapping[str, Mapping[str, str]],
                 companies: Mapping[str, str], contacts: Mapping[str, str]) -> Ticket:

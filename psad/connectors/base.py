@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from psad.model import Entity, Record, Rejected, Ticket, TicketPage, TicketQuery
+from psad.model import (Entity, Record, Rejected, RejectedTicket, Ticket, TicketPage,
+                        TicketQuery)
 from psad.settings import Setting as Setting  # connectors declare their settings with it
 
 if TYPE_CHECKING:
@@ -62,6 +63,22 @@ def translate_page(entity: Entity, items: Sequence[Any],
                 if isinstance(item, dict) else None
             rejected.append(Rejected(entity, loggable_id(ident), str(err)))
     return Page(records, rejected)
+
+
+def translate_tickets(items: Iterable[Any], parse: Callable[[Mapping[str, Any]], Ticket]
+                      ) -> tuple[tuple[Ticket, ...], tuple[RejectedTicket, ...]]:
+    """Parse each listed ticket; a malformed one is skipped and comes back with its reason."""
+    from psad.connectors.wire import BadRecord, loggable_id, obj
+
+    tickets: list[Ticket] = []
+    rejected: list[RejectedTicket] = []
+    for item in items:
+        try:
+            tickets.append(parse(obj(item, "ticket")))
+        except BadRecord as err:
+            ident = item.get("id") if isinstance(item, dict) else None
+            rejected.append(RejectedTicket(loggable_id(ident), str(err)))
+    return tuple(tickets), tuple(rejected)
 
 
 OFFLOAD_ITEMS = 100

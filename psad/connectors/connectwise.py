@@ -32,10 +32,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page, translated
+from psad.connectors.base import (Connector, Page, Setting, translate_page, translate_tickets,
+                                 translated)
 from psad.connectors.paging import chain_ahead
 from psad.connectors.wire import BadRecord
-from psad.errors import PsaAuthError, PsaBadResponse, PsaError, PsaNotFound
+from psad.errors import PsaAuthError, PsaBadResponse, PsaError, PsaInvalidId, PsaNotFound
 from psad.http import RequestPriority, with_priority
 from psad.logs import register_secret
 from psad.model import (
@@ -381,7 +382,8 @@ class ConnectWiseConnector(Connector):
                            ("status/id", query.status), ("priority/id", query.priority)):
             if value is not None:
                 if not value.isdigit():
-                    raise ValueError(f"{key.split('/')[0]} must be a numeric id")
+                    raise PsaInvalidId(f"{key.split('/')[0]} must be a numeric id",
+                                       integration=self.name)
                 conditions.append(f"{key}={value}")
         if query.text:
             conditions.append(f"summary contains {_quote(query.text)}")
@@ -394,17 +396,21 @@ class ConnectWiseConnector(Connector):
         if not isinstance(response.body, list):
             raise PsaBadResponse("GET service/tickets: expected a JSON array",
                                  integration=self.name)
-        tickets = tuple(self._ticket(wire.obj(t, "ticket")) for t in response.body)
+        tickets, rejected = translate_tickets(response.body, self._ticket)
         link = response.headers.get("Link", "")
-        has_more = 'rel="next"' in link if link else len(tickets) == query.page_size
+        has_more = 'rel="next"' in link if link else len(response.body) == query.page_size
         return TicketPage(tickets=tickets, page=query.page, page_size=query.page_size,
-                          has_more=has_more)
+                          has_more=has_more, rejected=rejected)
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         if not ticket_id.isdigit():
-            raise ValueError("ticket id must be numeric")
+            raise PsaInvalidId("ticket id must be numeric", integration=self.name)
         body = await self._get(f"service/tickets/{ticket_id}")
-        return self._ticket(wire.obj(body, "ticket"))
+        try:
+            return self._ticket(wire.obj(body, "ticket"))
+        except BadRecord as err:
+            raise PsaBadResponse(f"GET service/tickets/{ticket_id}: {err}",
+                                 integration=self.name) from None
 
     def _ticket(self, d: Mapping[str, Any]) -> Ticket:
         ticket_id = wire.psa_id(d)

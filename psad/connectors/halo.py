@@ -103,10 +103,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page, translated
+from psad.connectors.base import (Connector, Page, Setting, translate_page, translate_tickets,
+                                 translated)
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
-from psad.errors import PsaAuthError, PsaBadResponse, PsaListingChanged, PsaNotFound
+from psad.errors import (PsaAuthError, PsaBadResponse, PsaInvalidId, PsaListingChanged,
+                         PsaNotFound)
 from psad.http import BearerTokenAuth, PsaClient, redact_url
 from psad.model import (
     Address,
@@ -412,7 +414,8 @@ class HaloConnector(Connector):
                                     ("priority", "priority", query.priority)):
             if value is not None:
                 if not value.isdigit():
-                    raise ValueError(f"{label} must be a numeric HaloPSA id")
+                    raise PsaInvalidId(f"{label} must be a numeric HaloPSA id",
+                                       integration=self.name)
                 params[param] = value
         if query.text:
             params["search"] = query.text
@@ -420,15 +423,16 @@ class HaloConnector(Connector):
         if query.page > 1 and total is not None and (query.page - 1) * query.page_size >= total:
             items = []  # past the end: whatever Halo answers there, no tickets
         lookups = await self._ticket_lookups()
-        tickets = tuple(self._ticket(item, lookups) for item in items)
+        tickets, rejected = translate_tickets(
+            items, lambda d: _ticket(d, lookups, self.ticket_link))
         has_more = (query.page * query.page_size < total if total is not None
                     else len(items) == query.page_size)
         return TicketPage(tickets=tickets, page=query.page, page_size=query.page_size,
-                          has_more=has_more, total=total)
+                          has_more=has_more, total=total, rejected=rejected)
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         if not ticket_id.isdigit():
-            raise ValueError("ticket id must be numeric")
+            raise PsaInvalidId("ticket id must be numeric", integration=self.name)
         body = await self._get(f"{TICKETS.path}/{ticket_id}")
         if not isinstance(body, dict) or not body.get("id"):
             raise PsaNotFound(f"HaloPSA has no ticket {ticket_id}", integration=self.name)

@@ -102,9 +102,10 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translate_page, translated
+from psad.connectors.base import (Connector, Page, Setting, translate_page, translate_tickets,
+                                 translated)
 from psad.connectors.wire import BadRecord
-from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
+from psad.errors import PsaAuthError, PsaBadResponse, PsaInvalidId, PsaNotFound
 from psad.http import BearerTokenAuth, PsaClient, RequestPriority, with_priority
 from psad.model import (
     Address,
@@ -587,10 +588,10 @@ class KaseyaBmsConnector(Connector):
 
     async def _name_of(self, kind: str, label: str, psa_id: str) -> str:
         if not psa_id.isdigit():
-            raise ValueError(f"{label} must be a numeric BMS id")
+            raise PsaInvalidId(f"{label} must be a numeric BMS id", integration=self.name)
         name = (await self._names(kind)).get(psa_id)
         if name is None:
-            raise ValueError(f"{label} {psa_id} does not exist in BMS")
+            raise PsaInvalidId(f"{label} {psa_id} does not exist in BMS", integration=self.name)
         return name
 
     async def list_tickets(self, query: TicketQuery) -> TicketPage:
@@ -601,7 +602,7 @@ class KaseyaBmsConnector(Connector):
         filters: dict[str, str] = {}
         if query.company is not None:
             if not query.company.isdigit():
-                raise ValueError("company must be a numeric BMS id")
+                raise PsaInvalidId("company must be a numeric BMS id", integration=self.name)
             filters["AccountIds"] = query.company
         for key, kind, label, value in (("QueueNames", "queues", "board", query.board),
                                         ("StatusNames", "statuses", "status", query.status),
@@ -614,15 +615,15 @@ class KaseyaBmsConnector(Connector):
         envelope = await self._call("POST", "servicedesk/tickets/search", body={
             "PageSize": query.page_size, "PageNumber": query.page, "Filter": filters})
         items = records(envelope.result, "POST servicedesk/tickets/search", self.name)
-        tickets = tuple(self._ticket(item) for item in items)
+        tickets, rejected = translate_tickets(items, self._parse_ticket)
         has_more = (query.page * query.page_size < envelope.total if envelope.total is not None
-                    else len(tickets) == query.page_size)
+                    else len(items) == query.page_size)
         return TicketPage(tickets=tickets, page=query.page, page_size=query.page_size,
-                          has_more=has_more, total=envelope.total)
+                          has_more=has_more, total=envelope.total, rejected=rejected)
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         if not ticket_id.isdigit():
-            raise ValueError("ticket id must be numeric")
+            raise PsaInvalidId("ticket id must be numeric", integration=self.name)
         envelope = await self._call("GET", f"servicedesk/tickets/{ticket_id}")
         if envelope.result is None:
             raise PsaNotFound(f"ticket {ticket_id} not found", integration=self.name)
@@ -630,27 +631,29 @@ class KaseyaBmsConnector(Connector):
 
     def _ticket(self, item: Any) -> Ticket:
         try:
-            d = wire.obj(item, "ticket")
-            ticket_id = wire.psa_id(d)
-            return Ticket(
-                psa_id=ticket_id,
-                summary=wire.opt_text(d, "title") or "",
-                company_psa_id=wire.opt_id(d, "accountId"),
-                company_name=wire.opt_text(d, "accountName"),
-                board=wire.opt_text(d, "queueName"),
-                status=wire.opt_text(d, "statusName"),
-                priority=wire.opt_text(d, "priorityName"),
-                contact=wire.opt_text(d, "contactName"),
-                created_at=wire.parse_datetime(d.get("createdOn") or d.get("openDate"),
-                                               "createdOn"),
-                updated_at=wire.parse_datetime(d.get("modifiedOn") or d.get("lastActivityUpdate"),
-                                               "modifiedOn"),
-                closed=d.get("completedDate") not in (None, ""),
-                url=self.ticket_link(ticket_id),
-            )
+            return self._parse_ticket(wire.obj(item, "ticket"))
         except BadRecord as err:
             raise PsaBadResponse(f"malformed ticket from BMS: {err}",
                                  integration=self.name) from None
+
+    def _parse_ticket(self, d: Mapping[str, Any]) -> Ticket:
+        ticket_id = wire.psa_id(d)
+        return Ticket(
+            psa_id=ticket_id,
+            summary=wire.opt_text(d, "title") or "",
+            company_psa_id=wire.opt_id(d, "accountId"),
+            company_name=wire.opt_text(d, "accountName"),
+            board=wire.opt_text(d, "queueName"),
+            status=wire.opt_text(d, "statusName"),
+            priority=wire.opt_text(d, "priorityName"),
+            contact=wire.opt_text(d, "contactName"),
+            created_at=wire.parse_datetime(d.get("createdOn") or d.get("openDate"),
+                                           "createdOn"),
+            updated_at=wire.parse_datetime(d.get("modifiedOn") or d.get("lastActivityUpdate"),
+                                           "modifiedOn"),
+            closed=d.get("completedDate") not in (None, ""),
+            url=self.ticket_link(ticket_id),
+        )
 
 
 # --- translation ---------------------------------------------------------------------------

@@ -90,10 +90,10 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
-from psad.connectors.base import Connector, Page, Setting, translated
+from psad.connectors.base import Connector, Page, Setting, translate_tickets, translated
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.wire import BadRecord
-from psad.errors import ConfigError, PsaBadResponse
+from psad.errors import ConfigError, PsaBadResponse, PsaInvalidId
 from psad.model import (
     Address,
     Asset,
@@ -158,7 +158,7 @@ def name_id(name: str) -> str:
 
 
 def id_name(psa_id: str) -> str:
-    """The name behind :func:`name_id`; ValueError when ``psa_id`` is not one."""
+    """The name behind :func:`name_id`; PsaInvalidId when ``psa_id`` is not one."""
     raw = bytearray()
     i = 0
     while i < len(psa_id):
@@ -166,7 +166,7 @@ def id_name(psa_id: str) -> str:
         if ch == "-":
             pair = psa_id[i + 1:i + 3]
             if len(pair) != 2 or not all(c in "0123456789ABCDEF" for c in pair):
-                raise ValueError(f"{psa_id!r} is not a Syncro name id")
+                raise PsaInvalidId(f"{psa_id!r} is not a Syncro name id")
             raw.append(int(pair, 16))
             i += 3
             continue
@@ -175,14 +175,14 @@ def id_name(psa_id: str) -> str:
         elif ch.isascii() and ch.isalnum():
             raw.append(ord(ch))
         else:
-            raise ValueError(f"{psa_id!r} is not a Syncro name id")
+            raise PsaInvalidId(f"{psa_id!r} is not a Syncro name id")
         i += 1
     try:
         name = raw.decode()
     except UnicodeDecodeError:
-        raise ValueError(f"{psa_id!r} is not a Syncro name id") from None
+        raise PsaInvalidId(f"{psa_id!r} is not a Syncro name id") from None
     if not name.strip() or name_id(name) != psa_id:
-        raise ValueError(f"{psa_id!r} is not a Syncro name id")
+        raise PsaInvalidId(f"{psa_id!r} is not a Syncro name id")
     return name
 
 
@@ -396,7 +396,8 @@ class SyncroConnector(Connector):
         params: dict[str, Any] = {}
         if query.company is not None:
             if not query.company.isdigit():
-                raise ValueError("company must be a numeric Syncro customer id")
+                raise PsaInvalidId("company must be a numeric Syncro customer id",
+                                   integration=self.name)
             params["customer_id"] = query.company
         if query.status is not None:
             params["status"] = id_name(query.status)
@@ -406,16 +407,17 @@ class SyncroConnector(Connector):
         priority = id_name(query.priority) if query.priority is not None else None
         if query.page < 1 or query.page_size < 1:
             raise ValueError("page and page_size must be positive")
-        tickets, has_more = await self._ticket_window(
+        items, has_more = await self._ticket_window(
             params, (query.page - 1) * query.page_size, query.page_size,
             _ticket_filter(board, priority))
-        return TicketPage(tickets=tuple(tickets), page=query.page, page_size=query.page_size,
-                          has_more=has_more)
+        tickets, rejected = translate_tickets(items, self._ticket)
+        return TicketPage(tickets=tickets, page=query.page, page_size=query.page_size,
+                          has_more=has_more, rejected=rejected)
 
     async def _ticket_window(self, params: Mapping[str, Any], start: int, size: int,
                              keep: Callable[[Mapping[str, Any]], bool] | None, *,
-                             relearned: bool = False) -> tuple[list[Ticket], bool]:
-        """Tickets ``start``… of the (filtered) list, and whether more follow.
+                             relearned: bool = False) -> tuple[list[Mapping[str, Any]], bool]:
+        """Wire tickets ``start``… of the (filtered) list, and whether more follow.
 
         Without a client-side filter this jumps to the upstream page holding
         ``start`` once Syncro's page size is known; with one it scans from the
@@ -424,8 +426,7 @@ class SyncroConnector(Connector):
         per_page = self._ticket_page_size if keep is None else None
         first = start // per_page + 1 if per_page else 1
         skip = start - (first - 1) * per_page if per_page else start
-        out: list[Ticket] = []
-        taken = 0  # a malformed ticket keeps its slot, so pages do not shift
+        out: list[Mapping[str, Any]] = []  # a malformed ticket keeps its slot
         scanned = 0
         async for page, items, total_pages in self._pages("tickets", "tickets", params,
                                                           first=first):
@@ -440,27 +441,17 @@ class SyncroConnector(Connector):
                 if skip:
                     skip -= 1
                     continue
-                if taken == size:
+                if len(out) == size:
                     return out, True
-                taken += 1
-                ticket = self._parse_listed(item)
-                if ticket is not None:
-                    out.append(ticket)
+                out.append(item)
             scanned += 1
             if keep is not None and scanned >= MAX_SCAN_PAGES and not last:
                 return out, True
         return out, False
 
-    def _parse_listed(self, item: Mapping[str, Any]) -> Ticket | None:
-        try:
-            return self._ticket(item)
-        except BadRecord as err:
-            log.warning("integration=%s ticket %s skipped: %s", self.name, item.get("id"), err)
-            return None
-
     async def get_ticket(self, ticket_id: str) -> Ticket:
         if not ticket_id.isdigit():
-            raise ValueError("ticket id must be numeric")
+            raise PsaInvalidId("ticket id must be numeric", integration=self.name)
         body = await self._get(f"tickets/{ticket_id}")
         record = body.get("ticket", body) if isinstance(body, dict) else body
         try:

@@ -380,7 +380,8 @@ async def tickets_page(request: web.Request) -> web.Response:
         "nav": "tickets", "integration": integration.name, "kind": integration.kind,
         "filters": filters,
         "choices": ticket_choices(await runtime(request).store.ticket_choices(integration.name)),
-        "page_number": query.page, "tickets": [], "has_more": False, "problem": None}
+        "page_number": query.page, "tickets": [], "has_more": False, "problem": None,
+        "rejected": ()}
     try:
         result = await fetch_ticket_page(filtered, query)
     except ApiError as err:
@@ -389,7 +390,8 @@ async def tickets_page(request: web.Request) -> web.Response:
         return show(request, "tickets.html", status=err.status,
                     **{**context, "problem": err.message})
     return show(request, "tickets.html",
-                **{**context, "tickets": result.tickets, "has_more": result.has_more})
+                **{**context, "tickets": result.tickets, "has_more": result.has_more,
+                   "rejected": result.rejected})
 
 
 @routes.get("/integrations/{name}/tickets/{ticket_id}")

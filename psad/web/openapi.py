@@ -237,7 +237,11 @@ def build_document() -> dict[str, Any]:
                 "responses": {"200": _json(_obj({
                     "tickets": {"type": "array", "items": _ref("Ticket")},
                     "page": {"type": "integer"}, "page_size": {"type": "integer"},
-                    "has_more": {"type": "boolean"}, "total": NULLABLE_INT}), "tickets"),
+                    "has_more": {"type": "boolean"}, "total": NULLABLE_INT,
+                    "errors": {"type": "array", "items": _obj({
+                        "id": NULLABLE_STR, "message": {"type": "string"}}),
+                        "description": "listed tickets the PSA sent malformed, left out"}}),
+                    "tickets"),
                     **_errors(400, 401, 404, 502, 504)}}},
             "/api/integrations/{name}/tickets/{ticket_id}": {"get": {
                 "summary": "one live ticket", "security": bearer,

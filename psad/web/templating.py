@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import jinja2
 from aiohttp import web
 
+from psad.connectors.registry import display_name
 from psad.web.keys import TEMPLATES_KEY
 
 
@@ -92,14 +93,9 @@ def duration(start: Any, end: Any) -> str:
     return _span(seconds)
 
 
-VENDOR_NAMES = {"connectwise": "ConnectWise PSA", "autotask": "Autotask", "syncro": "Syncro",
-                "kaseya_bms": "Kaseya BMS", "halo": "HaloPSA"}
-"""What the dashboard calls each connector kind (the one place that says so)."""
-
-
 def vendor(kind: Any) -> str:
     """A connector kind as people name the product (``connectwise`` → ConnectWise PSA)."""
-    return VENDOR_NAMES.get(str(kind), str(kind))
+    return display_name(str(kind))
 
 
 def number(value: Any) -> str:

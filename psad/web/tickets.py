@@ -9,6 +9,7 @@ choose filters, never hosts or paths; every id and filter is validated first.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
@@ -16,22 +17,25 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from psad.errors import PsaAuthError, PsaError, PsaNotFound, PsaTimeout, PsaUnavailable
+from psad.errors import (PsaAuthError, PsaError, PsaInvalidId, PsaNotFound, PsaTimeout,
+                         PsaUnavailable)
 from psad.http import RequestPriority, with_priority
-from psad.model import Ticket, TicketPage, TicketQuery
+from psad.model import RejectedTicket, Ticket, TicketPage, TicketQuery
 from psad.web.api import (int_between, integration_or_404, parse_query, psa_id_param, runtime,
                           search_text)
 from psad.web.errors import ApiError
 
 routes = web.RouteTableDef()
+log = logging.getLogger("psad.web.tickets")
 T = TypeVar("T")
 
 
-class ImpossibleId(Exception):
-    """The connector says an id cannot exist in its PSA (wrong shape for that vendor)."""
-
-
 TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+
+
+def rejected_json(rejected: RejectedTicket) -> dict[str, Any]:
+    """A listed ticket the PSA sent malformed: skipped, and said so."""
+    return {"id": rejected.psa_id, "message": rejected.reason}
 
 
 def ticket_json(ticket: Ticket) -> dict[str, Any]:
@@ -55,9 +59,9 @@ async def _proxied(request: web.Request, key: Hashable,
         connector = await rt.connector(integration.name)
         return await rt.ticket_coalescer.run(
             (integration.name, key), lambda: with_priority(RequestPriority.LIVE, call(connector)))
-    except ValueError as err:
+    except PsaInvalidId:
         outcome = "not_found"
-        raise ImpossibleId(str(err)) from None
+        raise
     except PsaNotFound:
         outcome = "not_found"
         raise ApiError(404, "the PSA has no such ticket") from None
@@ -90,12 +94,23 @@ def ticket_query(request: web.Request) -> TicketQuery:
 
 
 async def fetch_ticket_page(request: web.Request, query: TicketQuery) -> TicketPage:
-    """A page of tickets; a filter id this PSA cannot have simply matches nothing."""
+    """A page of tickets; a filter id this PSA cannot have simply matches nothing.
+
+    Tickets the PSA sent malformed are left out of the page and listed in its
+    ``rejected`` (and counted), so a bad record never reads as "no tickets".
+    """
     try:
-        return await _proxied(request, query, lambda c: c.list_tickets(query))
-    except ImpossibleId:
+        page: TicketPage = await _proxied(request, query, lambda c: c.list_tickets(query))
+    except PsaInvalidId:
         return TicketPage(tickets=(), page=query.page, page_size=query.page_size,
                           has_more=False, total=0)
+    if page.rejected:
+        name = request.match_info["name"]
+        runtime(request).metrics.ticket_rejected.labels(name).inc(len(page.rejected))
+        log.warning("integration=%s %d listed ticket(s) skipped as malformed: %s", name,
+                    len(page.rejected), "; ".join(f"{r.psa_id or '?'}: {r.reason}"
+                                                  for r in page.rejected))
+    return page
 
 
 async def fetch_ticket(request: web.Request, ticket_id: str) -> Ticket:
@@ -106,7 +121,7 @@ async def fetch_ticket(request: web.Request, ticket_id: str) -> Ticket:
         raise ApiError(400, str(err)) from None
     try:
         return await _proxied(request, ("ticket", ticket_id), lambda c: c.get_ticket(ticket_id))
-    except ImpossibleId:
+    except PsaInvalidId:
         raise ApiError(404, "the PSA has no such ticket") from None
 
 
@@ -116,7 +131,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     page = await fetch_ticket_page(request, query)
     return web.json_response({
         "tickets": [ticket_json(t) for t in page.tickets], "page": page.page,
-        "page_size": page.page_size, "has_more": page.has_more, "total": page.total})
+        "page_size": page.page_size, "has_more": page.has_more, "total": page.total,
+        "errors": [rejected_json(r) for r in page.rejected]})
 
 
 @routes.get("/api/integrations/{name}/tickets/{ticket_id}")

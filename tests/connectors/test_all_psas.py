@@ -1,6 +1,6 @@
 """The sync core, proven once for every PSA: real engine, real SQLite file, simulator on loopback.
 
-Each test runs for every entry of ``SIMULATORS`` (the parametrize id is the kind),
+Each test runs for every PSA in the registry (the parametrize id is the kind),
 over one small generated dataset that every simulator renders in its own wire
 format. What ``test_sync_connectwise.py`` proves for ConnectWise holds here for
 all five: exact live counts per entity, only the selected custom fields, an
@@ -25,7 +25,7 @@ import pytest
 
 from conftest import run_sync, sql_rows, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
-from psad.connectors import CONNECTORS
+from psad.connectors import registry
 from psad.connectors.base import Connector
 from psad.engine import RunReport, SyncEngine
 from psad.errors import PsaNotFound
@@ -35,10 +35,10 @@ from psad.simulators import REQUEST_LOG_KEY, LoggedRequest
 from psad.simulators import halo as halo_sim
 from psad.simulators import kaseya_bms as bms_sim
 from psad.simulators.dataset import Dataset
-from psad.simulators.serve import SIMULATORS, RunningSimulator, start_simulator
+from psad.simulators.serve import RunningSimulator, start_simulator
 from psad.store import EntityResult, Store
 
-KINDS = tuple(SIMULATORS)
+KINDS = registry.KINDS
 ASSET_FIELDS = ("Backup", "Rack")
 CONTACT_FIELDS = ("VIP",)
 PAGE_SIZE = 20
@@ -52,37 +52,19 @@ def small_dataset() -> Dataset:
 
 # --- how many live rows each PSA exposes, per entity ----------------------------------------
 #
-# DS: exactly as many as the dataset holds. Where a vendor has no such entity
-# psad synthesizes it: an int is a fixed count, PER_COMPANY one row per company,
-# PER_STATUS_NAME one global status per distinct ticket-status name (the dataset
-# repeats each name on every board).
-
-DS = "dataset"
-PER_COMPANY = "one per company"
-PER_STATUS_NAME = "one per distinct ticket-status name"
-ACTIVE_INACTIVE = 2  # company statuses derived from an active/disabled flag
-
-EXPECTED_COUNTS: dict[str, dict[Entity, str | int]] = {
-    "connectwise": {Entity.COMPANY_STATUS: DS, Entity.SITE: DS, Entity.TICKET_STATUS: DS},
-    "autotask": {Entity.COMPANY_STATUS: ACTIVE_INACTIVE, Entity.SITE: DS,
-                 Entity.TICKET_STATUS: PER_STATUS_NAME},
-    "syncro": {Entity.COMPANY_STATUS: ACTIVE_INACTIVE, Entity.SITE: PER_COMPANY,
-               Entity.TICKET_STATUS: PER_STATUS_NAME},
-    "kaseya_bms": {Entity.COMPANY_STATUS: ACTIVE_INACTIVE, Entity.SITE: DS,
-                   Entity.TICKET_STATUS: PER_STATUS_NAME},
-    "halo": {Entity.COMPANY_STATUS: ACTIVE_INACTIVE, Entity.SITE: DS,
-             Entity.TICKET_STATUS: PER_STATUS_NAME},
-}
-"""Only the entities where vendors differ; every other entity is DS for every kind."""
+# As many as the dataset holds, except where the registry says the vendor has no
+# such entity and psad synthesizes it: an int is a fixed count, PER_COMPANY one row
+# per company, PER_STATUS_NAME one global status per distinct ticket-status name (the
+# dataset repeats each name on every board).
 
 
 def expected_count(kind: str, entity: Entity, ds: Dataset) -> int:
-    rule = EXPECTED_COUNTS[kind].get(entity, DS)
+    rule = registry.BY_KIND[kind].rows_of(entity)
     if isinstance(rule, int):
         return rule
-    if rule == PER_COMPANY:
+    if rule == registry.PER_COMPANY:
         return ds.count("companies")
-    if rule == PER_STATUS_NAME:
+    if rule == registry.PER_STATUS_NAME:
         return len({s.name for s in ds.records("ticket_statuses")})
     return ds.count(entity.value)
 
@@ -106,11 +88,9 @@ BAD_ASSET_NAME: dict[str, tuple[str, object]] = {
     "halo": ("inventory_number", {"not": "text"}),
 }
 
-NO_ASSET_CUSTOM_FIELDS = frozenset({"kaseya_bms"})  # BMS assets carry none: all null
-
-INCREMENTAL_KINDS = tuple(k for k in KINDS if CONNECTORS[k].incremental)
-FULL_ONLY_KINDS = tuple(k for k in KINDS if not CONNECTORS[k].incremental)
-TOKEN_KINDS = ("halo", "kaseya_bms")  # kinds whose access tokens expire
+INCREMENTAL_KINDS = tuple(p.kind for p in registry.PSAS if p.incremental)
+FULL_ONLY_KINDS = tuple(p.kind for p in registry.PSAS if not p.incremental)
+TOKEN_KINDS = tuple(p.kind for p in registry.PSAS if p.token_expires)
 
 
 def kinds(selected: Iterable[str] = KINDS, *, xfail: dict[str, str] | None = None) -> list[Any]:
@@ -158,7 +138,7 @@ class Psa:
             assert not gone.get(entity, set()) & rows.keys(), entity
         for entity in (Entity.COMPANY, Entity.SITE, Entity.ASSET, Entity.CONTACT):
             source = entity.value  # ids are the dataset's; a synthesized site has its company's
-            if EXPECTED_COUNTS[self.kind].get(entity) == PER_COMPANY:
+            if registry.BY_KIND[self.kind].rows_of(entity) == registry.PER_COMPANY:
                 source = "companies"
             want_ids = {str(i) for i in self.ds.ids(source)} - gone.get(entity, set())
             assert (await self.rows(entity)).keys() == want_ids, entity
@@ -175,7 +155,7 @@ def changes(result: EntityResult) -> tuple[int, int, int]:
 @pytest.fixture
 async def psa(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Psa]:
     kind: str = request.param
-    sim = await start_simulator(kind, small_dataset())
+    sim = await start_simulator(registry.BY_KIND[kind].simulator, small_dataset())
     db = tmp_path / "psad.db"
     store = await Store.open(db)
     session = aiohttp.ClientSession()
@@ -185,7 +165,7 @@ async def psa(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[P
         name="acme", kind=kind, base_url=sim.base_url, settings=dict(sim.spec.settings),
         asset_custom_fields=ASSET_FIELDS, contact_custom_fields=CONTACT_FIELDS,
         page_size=PAGE_SIZE)
-    connector = CONNECTORS[kind](integration, client, dict(sim.spec.secrets))
+    connector = registry.BY_KIND[kind].connector(integration, client, dict(sim.spec.secrets))
     engine = SyncEngine(store, SyncConfig(cursor_overlap_seconds=0))
     yield Psa(kind, sim, store, connector, engine, db)
     await connector.close()
@@ -214,7 +194,7 @@ async def test_full_sync_stores_every_record_the_psa_exposes_with_only_selected_
         assert set(contact["custom_fields"]) == set(CONTACT_FIELDS), contact["psa_id"]
     assert all(c["custom_fields"]["VIP"] is not None for c in contacts.values())
     racks = {pid: a["custom_fields"]["Rack"] for pid, a in assets.items()}  # text everywhere
-    if psa.kind in NO_ASSET_CUSTOM_FIELDS:
+    if not registry.BY_KIND[psa.kind].asset_custom_fields:  # all null
         assert set(racks.values()) == {None}
     else:
         assert racks == {str(a.id): a.custom_fields["Rack"] for a in psa.ds.records("assets")}
@@ -293,7 +273,7 @@ async def test_upstream_updates_additions_and_deletions_become_updated_created_a
     report = await psa.sync()
     assert report.outcome == "succeeded", report.error
     got = {entity: changes(result) for entity, result in results(report).items()}
-    synthesized_sites = EXPECTED_COUNTS[psa.kind][Entity.SITE] == PER_COMPANY
+    synthesized_sites = registry.BY_KIND[psa.kind].rows_of(Entity.SITE) == registry.PER_COMPANY
     want = {entity: (0, 0, 0) for entity in Entity}
     want[Entity.COMPANY] = (1, 1, 1)
     want[Entity.SITE] = (1, 0, 1) if synthesized_sites else (0, 0, len(doomed_sites))

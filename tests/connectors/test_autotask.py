@@ -18,7 +18,7 @@ from conftest import run_sync, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.autotask import AutotaskConnector, zone_allowed
 from psad.engine import RunReport, SyncEngine
-from psad.errors import PsaAuthError, PsaNotFound
+from psad.errors import PsaAuthError, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, TicketQuery
 from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY, LoggedRequest
@@ -566,9 +566,11 @@ async def test_live_tickets_are_listed_filtered_paged_and_fetched(harness: Harne
             str(t.id) for t in ds.records("tickets") if keep(t)], query
 
     for bad in (TicketQuery(board="help desk"), TicketQuery(company="1;2"),
-                TicketQuery(status="x"), TicketQuery(priority="-1"), TicketQuery(page_size=0)):
-        with pytest.raises(ValueError):
+                TicketQuery(status="x"), TicketQuery(priority="-1")):
+        with pytest.raises(PsaInvalidId):
             await connector.list_tickets(bad)
+    with pytest.raises(ValueError):
+        await connector.list_tickets(TicketQuery(page_size=0))
 
     ticket = await connector.get_ticket(str(some.id))
     contact = ds.contacts.get(some.contact_id) if some.contact_id else None
@@ -585,7 +587,7 @@ async def test_live_tickets_are_listed_filtered_paged_and_fetched(harness: Harne
                           f"?Code=OpenTicketDetail&TicketID={some.id}")
     with pytest.raises(PsaNotFound):
         await connector.get_ticket("999999")
-    with pytest.raises(ValueError):
+    with pytest.raises(PsaInvalidId):
         await connector.get_ticket("12a")
 
 

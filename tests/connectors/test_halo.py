@@ -18,7 +18,7 @@ from conftest import run_sync, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.halo import HaloConnector
 from psad.engine import RunReport, SyncEngine
-from psad.errors import PsaAuthError, PsaNotFound
+from psad.errors import PsaAuthError, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, Priority, TicketQuery
 from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY, LoggedRequest
@@ -496,7 +496,7 @@ async def test_live_ticket_filters_reach_halo_and_match(harness: Harness) -> Non
 @pytest.mark.parametrize("field", ["company", "board", "status", "priority"])
 async def test_live_ticket_filters_refuse_non_numeric_ids(harness: Harness, field: str) -> None:
     bad: dict[str, Any] = {field: "1 or 1=1"}
-    with pytest.raises(ValueError, match="numeric"):
+    with pytest.raises(PsaInvalidId, match="numeric"):
         await harness.connector.list_tickets(TicketQuery(**bad))
     assert harness.sim.requests("/api/Tickets") == []
 
@@ -520,7 +520,7 @@ async def test_one_live_ticket_is_fetched_with_names_resolved(harness: Harness) 
 async def test_missing_ticket_is_psa_not_found(harness: Harness) -> None:
     with pytest.raises(PsaNotFound):
         await harness.connector.get_ticket("999999")
-    with pytest.raises(ValueError):
+    with pytest.raises(PsaInvalidId):
         await harness.connector.get_ticket("12; DROP")
 
 

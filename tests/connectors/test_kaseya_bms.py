@@ -19,7 +19,7 @@ from conftest import run_sync, stored_rows
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.kaseya_bms import KaseyaBmsConnector
 from psad.engine import RunReport, SyncEngine
-from psad.errors import PsaNotFound
+from psad.errors import PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Contact, Entity, TicketQuery
 from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY, LoggedRequest
@@ -547,15 +547,23 @@ async def test_missing_ticket_raises_not_found(harness: Harness) -> None:
 
 @pytest.mark.parametrize("query", [
     TicketQuery(company="acme"), TicketQuery(board="x1"), TicketQuery(status="999"),
-    TicketQuery(priority="-1"), TicketQuery(page=0), TicketQuery(page_size=0),
-    TicketQuery(page_size=10_000)])
-async def test_bad_ticket_filters_raise_value_error(harness: Harness, query: TicketQuery) -> None:
+    TicketQuery(priority="-1")])
+async def test_ticket_filter_ids_bms_cannot_have_raise_invalid_id(
+        harness: Harness, query: TicketQuery) -> None:
+    with pytest.raises(PsaInvalidId):
+        await harness.connector.list_tickets(query)
+
+
+@pytest.mark.parametrize("query", [
+    TicketQuery(page=0), TicketQuery(page_size=0), TicketQuery(page_size=10_000)])
+async def test_ticket_pages_out_of_range_raise_value_error(harness: Harness,
+                                                           query: TicketQuery) -> None:
     with pytest.raises(ValueError):
         await harness.connector.list_tickets(query)
 
 
 async def test_ticket_id_must_be_numeric(harness: Harness) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(PsaInvalidId):
         await harness.connector.get_ticket("12; drop")
 
 

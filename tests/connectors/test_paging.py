@@ -114,10 +114,20 @@ async def test_without_a_size_pages_are_read_one_by_one_until_a_repeat() -> None
 async def test_a_failed_page_stops_the_listing_and_cancels_the_reads_in_flight() -> None:
     upstream = Upstream(list(range(1, 101)), 10)
     real = upstream.read
+    never = asyncio.Event()
+    held: list[int] = []
+    cancelled: list[int] = []
 
     async def read(number: int) -> NumberedPage:
         if number == 3:
             raise RuntimeError("page 3 broke")
+        if number > 3:  # still on its way when page 3 fails, however slow the machine
+            held.append(number)
+            try:
+                await never.wait()
+            except asyncio.CancelledError:
+                cancelled.append(number)
+                raise
         return await real(number)
 
     listing = NumberedListing(read, ahead=4, identity=identity)
@@ -127,7 +137,8 @@ async def test_a_failed_page_stops_the_listing_and_cancels_the_reads_in_flight()
         assert str(err) == "page 3 broke"
     else:
         raise AssertionError("the failure was swallowed")
-    assert upstream.in_flight == 0 and upstream.cancelled > 0
+    assert held and sorted(cancelled) == sorted(held)  # every read in flight was cancelled
+    assert upstream.in_flight == 0
 
 
 async def test_a_chain_asks_for_its_next_page_while_the_caller_handles_this_one() -> None:

@@ -23,7 +23,7 @@ from psad.connectors.syncro import (
     name_id,
 )
 from psad.engine import RunReport, SyncEngine
-from psad.errors import ConfigError, PsaBadResponse, PsaNotFound
+from psad.errors import ConfigError, PsaBadResponse, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, TicketQuery
 from psad.simulators import REQUEST_LOG_KEY, LoggedRequest
@@ -663,11 +663,12 @@ async def test_live_ticket_is_fetched_with_a_link_to_syncro(harness: Harness) ->
 
 async def test_ticket_list_refuses_bad_filters(harness: Harness) -> None:
     for query in (TicketQuery(company="12a"), TicketQuery(board="Help Desk"),
-                  TicketQuery(status="-ZZ"), TicketQuery(priority="a-2"),
-                  TicketQuery(page=0)):
-        with pytest.raises(ValueError):
+                  TicketQuery(status="-ZZ"), TicketQuery(priority="a-2")):
+        with pytest.raises(PsaInvalidId):
             await harness.connector.list_tickets(query)
     with pytest.raises(ValueError):
+        await harness.connector.list_tickets(TicketQuery(page=0))
+    with pytest.raises(PsaInvalidId):
         await harness.connector.get_ticket("12; DROP")
     assert harness.sim.requests() == []
 
@@ -678,7 +679,7 @@ def test_name_ids_are_web_safe_and_reversible() -> None:
         assert all(c.isascii() and (c.isalnum() or c in "-_") for c in ident)
         assert id_name(ident) == name
     for bad in ("", "-4", "-zz", "a b", "In%20Progress"):
-        with pytest.raises(ValueError):
+        with pytest.raises(PsaInvalidId):
             id_name(bad)
 
 
@@ -692,18 +693,17 @@ async def test_a_ticket_malformed_upstream_is_left_out_of_the_list(harness: Harn
         await harness.connector.get_ticket(str(newest))
 
 
-async def test_simulator_renders_hundreds_of_records_fast() -> None:
+async def test_simulator_serves_large_lists_whole() -> None:
+    """Large lists render (their speed is part of bench's floors, not a unit test)."""
     ds = Dataset.generate(9, companies=300, assets=2000, contacts=1500, tickets=600)
     sim = await start_sim(ds)
     try:
         async with aiohttp.ClientSession() as session:
-            started = time.perf_counter()
             for path in ("customers", "customer_assets", "contacts", "tickets"):
                 async with session.get(sim.base_url + path,
                                        headers={"Authorization": DEFAULT_API_KEY}) as resp:
                     assert resp.status == 200
-                    await resp.read()
-            elapsed = time.perf_counter() - started
+                    body = await resp.json()
+                    assert any(isinstance(v, list) and v for v in body.values()), path
     finally:
         await sim.stop()
-    assert elapsed < 1.0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from psad.config import load_config
+from psad.config_file import load_config
 from psad.errors import ConfigError
 from test_config import GOOD, write
 

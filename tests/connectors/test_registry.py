@@ -1,0 +1,62 @@
+"""The PSA registry: one entry per vendor, and every list of kinds agrees with it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from psad import cli
+from psad.connectors import CONNECTORS, registry
+from psad.connectors.base import Connector
+from psad.simulators.serve import SIMULATORS
+from test_all_psas import BAD_ASSET_NAME, COMPANIES_PATH, KINDS
+
+
+def all_connector_classes() -> set[type[Connector]]:
+    found: set[type[Connector]] = set()
+    todo = list(Connector.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found.add(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_every_connector_is_registered_once_with_a_simulator_and_a_name() -> None:
+    assert {p.connector for p in registry.PSAS} == all_connector_classes()
+    assert len(registry.KINDS) == len(set(registry.KINDS)) == len(registry.PSAS)
+    for psa in registry.PSAS:
+        assert psa.simulator in SIMULATORS, f"{psa.kind} has no simulator"
+        assert psa.display_name and psa.display_name != psa.kind
+        assert psa.settings == psa.connector.settings
+    assert sorted(p.simulator for p in registry.PSAS) == sorted(SIMULATORS)
+    assert {p.display_name for p in registry.PSAS} == {
+        "ConnectWise PSA", "Autotask", "Syncro", "Kaseya BMS", "HaloPSA"}
+    assert registry.display_name("kaseya_bms") == "Kaseya BMS"
+    assert registry.display_name("nosuch") == "nosuch"
+
+
+def test_every_list_of_kinds_derives_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))  # bench/ is not installed
+    from bench import __main__ as bench_main
+    from bench import simserver
+
+    kinds = set(registry.KINDS)
+    assert set(CONNECTORS) == kinds
+    assert set(cli.SIMULATOR_KINDS) == {p.simulator for p in registry.PSAS}
+    assert set(bench_main.KINDS) == kinds
+    assert set(simserver.UNLIMITED) == set(simserver.FACTORIES) == set(SIMULATORS)
+    assert set(KINDS) == kinds
+    assert set(COMPANIES_PATH) == set(BAD_ASSET_NAME) == kinds  # the cross-PSA wire facts
+
+
+def test_simulate_and_the_benchmark_simulator_offer_every_kind() -> None:
+    for argv in ([str(Path(sys.executable).with_name("psad")), "simulate", "--help"],
+                 [sys.executable, "-m", "bench.simserver", "--help"]):
+        out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        for psa in registry.PSAS:
+            assert psa.simulator in out, (argv, psa.simulator)
