@@ -67,8 +67,6 @@ BUNDLE_SIZE = 100
 refuses this many is read one call per parent instead."""
 BUNDLE_VERSION = "2025.1"
 
-log = logging.getLogger("psad.connectors.connectwise")
-
 _PATHS: dict[Entity, str] = {
     Entity.COMPANY_STATUS: "company/companies/statuses",
     Entity.COMPANY: "company/companies",
@@ -263,16 +261,16 @@ class ConnectWiseConnector(Connector):
             if results is not None:
                 single = []
                 for parent, result in zip(parents, results, strict=True):
-                    if result.get("Success") is True and isinstance(result.get("Entities"), list):
-                        if len(result["Entities"]) < self.page_size:
-                            found[parent] = result["Entities"]
+                    if result.get("success") is True and isinstance(result.get("entities"), list):
+                        if len(result["entities"]) < self.page_size:
+                            found[parent] = result["entities"]
                             continue
-                    elif result.get("StatusCode") == 404:
+                    elif result.get("statusCode") == 404:
                         found[parent] = []  # the parent was deleted since it was listed
                         continue
                     else:
                         fallback.note(f"{resource_type} of {parent}: HTTP "
-                                      f"{result.get('StatusCode')}: {_error_text(result)}")
+                                      f"{result.get('statusCode')}: {_error_text(result)}")
                     single.append(parent)
         for parent in single:
             items: list[Any] = []
@@ -289,10 +287,10 @@ class ConnectWiseConnector(Connector):
             return None
         total = 0
         for result in results:
-            count = result.get("Count")
-            if result.get("StatusCode") == 404:
+            count = result.get("count")
+            if result.get("statusCode") == 404:
                 continue
-            if result.get("Success") is not True or not isinstance(count, int):
+            if result.get("success") is not True or not isinstance(count, int):
                 return None
             total += count
         return total
@@ -313,16 +311,16 @@ class ConnectWiseConnector(Connector):
             return None
         body = response.body
         results = body.get("results") if isinstance(body, dict) else None
-        by_sequence = {r.get("SequenceNumber"): r for r in results or []
+        by_sequence = {r.get("sequenceNumber"): r for r in results or []
                        if isinstance(r, dict)}
         if not isinstance(results, list) or len(by_sequence) != len(requests) or any(
-                r["SequenceNumber"] not in by_sequence for r in requests):
+                r["sequenceNumber"] not in by_sequence for r in requests):
             if not self.bundles_refused:
                 log.warning("integration=%s POST %s: the answer does not match the "
                             "bundle; reading one call per parent from now on", self.name, path)
             self.bundles_refused = True
             return None
-        return [by_sequence[r["SequenceNumber"]] for r in requests]
+        return [by_sequence[r["sequenceNumber"]] for r in requests]
 
     async def _fetch_sites(self, conditions: Sequence[str]) -> AsyncIterator[Page]:
         """Sites of every company, bundled; a page handed on every ``SITE_BATCH`` sites."""
@@ -453,16 +451,17 @@ def _chunks(items: Sequence[int], size: int) -> list[Sequence[int]]:
 
 def _sub_request(resource_type: str, parent: int, conditions: str,
                  page_size: int) -> dict[str, Any]:
-    """One read in a bundle: ``GET {parent's collection}?conditions=…``, first page."""
-    return {"SequenceNumber": parent, "ResourceType": resource_type, "Version": BUNDLE_VERSION,
-            "ApiRequest": {"ParentId": parent,
-                           "Filters": {"conditions": conditions, "childConditions": "",
-                                       "customFieldConditions": ""},
-                           "Page": {"page": 1, "pageSize": page_size}}}
+    """One read in a bundle: ``GET {parent's collection}?conditions=…``, first page. The
+    names are the vendor's ``BundleRequest``/``ApiRequest`` model's, camelCase like every
+    other ConnectWise JSON body."""
+    return {"sequenceNumber": parent, "resourceType": resource_type, "version": BUNDLE_VERSION,
+            "apiRequest": {"parentId": parent,
+                           "filters": {"conditions": conditions},
+                           "page": {"page": 1, "pageSize": page_size}}}
 
 
 def _error_text(result: Mapping[str, Any]) -> str:
-    error = result.get("Error")
+    error = result.get("error")
     message = error.get("message") if isinstance(error, dict) else None
     return str(message or "no message")
 

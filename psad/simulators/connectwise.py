@@ -1048,18 +1048,26 @@ def api_middleware(config: CwConfig) -> Middleware:
 
 # --- bundled requests (POST /system/bundles) ------------------------------------------------
 #
-# Confirmed (vendor OpenAPI ``BundlesAPI``: ``PostSystemBundles``, ``PostSystemBundlesCount``,
-# models ``BundleRequest``, ``ApiRequest``, ``BundleResult``; the developer page "Bundled
-# Requests"): the body is ``{"requests": [{SequenceNumber, ResourceType, Version, ApiRequest:
-# {ParentId, GrandParentId, Filters: {conditions, childConditions, customFieldConditions},
-# Page: {page, pageSize}, Fields}}]}``; the answer wraps each sub-request in a result with
-# ``SequenceNumber``, ``ResourceType``, ``Entities``, ``Count``, ``Version``, ``Success``,
-# ``StatusCode`` and ``Error``, and the HTTP status depends on the mix of outcomes.
+# Confirmed (vendor OpenAPI 2025.1 ``BundlesAPI``: ``PostSystemBundles``,
+# ``PostSystemBundlesCount``, both taking a ``BundleRequestsCollection`` and answering a
+# ``BundleResultsCollection``; models ``BundleRequest``, ``ApiRequest``, ``FilterValues``,
+# ``PageValues``, ``BundleResult``; the developer page "Bundled Requests"): the body is
+# ``{"requests": [{sequenceNumber, resourceType, version, apiRequest: {parentId,
+# grandParentId, filters: {conditions, orderBy, childconditions, customfieldconditions},
+# page: {page, pageSize, pageId}, fields}}]}``; the answer is ``{"results": [...]}``, each
+# result with ``sequenceNumber``, ``resourceType``, ``entities``, ``count``, ``version``,
+# ``success``, ``statusCode`` and ``error`` (an ``ErrorResponseMessage``), the records
+# wrapped with their status, and the HTTP status depends on the mix of outcomes. The
+# document spells the names as above; the developer page's examples write the request's
+# in PascalCase (``SequenceNumber``, ``ApiRequest``…).
 #
-# Inferred: the exact statuses (200 all succeeded, 207 mixed, the shared status when every
-# sub-request failed the same way, else 400); ``Count`` is the number of matching records
-# (``/count``) or of entities returned (a list); which ResourceType names map to which
-# collections. Unconfirmed: the size limit. Neither the OpenAPI document nor the readable
+# Inferred: the server binds request names case-insensitively (ASP.NET model binding, as
+# for query parameter names; it is what lets both spellings above work), so this one does;
+# the exact statuses (200 all succeeded, 207 mixed, the shared status when every
+# sub-request failed the same way, else 400); ``count`` is the number of matching records
+# (``/count``) or of entities returned (a list); a successful result leaves ``error`` out
+# (like any value a record lacks); which resourceType names map to which collections.
+# Unconfirmed: the size limit. Neither the OpenAPI document nor the readable
 # part of the vendor page names a number, so ``BUNDLE_LIMIT`` is this simulator's choice,
 # settable per app, and a bundle over it is refused whole with a 400.
 
@@ -1103,7 +1111,7 @@ async def _bundle(api: Api, table: Mapping[str, Resource], faults: Faults, limit
         body = await request.json()
     except ValueError:
         return cw_error(400, "The request body is not valid JSON")
-    requests = body.get("requests") if isinstance(body, dict) else None
+    requests = _member(body, "requests")
     if not isinstance(requests, list) or not requests:
         return cw_error(400, "requests: a non-empty list of bundled requests is required",
                         errors=[{"code": "MissingRequiredField", "message": "requests is required",
@@ -1114,52 +1122,59 @@ async def _bundle(api: Api, table: Mapping[str, Resource], faults: Faults, limit
                                  "resource": "bundles", "field": "requests"}])
     base = api.base(request)
     results = [_sub_result(api, table, faults, item, base, count_only) for item in requests]
-    statuses = {r["StatusCode"] for r in results}
-    if all(r["Success"] for r in results):
+    statuses = {r["statusCode"] for r in results}
+    if all(r["success"] for r in results):
         status = 200
-    elif any(r["Success"] for r in results):
+    elif any(r["success"] for r in results):
         status = 207
     else:
         status = statuses.pop() if len(statuses) == 1 else 400
     return _json({"results": results}, status=status)
 
 
+def _member(obj: Any, name: str) -> Any:
+    """``obj``'s member ``name`` matched case-insensitively (ASP.NET model binding), or None
+    when ``obj`` is not an object or lacks it."""
+    if not isinstance(obj, dict):
+        return None
+    wanted = name.casefold()
+    return next((v for k, v in obj.items() if k.casefold() == wanted), None)
+
+
 def _sub_result(api: Api, table: Mapping[str, Resource], faults: Faults, item: Any, base: str,
                 count_only: bool) -> Wire:
-    item = item if isinstance(item, dict) else {}
-    result: Wire = {"SequenceNumber": item.get("SequenceNumber"),
-                    "ResourceType": item.get("ResourceType"), "Version": item.get("Version")}
+    echoed = {name: _member(item, name) for name in ("sequenceNumber", "resourceType", "version")}
+    result: Wire = {name: value for name, value in echoed.items() if value is not None}
     try:
         entities, count = _sub_read(api, table, faults, item, base, count_only)
     except _SubRequestFailed as err:
-        return {**result, "Entities": [], "Count": 0, "Success": False,
-                "StatusCode": err.status, "Error": cw_error_body(err.status, str(err))}
+        return {**result, "entities": [], "count": 0, "success": False,
+                "statusCode": err.status, "error": cw_error_body(err.status, str(err))}
     except BadQuery as err:
-        return {**result, "Entities": [], "Count": 0, "Success": False, "StatusCode": 400,
-                "Error": {**cw_error_body(400, str(err)), "errors": [{
+        return {**result, "entities": [], "count": 0, "success": False, "statusCode": 400,
+                "error": {**cw_error_body(400, str(err)), "errors": [{
                     "code": "InvalidField", "message": str(err), "resource": "bundles",
                     "field": err.field}]}}
-    return {**result, "Entities": entities, "Count": count, "Success": True,
-            "StatusCode": 200, "Error": None}
+    return {**result, "entities": entities, "count": count, "success": True, "statusCode": 200}
 
 
-def _sub_read(api: Api, table: Mapping[str, Resource], faults: Faults, item: Mapping[str, Any],
+def _sub_read(api: Api, table: Mapping[str, Resource], faults: Faults, item: Any,
               base: str, count_only: bool) -> tuple[list[Wire], int]:
-    kind = item.get("ResourceType")
+    kind = _member(item, "resourceType")
     resource = table.get(kind.casefold()) if isinstance(kind, str) else None
     if resource is None:
-        raise _SubRequestFailed(400, f"ResourceType {kind!r} cannot be bundled")
-    call = item.get("ApiRequest") or {}
+        raise _SubRequestFailed(400, f"resourceType {kind!r} cannot be bundled")
+    call = _member(item, "apiRequest") or {}
     if not isinstance(call, dict):
-        raise _SubRequestFailed(400, "ApiRequest must be an object")
+        raise _SubRequestFailed(400, "apiRequest must be an object")
     path = resource.path
     ids: Sequence[int]
     if resource.parent is None:
         ids = api.ds.ids(resource.entity)
     else:
-        parent = call.get("ParentId")
+        parent = _member(call, "parentId")
         if not isinstance(parent, int) or isinstance(parent, bool):
-            raise _SubRequestFailed(400, f"ApiRequest.ParentId is required for {kind}")
+            raise _SubRequestFailed(400, f"apiRequest.parentId is required for {kind}")
         if api.ds.get(resource.parent, parent) is None:
             raise _SubRequestFailed(404, f"{resource.parent_label} with id {parent} not found")
         ids = api.ds.children(resource.entity, parent)
@@ -1167,20 +1182,19 @@ def _sub_read(api: Api, table: Mapping[str, Resource], faults: Faults, item: Map
     fault = faults.take("GET", api.config.api_prefix + path)
     if fault is not None and fault.kind == "status":
         raise _SubRequestFailed(fault.status, "Injected fault")
-    filters = call.get("Filters") or {}
-    conditions = filters.get("conditions") if isinstance(filters, dict) else None
+    conditions = _member(_member(call, "filters"), "conditions")
     plan = plan_conditions(conditions or None, resource.fields)
     records = api.ds.table(resource.entity)
     if count_only:
         return [], select(records, ids, plan, []).total
-    page = call.get("Page") or {}
-    number = page.get("page", 1) if isinstance(page, dict) else 1
-    size = page.get("pageSize", DEFAULT_PAGE_SIZE) if isinstance(page, dict) else DEFAULT_PAGE_SIZE
+    page = _member(call, "page")
+    number = _member(page, "page") or 1
+    size = _member(page, "pageSize") or DEFAULT_PAGE_SIZE
     if not isinstance(number, int) or not isinstance(size, int):
-        raise _SubRequestFailed(400, "ApiRequest.Page: page and pageSize must be integers")
+        raise _SubRequestFailed(400, "apiRequest.page: page and pageSize must be integers")
     size = DEFAULT_PAGE_SIZE if size < 1 else min(size, MAX_PAGE_SIZE)
     chosen = select(records, ids, plan, []).page((max(number, 1) - 1) * size, size)
-    fields = call.get("Fields")
+    fields = _member(call, "fields")
     tree = fields_tree(fields if isinstance(fields, str) else None)
     entities = [api.wire(resource, records[i], base, tree) for i in chosen]
     return entities, len(entities)

@@ -126,6 +126,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "or boolean; no key when unset): recorded sandbox responses in the Rapid7 InsightConnect "
         "ConnectWise plugin docs, pyconnectwise's CustomFieldValue.value typed Any"),
     Deviation(
+        "connectwise", "BundleResult", "entities",
+        {"type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/CompanySite"},
+                                              {"$ref": "#/components/schemas/BoardStatus"}]}},
+        "the spec types entities as IRestIdentifiedItem, the .NET interface every model "
+        "implements (it declares only id); a bundled read answers the records its "
+        "resourceType's own endpoint answers, in a wrapper carrying the status (developer "
+        "page \"Bundled Requests\", Response); psad bundles company sites and board statuses"),
+    Deviation(
         "autotask", "*", "*", "nullable",
         "Swagger 2.0 cannot mark a property nullable; the REST API sends null for every empty "
         "field (pageDetails.prevPageUrl null on the first page, item null when absent: "

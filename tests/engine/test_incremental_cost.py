@@ -21,7 +21,7 @@ API = "/v4_6_release/apis/3.0"
 def bundles(h: Harness, kind: str) -> list[dict]:
     return [b for b in (json.loads(r.body) for r in h.requests()
                         if r.path.endswith("/system/bundles"))
-            if b["requests"][0]["ResourceType"] == kind]
+            if b["requests"][0]["resourceType"] == kind]
 
 
 def site_calls(h: Harness) -> list[str]:
@@ -47,7 +47,7 @@ async def test_incremental_site_reads_carry_the_changed_since_condition(harness:
     sites = entity(report, Entity.SITE)
     assert (sites.mode, sites.fetched, sites.updated, sites.deleted) == ("incremental", 1, 1, 0)
     (bundle,) = bundles(harness, "site")
-    assert all("lastUpdated>[" in r["ApiRequest"]["Filters"]["conditions"]
+    assert all("lastUpdated>[" in r["apiRequest"]["filters"]["conditions"]
                for r in bundle["requests"])
     assert not site_calls(harness)
     assert (await stored_rows(harness.store, Entity.SITE))[str(site_id)]["name"] == "Renamed Site"

@@ -312,9 +312,9 @@ async def test_ticket_setup_data_and_sites_are_read_in_one_bundle_each(harness: 
     assert not any("/sites" in p or ("/service/boards/" in p and p.endswith("/statuses"))
                    for p in paths)
     bundles = [json.loads(r.body) for r in harness.requests() if r.path.endswith("/system/bundles")]
-    kinds = sorted(b["requests"][0]["ResourceType"] for b in bundles)
+    kinds = sorted(b["requests"][0]["resourceType"] for b in bundles)
     assert kinds == ["boardStatus", "site"]
-    sites = next(b for b in bundles if b["requests"][0]["ResourceType"] == "site")
+    sites = next(b for b in bundles if b["requests"][0]["resourceType"] == "site")
     assert len(sites["requests"]) == harness.ds.count("companies")
     assert len(await harness.rows(Entity.SITE)) == harness.ds.count("sites")
     assert len(await harness.rows(Entity.TICKET_STATUS)) == harness.ds.count("ticket_statuses")

@@ -41,9 +41,9 @@ async def get(server: TestServer, path: str, **params: Any) -> Any:
 
 
 def sites_of(company_id: int, seq: int, conditions: str = "") -> dict[str, Any]:
-    return {"SequenceNumber": seq, "ResourceType": "site", "Version": "2025.1",
-            "ApiRequest": {"ParentId": company_id, "Filters": {"conditions": conditions},
-                           "Page": {"page": 1, "pageSize": 1000}}}
+    return {"sequenceNumber": seq, "resourceType": "site", "version": "2025.1",
+            "apiRequest": {"parentId": company_id, "filters": {"conditions": conditions},
+                           "page": {"page": 1, "pageSize": 1000}}}
 
 
 async def company_ids(server: TestServer) -> list[int]:
@@ -59,9 +59,24 @@ async def test_a_bundle_answers_each_read_as_the_single_call_would(server: TestS
     for n, company in enumerate(companies):
         result = body["results"][n]
         single = await get(server, f"/company/companies/{company}/sites", pageSize=1000)
-        assert result["SequenceNumber"] == n and result["ResourceType"] == "site"
-        assert result["Success"] is True and result["StatusCode"] == 200
-        assert result["Entities"] == single and result["Count"] == len(single)
+        assert result["sequenceNumber"] == n and result["resourceType"] == "site"
+        assert result["success"] is True and result["statusCode"] == 200
+        assert result["entities"] == single and result["count"] == len(single)
+        assert "error" not in result
+
+
+async def test_request_names_bind_whatever_their_case(server: TestServer) -> None:
+    """The vendor's developer page writes them in PascalCase, its OpenAPI document in
+    camelCase; the server reads either."""
+    company = (await company_ids(server))[0]
+    status, body = await post(server, "/system/bundles", {"Requests": [
+        {"SequenceNumber": 1, "ResourceType": "site",
+         "ApiRequest": {"ParentId": company, "Filters": {"Conditions": "name != \"\""},
+                        "Page": {"PageSize": 1}}},
+        sites_of(company, 2)]})
+    assert status == 200
+    pascal, camel = body["results"]
+    assert pascal["sequenceNumber"] == 1 and pascal["entities"] == camel["entities"][:1]
 
 
 async def test_a_bundle_is_one_request_in_the_log_and_the_rate_limit(server: TestServer) -> None:
@@ -80,10 +95,10 @@ async def test_one_failed_read_fails_alone_with_its_status_and_error(server: Tes
         sites_of(good, 1), sites_of(999_999, 2), sites_of(good, 3, "name ==== 1")]})
     assert status == 207
     ok, missing, bad = body["results"]
-    assert ok["Success"] is True and ok["Entities"]
-    assert missing["Success"] is False and missing["StatusCode"] == 404
-    assert missing["Error"]["code"] == "NotFound" and missing["Entities"] == []
-    assert bad["Success"] is False and bad["StatusCode"] == 400 and bad["Error"]["message"]
+    assert ok["success"] is True and ok["entities"]
+    assert missing["success"] is False and missing["statusCode"] == 404
+    assert missing["error"]["code"] == "NotFound" and missing["entities"] == []
+    assert bad["success"] is False and bad["statusCode"] == 400 and bad["error"]["message"]
 
 
 async def test_a_fault_armed_for_the_single_call_fails_the_same_bundled_read(
@@ -93,7 +108,7 @@ async def test_a_fault_armed_for_the_single_call_fails_the_same_bundled_read(
     status, body = await post(server, "/system/bundles",
                               {"requests": [sites_of(first, 1), sites_of(second, 2)]})
     assert status == 207
-    assert [r["StatusCode"] for r in body["results"]] == [200, 500]
+    assert [r["statusCode"] for r in body["results"]] == [200, 500]
 
 
 async def test_a_bundle_over_the_limit_is_refused_whole(server: TestServer) -> None:
@@ -114,10 +129,10 @@ async def test_changed_since_conditions_and_the_count_variant(server: TestServer
         sites_of(company, 2, "lastUpdated>[2999-01-01T00:00:00Z]")]})
     assert status == 200
     changed, none = body["results"]
-    assert changed["Entities"] and all(s["_info"]["lastUpdated"] >= newest
-                                       for s in changed["Entities"])
-    assert none["Entities"] == []
+    assert changed["entities"] and all(s["_info"]["lastUpdated"] >= newest
+                                       for s in changed["entities"])
+    assert none["entities"] == []
     status, body = await post(server, "/system/bundles/count", {"requests": [sites_of(company, 7)]})
     assert status == 200
-    assert body["results"][0]["Count"] == len(everything)
-    assert body["results"][0]["Entities"] == []
+    assert body["results"][0]["count"] == len(everything)
+    assert body["results"][0]["entities"] == []

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from conftest import ARTIFACTS, TOKEN, require_tool, write_config
 from psad.config_file import load_config
 from psad.metrics import Metrics
+from psad.model import SYNC_ORDER
 from psad.runtime import Runtime
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import RunningSimulator, serve_app, start_simulator
@@ -78,6 +79,32 @@ class Gate:
 
     def release(self) -> None:
         self.opened.set()
+
+
+class Stepper:
+    """Lets the integration's syncs fetch one entity per :meth:`step`, so a page watching a
+    run sees it at every stage however fast or slow the machine is. An entity's further
+    fetches in the same run (a connector listing ids through ``fetch``) are not held."""
+
+    def __init__(self, connector: Any) -> None:
+        self.permits = asyncio.Semaphore(0)
+        self.admitted: set[Any] = set()
+        real = connector.fetch
+
+        async def stepped(entity: Any, *, since: Any = None) -> AsyncIterator[Any]:
+            if entity not in self.admitted:
+                await self.permits.acquire()
+                self.admitted.add(entity)
+            async for found in real(entity, since=since):
+                yield found
+
+        connector.fetch = stepped
+
+    def new_run(self) -> None:
+        self.admitted.clear()
+
+    def step(self) -> None:
+        self.permits.release()
 
 
 @pytest.fixture
@@ -145,6 +172,15 @@ WATCH_ROW = """
 """
 
 
+SEEN_PERCENT_OVER = """
+(over) => window.psadSeen.some((text) => {
+  const found = text.match(/(\\d+)% of entities/);
+  return found !== null && Number(found[1]) > over;
+})
+"""
+"""Whether the row has shown a share of entities done above ``over``."""
+
+
 def rising(seen: list[str]) -> tuple[list[int], list[int]]:
     """The fetched counts and entity percentages the row showed, in order."""
     fetched = [int(m.group(1).replace(",", "")) for t in seen
@@ -153,17 +189,26 @@ def rising(seen: list[str]) -> tuple[list[int], list[int]]:
     return fetched, percent
 
 
-async def click_and_watch(page: Any, row: Any, button: str, label: str) -> int:
-    """Click a sync button; the page stays, the row shows counts and percent rising,
-    and the notice follows the run to its end. Returns the run id."""
+async def click_and_watch(page: Any, row: Any, button: str, label: str,
+                          stepper: Stepper) -> int:
+    """Click a sync button; the page stays, the row shows counts and percent rising as
+    the run fetches one entity after another, and the notice follows the run to its end.
+    Returns the run id."""
     expect = require_playwright().expect
     await page.evaluate("window.psadSamePage = true")
     await page.evaluate(WATCH_ROW, NAME)
     before = page.url
+    stepper.new_run()
     await row.get_by_role("button", name=button).click()
     notice = page.locator("[data-notices] p").first
     await expect(notice).to_contain_text(f"{label} for {NAME}: run #")
     run_id = int(await notice.get_attribute("data-follow-run") or 0)
+    await page.wait_for_function(SEEN_PERCENT_OVER, arg=-1)  # the run, before its first fetch
+    for remaining in reversed(range(len(SYNC_ORDER))):
+        shown = max(rising(await page.evaluate("window.psadSeen"))[1])
+        stepper.step()
+        if remaining:  # the last entity ends the run, and the row's progress with it
+            await page.wait_for_function(SEEN_PERCENT_OVER, arg=shown)
     await expect(notice).to_have_attribute("data-run-finished", "succeeded", timeout=60_000)
     assert page.url == before and await page.evaluate("window.psadSamePage === true")
     text = await notice.inner_text()
@@ -204,13 +249,12 @@ async def test_force_and_full_sync_show_live_progress_without_a_reload(
     ARTIFACTS.mkdir(exist_ok=True)
     await sign_in(page, served.url)
     row = page.locator("tr", has=page.locator(".integration-name", has_text=NAME))
-    served.sim.faults.latency = SYNC_LATENCY
-    await click_and_watch(page, row, "Force Sync", "Force Sync")
+    stepper = Stepper(await served.runtime.connector(NAME))
+    await click_and_watch(page, row, "Force Sync", "Force Sync", stepper)
     await page.screenshot(path=str(ARTIFACTS / "dashboard-overview-after-sync.png"),
                           full_page=True)
 
-    full_run = await click_and_watch(page, row, "Full Sync", "Full Sync")
-    served.sim.faults.latency = 0
+    full_run = await click_and_watch(page, row, "Full Sync", "Full Sync", stepper)
     await page.goto(f"{served.url}/runs/{full_run}")
     assert "(full)" in await page.locator(".facts").inner_text()
     rows = page.locator("[data-run-entities] tr")
