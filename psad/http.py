@@ -325,16 +325,17 @@ class PsaClient:
                 method, url, retried, params=params, headers=headers, json_body=json_body,
                 form=form, auth=auth, allow_statuses=allow_statuses)
         except PsaError as err:
-            if retried:
-                log.info("integration=%s %s %s: %d retr%s (%s), then failed: %s",
-                         self.integration, method, redact_url(url), len(retried),
-                         "y" if len(retried) == 1 else "ies", ", ".join(retried), err)
+            self._log_retried(method, url, retried, f"failed: {err}")
             raise
-        if retried:
-            log.info("integration=%s %s %s: %d retr%s (%s), then HTTP %d", self.integration,
-                     method, redact_url(url), len(retried), "y" if len(retried) == 1 else "ies",
-                     ", ".join(retried), response.status)
+        self._log_retried(method, url, retried, f"HTTP {response.status}")
         return response
+
+    def _log_retried(self, method: str, url: str, retried: list[str], outcome: str) -> None:
+        """One INFO line for a request that needed retries: why, and how it ended."""
+        if retried:
+            log.info("integration=%s %s %s: %d retr%s (%s), then %s", self.integration,
+                     method, redact_url(url), len(retried), "y" if len(retried) == 1 else "ies",
+                     ", ".join(retried), outcome)
 
     async def _request_chain(
         self,
