@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import multiprocessing
 import signal
 import sqlite3
 import statistics
@@ -12,9 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
@@ -278,9 +280,16 @@ async def pages_during_sync(sizes: Sizes, latency: float) -> dict[str, float]:
     return {"worst_s": max(rounds), "p99_s": percentile(rounds, 0.99), "rounds": len(rounds)}
 
 
-def _probe(url: str, stop: threading.Event) -> list[float]:
-    """Seconds per GET of ``url``, one after another until ``stop``, from a thread with its
-    own event loop: the load's clients must not delay the probe's own timing."""
+class EventLike(Protocol):
+    """``threading.Event`` or a multiprocessing one: what the probe needs of it."""
+
+    def is_set(self) -> bool: ...
+
+
+def _probe(url: str, stop: EventLike) -> list[float]:
+    """Seconds per GET of ``url``, one after another until ``stop``. It runs in a process
+    of its own, as a monitoring probe does: in the load's process it would also time
+    the 200 clients' own work (they share its interpreter lock)."""
     async def probe() -> list[float]:
         latencies: list[float] = []
         async with aiohttp.ClientSession() as session:
@@ -306,6 +315,10 @@ async def health_under_load(sizes: Sizes, latency: float, clients: int = 200,
     headers = {"Authorization": f"Bearer {TOKEN}"}
     listing: list[float] = []
     stop = threading.Event()
+    context = multiprocessing.get_context("spawn")
+    manager = context.Manager()
+    stop_probe = manager.Event()
+    probes = ProcessPoolExecutor(1, mp_context=context)
     try:
         limit = aiohttp.TCPConnector(limit=clients + 1)
         async with aiohttp.ClientSession(connector=limit) as session:
@@ -321,7 +334,8 @@ async def health_under_load(sizes: Sizes, latency: float, clients: int = 200,
                                     headers=headers) as resp:
                 run_id = (await resp.json())["run_id"]
             load = [asyncio.create_task(dashboard_client()) for _ in range(clients)]
-            prober = asyncio.create_task(asyncio.to_thread(_probe, base + "/healthz", stop))
+            prober = asyncio.get_running_loop().run_in_executor(
+                probes, _probe, base + "/healthz", stop_probe)
             while True:
                 async with session.get(f"{base}/api/runs/{run_id}", headers=headers) as resp:
                     outcome = (await resp.json())["outcome"]
@@ -329,10 +343,14 @@ async def health_under_load(sizes: Sizes, latency: float, clients: int = 200,
                     break
                 await asyncio.sleep(0.5)
             stop.set()
+            stop_probe.set()
             await asyncio.gather(*load)
             health = await prober
     finally:
         stop.set()
+        stop_probe.set()
+        probes.shutdown()
+        manager.shutdown()
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
         sim.stop()

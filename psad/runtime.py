@@ -24,6 +24,7 @@ from psad.coalesce import Coalescer
 from psad.connectors import build_connector
 from psad.connectors.base import Connector
 from psad.engine import SyncEngine
+from psad.health import DatabaseHealth
 from psad.metrics import Metrics
 from psad.model import Entity
 from psad.queue import QueuedRun, SyncQueue
@@ -56,6 +57,7 @@ class Runtime:
 
     store: StoreContract
     session: aiohttp.ClientSession
+    health: DatabaseHealth
     engine: SyncEngine
     queue: SyncQueue
     scheduler: NightlyScheduler
@@ -90,6 +92,8 @@ class Runtime:
         # would silently queue live ticket calls behind a sync.
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
+        self.health = DatabaseHealth(self.store.ping)
+        self.health.start()
         self.engine = SyncEngine(self.store, self.config.sync, self.metrics)
         self.queue = SyncQueue(self.store, self.execute, workers=self.config.sync.workers,
                                on_change=self._queue_changed)
@@ -99,6 +103,7 @@ class Runtime:
             lambda: [(r.integration, r.progress) for r in self.queue.running.values()])
 
     async def close(self) -> None:
+        await self.health.stop()
         await self.session.close()
         await self.store.close()
 

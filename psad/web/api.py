@@ -202,7 +202,7 @@ def error_kind(error: dict[str, Any], notes: dict[str, str]) -> str:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    db_ok = await runtime(request).store.ping()
+    db_ok = await runtime(request).health.check()
     return web.json_response({"status": "ok" if db_ok else "degraded", "database": db_ok},
                              status=200 if db_ok else 503)
 
