@@ -11,10 +11,10 @@ from typing import Any
 
 import aiohttp
 
-from conftest import TOKEN, write_config
+from conftest import TOKEN, free_port, write_config
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import start_simulator
-from test_daemon import DaemonProcess, free_port, wait_outcome
+from daemon_process import DaemonProcess, wait_outcome
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NAME = "demo-connectwise"

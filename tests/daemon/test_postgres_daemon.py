@@ -8,7 +8,7 @@ import asyncpg
 
 from conftest import free_port, write_config
 from psad.simulators.serve import RunningSimulator
-from test_daemon import DaemonProcess, wait_outcome
+from daemon_process import DaemonProcess, wait_outcome
 
 FINAL = ("succeeded", "partial", "failed", "interrupted", "cancelled")
 

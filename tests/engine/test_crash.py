@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from conftest import write_config
+from conftest import free_port, write_config
 from psad.model import Entity
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import RunningSimulator, start_simulator
-from test_daemon import DaemonProcess, free_port, wait_outcome
+from daemon_process import DaemonProcess, wait_outcome
 from test_sync_connectwise import expected
 
 SLOW = bool(os.environ.get("PSAD_SLOW"))

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT, TOKEN, write_config
+from conftest import ROOT, TOKEN, free_port, write_config
 from psad.web.auth import PUBLIC_PATHS
 from psad.web.openapi import DOCUMENT
-from test_daemon import DaemonProcess, free_port
+from daemon_process import DaemonProcess
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
