@@ -79,8 +79,6 @@ class Runtime:
             raise ConfigError(["server.api_token: is required to run the daemon"])
         api_token = await server.api_token.read()
         metrics_token = await server.metrics_token.read() if server.metrics_token else None
-        if len(api_token) < 16:
-            raise ConfigError(["server.api_token: must be at least 16 characters"])
         for token in (api_token, metrics_token):
             if token:
                 register_secret(token)
