@@ -143,6 +143,7 @@ class SyncEngine:
         started = time.monotonic()
         connector.stored = functools.partial(self._stored, integration.name)
         await self.store.update_run(run_id, outcome="running", started_at=self.clock())
+        sweep_all = await self._full_sweep_due(run_id)
         log.info("integration=%s run=%d sync started (%s)", integration.name, run_id,
                  "full" if full else "incremental where possible")
         failed: dict[str, list[str]] = {}
@@ -172,7 +173,7 @@ class SyncEngine:
                 await publish()
                 try:
                     results[entity] = await self._sync_entity(
-                        run_id, connector, entity, full=full, stop=stop,
+                        run_id, connector, entity, full=full, sweep_all=sweep_all, stop=stop,
                         progress=live.start(entity.value))
                 except SyncInterrupted:
                     interrupted = True
@@ -240,7 +241,7 @@ class SyncEngine:
                  report.outcome, f" ({report.error})" if report.error else "")
 
     async def _sync_entity(self, run_id: int, connector: Connector, entity: Entity, *,
-                           full: bool, stop: asyncio.Event | None,
+                           full: bool, sweep_all: bool, stop: asyncio.Event | None,
                            progress: EntityProgress) -> EntityResult:
         integration = connector.integration
         state = await self.store.entity_state(integration.name, entity)
@@ -266,7 +267,7 @@ class SyncEngine:
                     listing_changed = listing_changed or page.listing_changed
                     if stop is not None and stop.is_set():
                         raise SyncInterrupted()
-            proven = (since is not None and not await self._full_sweep_due(run_id)
+            proven = (since is not None and not sweep_all
                       and await self._nothing_deleted(connector, entity))
             if since is not None and not proven:
                 async for id_lists in prefetch(connector.list_ids(entity)):
