@@ -122,13 +122,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def unknown_integration(config: Config, name: str) -> int:
-    """Say which integrations exist; an unknown name is a usage error (exit 2)."""
-    known = ", ".join(i.name for i in config.integrations) or "none"
-    print(f"psad: no integration named {name!r} (configured: {known})", file=sys.stderr)
-    return EXIT_CONFIG
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Every setting's type and value, and (unless --no-secrets) every secret readable."""
     config = load_or_exit(args.file)
@@ -178,7 +171,9 @@ def cmd_sync_once(args: argparse.Namespace) -> int:
     config = load_or_exit(args.config)
     integration = config.integration(args.name)
     if integration is None:
-        return unknown_integration(config, args.name)
+        from psad.client_cli import unknown_integration
+
+        return unknown_integration(args.name, [i.name for i in config.integrations])
 
     def show_progress(progress: RunProgress) -> None:
         print(f"  {progress_line(progress.as_dict())}", file=sys.stderr, flush=True)

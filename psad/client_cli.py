@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,9 +150,11 @@ class ProgressView:
             print(flush=True)
 
 
-async def _known_names(client: DaemonClient) -> str:
-    answer = await client.call("GET", "/api/integrations")
-    return ", ".join(i["name"] for i in answer["integrations"]) or "none"
+def unknown_integration(name: str, known: Iterable[str]) -> int:
+    """Say which integrations exist; an unknown name is a usage error (exit 2)."""
+    print(f"psad: no integration named {name!r} (configured: {', '.join(known) or 'none'})",
+          file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -163,9 +165,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except DaemonError as err:
             if err.status != 404:
                 raise
-            print(f"psad: no integration named {args.name!r} (configured: "
-                  f"{await _known_names(client)})", file=sys.stderr)
-            return EXIT_CONFIG
+            answer = await client.call("GET", "/api/integrations")
+            return unknown_integration(args.name, [i["name"] for i in answer["integrations"]])
         run_id = answer["run_id"]
         where = f"position {answer['position']}" if answer["position"] else "running"
         print(f"run {run_id} queued for {args.name} ({where})"
