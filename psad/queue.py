@@ -80,6 +80,8 @@ class SyncQueue:
         self._closed = False
         self._unclosed: dict[int, str] = {}
         """Runs a worker error left open, with the error to close them with."""
+        self._closing = asyncio.Lock()
+        """One closer at a time: two workers closing the same run raced to forget it."""
 
     # -- asking ----------------------------------------------------------------
 
@@ -189,8 +191,8 @@ class SyncQueue:
                 entry.started_at = utcnow()
                 self.running[entry.integration] = entry
             self._changed()
-            await self._close_unclosed()
             try:
+                await self._close_unclosed()
                 await self.execute(entry, self.stop_event)
             except Exception as err:
                 log.exception("integration=%s run=%d worker error", entry.integration,
@@ -209,14 +211,16 @@ class SyncQueue:
         is tried again before the next run and at stop; a run still open then
         is closed at the next start (:meth:`Store.interrupt_unfinished_runs`).
         """
-        for run_id, error in list(self._unclosed.items()):
-            try:
-                await self.store.close_run(run_id, outcome="failed", error=error,
-                                           at=utcnow())
-            except Exception as err:
-                log.warning("run=%d cannot be closed yet (%s); trying again later", run_id, err)
-                return
-            del self._unclosed[run_id]
+        async with self._closing:
+            for run_id, error in list(self._unclosed.items()):
+                try:
+                    await self.store.close_run(run_id, outcome="failed", error=error,
+                                               at=utcnow())
+                except Exception as err:
+                    log.warning("run=%d cannot be closed yet (%s); trying again later",
+                                run_id, err)
+                    return
+                self._unclosed.pop(run_id, None)
 
     def _next(self) -> QueuedRun | None:
         if self.stop_event.is_set():

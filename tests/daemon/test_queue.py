@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from psad.queue import QueuedRun, SyncQueue
 from psad.store import Store
@@ -103,3 +106,41 @@ async def test_stop_refuses_new_work_and_ends_running_syncs(store: Store) -> Non
         assert type(err).__name__ == "QueueClosed"
     else:
         raise AssertionError("submit after stop must fail")
+
+
+async def test_two_workers_closing_one_failed_run_both_keep_working(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker error's run is closed while another worker starts the follow-up: the
+    second worker must not die on the first one's bookkeeping (its run then hung)."""
+    recorder = Recorder()
+    closing = asyncio.Event()
+    close_may_finish = asyncio.Event()
+    real_close = store.close_run
+
+    async def slow_close(run_id: int, **kwargs: Any) -> bool:
+        closing.set()
+        await close_may_finish.wait()
+        return await real_close(run_id, **kwargs)
+
+    monkeypatch.setattr(store, "close_run", slow_close)
+
+    async def execute(run: QueuedRun, stop: asyncio.Event) -> None:
+        if run.integration == "broken":
+            raise OSError("database or disk is full")
+        await recorder(run, stop)
+
+    queue = SyncQueue(store, execute, workers=2)
+    queue.start()
+    failed = await queue.submit("broken", "force", "u")
+    await asyncio.wait_for(closing.wait(), 5)
+    other = await queue.submit("acme", "force", "u")
+    await asyncio.sleep(0.05)
+    close_may_finish.set()
+    await recorder.wait_started(1)
+    assert recorder.started[0].run_id == other.run_id
+    recorder.finish(other.run_id)
+    detail = await store.get_run(failed.run_id)
+    assert detail is not None and detail.run.outcome == "failed"
+    assert "database or disk is full" in (detail.run.error or "")
+    assert all(not task.done() for task in queue._tasks)
+    await queue.stop(timeout=5)
