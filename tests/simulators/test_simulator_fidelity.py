@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from psad.simulators import REQUEST_LOG_KEY, autotask, connectwise, halo, kaseya_bms
-from psad.simulators.autotask_fields import ENTITY_FIELDS
+from psad.simulators.autotask.fields import ENTITY_FIELDS
 from psad.simulators.dataset import Dataset
 
 ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
