@@ -9,9 +9,9 @@ from aiohttp import web
 
 from psad.simulators import apply_overrides
 from psad.simulators.dataset import Dataset
-from psad.simulators.halo.collections import COLLECTIONS, Collection
 from psad.simulators.halo.config import DEFAULT_PAGE_SIZE, SCOPES, Wire
 from psad.simulators.halo.errors import BadParam, halo_error, halo_json, oauth_error
+from psad.simulators.halo.lists import COLLECTIONS, Collection
 from psad.simulators.halo.query import Query
 from psad.simulators.halo.state import HaloState
 from psad.simulators.halo.wire import Renderer
