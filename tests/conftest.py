@@ -9,11 +9,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from psad.store import Store
+
+if TYPE_CHECKING:
+    from sim_harness import HarnessMaker, Serve, ServerFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -131,6 +136,32 @@ async def cw_sim():
                                                                 contacts=40, tickets=40))
     yield sim
     await sim.stop()
+
+
+@pytest.fixture
+async def open_harness(tmp_path: Path) -> AsyncIterator[HarnessMaker]:
+    """Opens a simulator app on a loopback port with a store, a session, the engine and a
+    connector (``sim_harness.HarnessMaker``); everything it opened is closed afterwards."""
+    from sim_harness import HarnessMaker
+
+    maker = HarnessMaker(tmp_path)
+    yield maker
+    await maker.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session for talking to a simulator directly."""
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+@pytest.fixture
+def serve(aiohttp_server: ServerFactory) -> Serve:
+    """Starts an app on aiohttp's test server and answers its root URL (no trailing slash)."""
+    async def started(app: web.Application) -> str:
+        return str((await aiohttp_server(app)).make_url("")).rstrip("/")
+    return started
 
 
 @pytest.fixture

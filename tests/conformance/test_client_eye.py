@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from psad.simulators import autotask, connectwise, halo, kaseya_bms, syncro
 from psad.simulators.dataset import Dataset
+from sim_harness import Serve
 from spec_check import Spec
-
-ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
 
 
 def dataset() -> Dataset:
@@ -52,22 +49,6 @@ class Client:
                 errors = self.spec.response_errors(method, resp.url.path, body)
                 assert errors == [], errors[:5]
             return resp.status, resp.headers, body
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as opened:
-        yield opened
-
-
-@pytest.fixture
-def serve(aiohttp_server: ServerFactory) -> Callable[[web.Application], Coroutine[Any, Any, str]]:
-    async def started(app: web.Application) -> str:
-        return str((await aiohttp_server(app)).make_url("")).rstrip("/")
-    return started
-
-
-Serve = Callable[[web.Application], Coroutine[Any, Any, str]]
 
 
 # --- ConnectWise ------------------------------------------------------------------------------

@@ -15,22 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
-from conftest import run_sync, stored_rows
 from deviations import DEVIATIONS
-from psad.config import IntegrationConfig, SyncConfig
-from psad.connectors import CONNECTORS
-from psad.engine import SyncEngine
-from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, TicketQuery
 from psad.simulators import REQUEST_LOG_KEY, LoggedRequest
 from psad.simulators.dataset import Dataset
 from psad.simulators.faults import CONTROL_PREFIX
-from psad.simulators.serve import SIMULATORS, serve_app
-from psad.store import Store
+from psad.simulators.serve import SIMULATORS
+from sim_harness import HarnessMaker, connect_kind
 from spec_check import VENDORS, Spec
 
 KINDS = tuple(SIMULATORS)
@@ -75,29 +69,20 @@ async def drive(kind: str, tmp_path: Path) -> Traffic:
     app = spec.create(dataset)
     traffic = Traffic()
     record_answers(app, traffic)
-    runner, root = await serve_app(app)
-    store = await Store.open(tmp_path / f"{kind}.db")
-    async with aiohttp.ClientSession() as session:
-        client = PsaClient(session, "acme", timeout=10,
-                           policy=RetryPolicy(max_retries=1, backoff_base=0.01), psa=kind)
-        integration = IntegrationConfig(
-            name="acme", kind=kind, base_url=root + spec.api_path, settings=dict(spec.settings),
-            asset_custom_fields=("Backup",), contact_custom_fields=("VIP",), page_size=10)
-        connector = CONNECTORS[kind](integration, client, dict(spec.secrets))
-        engine = SyncEngine(store, SyncConfig(cursor_overlap_seconds=0))
-        try:
-            assert (await run_sync(store, engine, connector, full=True)).outcome == "succeeded"
-            dataset.touch_random(0.2, random.Random(1))
-            assert (await run_sync(store, engine, connector)).outcome == "succeeded"
-            page = await connector.list_tickets(TicketQuery(page=2, page_size=5))
-            board = (await stored_rows(store, Entity.BOARD)).popitem()[0]
-            await connector.list_tickets(TicketQuery(board=board, page_size=5))
-            await connector.get_ticket(page.tickets[0].psa_id)
-        finally:
-            await connector.close()
-            await store.close()
-            traffic.requests = list(app[REQUEST_LOG_KEY].entries)
-            await runner.cleanup()
+    maker = HarnessMaker(tmp_path)
+    try:
+        psa = await maker(app, spec.api_path, connect_kind(
+            kind, max_retries=1, page_size=10, asset_fields=("Backup",), contact_fields=("VIP",)))
+        assert (await psa.sync(full=True)).outcome == "succeeded"
+        dataset.touch_random(0.2, random.Random(1))
+        assert (await psa.sync()).outcome == "succeeded"
+        page = await psa.connector.list_tickets(TicketQuery(page=2, page_size=5))
+        board = (await psa.rows(Entity.BOARD)).popitem()[0]
+        await psa.connector.list_tickets(TicketQuery(board=board, page_size=5))
+        await psa.connector.get_ticket(page.tickets[0].psa_id)
+    finally:
+        traffic.requests = list(app[REQUEST_LOG_KEY].entries)
+        await maker.close()
     return traffic
 
 

@@ -20,23 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from conftest import run_sync, sql_rows, stored_rows
-from psad.config import IntegrationConfig, SyncConfig
+from conftest import sql_rows
 from psad.connectors import registry
 from psad.connectors.base import Connector
-from psad.engine import RunReport, SyncEngine
+from psad.engine import RunReport
 from psad.errors import PsaNotFound
-from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, TicketQuery
-from psad.simulators import REQUEST_LOG_KEY, LoggedRequest
+from psad.simulators import LoggedRequest
 from psad.simulators import halo as halo_sim
 from psad.simulators import kaseya_bms as bms_sim
 from psad.simulators.dataset import Dataset
-from psad.simulators.serve import RunningSimulator, start_simulator
-from psad.store import EntityResult, Store
+from psad.simulators.serve import SIMULATORS
+from psad.store import EntityResult
+import sim_harness
+from sim_harness import HarnessMaker, Sim, connect_kind
 
 KINDS = registry.KINDS
 ASSET_FIELDS = ("Backup", "Rack")
@@ -104,29 +103,12 @@ def kinds(selected: Iterable[str] = KINDS, *, xfail: dict[str, str] | None = Non
 
 
 @dataclass
-class Psa:
-    kind: str
-    sim: RunningSimulator
-    store: Store
-    connector: Connector
-    engine: SyncEngine
-    db: Path
+class Psa(sim_harness.Harness[Sim, Connector]):
+    kind: str = ""
 
     @property
-    def ds(self) -> Dataset:
-        return self.sim.dataset
-
-    async def sync(self, full: bool = False) -> RunReport:
-        return await run_sync(self.store, self.engine, self.connector, full=full)
-
-    async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return await stored_rows(self.store, entity, live=live)
-
-    def requests(self) -> list[LoggedRequest]:
-        return list(self.sim.app[REQUEST_LOG_KEY].entries)
-
-    def clear_requests(self) -> None:
-        self.sim.app[REQUEST_LOG_KEY].clear()
+    def db(self) -> Path:
+        return Path(self.store.path)
 
     async def assert_complete(self, *, missing: dict[Entity, set[str]] | None = None) -> None:
         """Every entity holds exactly the live rows the vendor exposes (minus ``missing``)."""
@@ -153,25 +135,15 @@ def changes(result: EntityResult) -> tuple[int, int, int]:
 
 
 @pytest.fixture
-async def psa(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Psa]:
+async def psa(request: pytest.FixtureRequest, open_harness: HarnessMaker) -> Psa:
     kind: str = request.param
-    sim = await start_simulator(registry.BY_KIND[kind].simulator, small_dataset())
-    db = tmp_path / "psad.db"
-    store = await Store.open(db)
-    session = aiohttp.ClientSession()
-    client = PsaClient(session, "acme", timeout=10,
-                       policy=RetryPolicy(max_retries=3, backoff_base=0.01), psa=kind)
-    integration = IntegrationConfig(
-        name="acme", kind=kind, base_url=sim.base_url, settings=dict(sim.spec.settings),
-        asset_custom_fields=ASSET_FIELDS, contact_custom_fields=CONTACT_FIELDS,
-        page_size=PAGE_SIZE)
-    connector = registry.BY_KIND[kind].connector(integration, client, dict(sim.spec.secrets))
-    engine = SyncEngine(store, SyncConfig(cursor_overlap_seconds=0))
-    yield Psa(kind, sim, store, connector, engine, db)
-    await connector.close()
-    await session.close()
-    await store.close()
-    await sim.stop()
+    spec = SIMULATORS[registry.BY_KIND[kind].simulator]
+    connect = connect_kind(kind, max_retries=3, page_size=PAGE_SIZE, asset_fields=ASSET_FIELDS,
+                           contact_fields=CONTACT_FIELDS)
+    made: Psa = await open_harness(spec.create(small_dataset()), spec.api_path, connect,
+                                   harness=Psa)
+    made.kind = kind
+    return made
 
 
 # --- 1. full sync -------------------------------------------------------------------------------

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import json
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from conftest import run_sync, stored_rows
-from psad.config import IntegrationConfig, SyncConfig
+from psad.config import IntegrationConfig
 from psad.connectors.autotask import AutotaskConnector, zone_allowed
-from psad.engine import RunReport, SyncEngine
 from psad.errors import PsaAuthError, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, TicketQuery
-from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY, LoggedRequest
+from psad.simulators import REQUEST_LOG_KEY
 from psad.simulators.autotask import (
     API_PATH,
     DEMO_INTEGRATION_CODE,
@@ -36,9 +33,8 @@ from psad.simulators.autotask import (
     ticket_number,
 )
 from psad.simulators.dataset import Dataset
-from psad.simulators.faults import Faults
-from psad.simulators.serve import serve_app
-from psad.store import Store
+import sim_harness
+from sim_harness import HarnessMaker
 
 ASSET_FIELDS = ("Backup", "Last Audit", "Cost Centre")
 CONTACT_FIELDS = ("VIP", "Extension")
@@ -64,38 +60,14 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
-@dataclass
-class Sim:
-    app: web.Application
-    runner: web.AppRunner
-    root: str
-
-    @property
-    def ds(self) -> Dataset:
-        return self.app[DATASET_KEY]
-
+class Sim(sim_harness.Sim):
     @property
     def state(self) -> AtState:
         return self.app[STATE_KEY]
 
-    @property
-    def faults(self) -> Faults:
-        return self.app[FAULTS_KEY]
-
-    @property
-    def base_url(self) -> str:
-        return self.root + API_PATH
-
-    def requests(self) -> list[LoggedRequest]:
-        return list(self.app[REQUEST_LOG_KEY].entries)
-
     def clear(self) -> None:
-        self.app[REQUEST_LOG_KEY].clear()
+        self.clear_requests()
         self.state.bodies.clear()
-
-
-async def serve(app: web.Application) -> Sim:
-    return Sim(app, *await serve_app(app))
 
 
 def dataset() -> Dataset:
@@ -103,30 +75,18 @@ def dataset() -> Dataset:
                             tickets=30)
 
 
-@dataclass
-class Harness:
-    sim: Sim
-    store: Store
-    session: aiohttp.ClientSession
-    connector: AutotaskConnector
-    engine: SyncEngine
-
-    @property
-    def ds(self) -> Dataset:
-        return self.sim.ds
-
-    async def sync(self, full: bool = False) -> RunReport:
-        return await run_sync(self.store, self.engine, self.connector, full=full)
-
-    async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return await stored_rows(self.store, entity, live=live)
-
+class Harness(sim_harness.Harness[Sim, AutotaskConnector]):
     def connect(self, policy: RetryPolicy | None = None, **overrides: Any) -> AutotaskConnector:
         """A fresh connector on its own client, ``overrides`` applied to the integration."""
-        client = PsaClient(self.session, "acme", timeout=5,
-                           policy=policy or RetryPolicy(max_retries=2, backoff_base=0.01))
-        secrets = {**SIMULATOR_SECRETS, **overrides.pop("secrets", {})}
-        return AutotaskConnector(integration_for(self.sim, **overrides), client, secrets)
+        return connect(self.sim, self.session, policy, **overrides)
+
+
+def connect(sim: Sim, session: aiohttp.ClientSession, policy: RetryPolicy | None = None,
+            **overrides: Any) -> AutotaskConnector:
+    client = PsaClient(session, "acme", timeout=5,
+                       policy=policy or RetryPolicy(max_retries=2, backoff_base=0.01))
+    secrets = {**SIMULATOR_SECRETS, **overrides.pop("secrets", {})}
+    return AutotaskConnector(integration_for(sim, **overrides), client, secrets)
 
 
 def integration_for(sim: Sim, **overrides: Any) -> IntegrationConfig:
@@ -141,24 +101,13 @@ HarnessFactory = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
-async def make_harness(tmp_path: Path) -> AsyncIterator[HarnessFactory]:
-    made: list[Harness] = []
-
+def make_harness(open_harness: HarnessMaker) -> HarnessFactory:
     async def make(**app_options: Any) -> Harness:
-        sim = await serve(create_app(dataset(), **app_options))
-        store = await Store.open(tmp_path / f"psad-{len(made)}.db")
-        session = aiohttp.ClientSession()
-        harness = Harness(sim, store, session, None, SyncEngine(  # type: ignore[arg-type]
-            store, SyncConfig(cursor_overlap_seconds=0)))
-        harness.connector = harness.connect()
-        made.append(harness)
-        return harness
+        made: Harness = await open_harness(create_app(dataset(), **app_options), API_PATH,
+                                           connect, sim=Sim, harness=Harness)
+        return made
 
-    yield make
-    for harness in made:
-        await harness.session.close()
-        await harness.store.close()
-        await harness.sim.runner.cleanup()
+    return make
 
 
 @pytest.fixture

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from conftest import run_sync, stored_rows
-from psad.config import IntegrationConfig, SyncConfig
+from psad.config import IntegrationConfig
 from psad.connectors.halo import HaloConnector
-from psad.engine import RunReport, SyncEngine
 from psad.errors import PsaAuthError, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, Priority, TicketQuery
-from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY, LoggedRequest
+from psad.simulators import FAULTS_KEY, LoggedRequest
 from psad.simulators.dataset import Dataset
 from psad.simulators.halo import (
     API_PATH,
@@ -35,88 +30,54 @@ from psad.simulators.halo import (
     create_app,
 )
 from psad.simulators.serve import serve_app
-from psad.store import Store
+import sim_harness
+from sim_harness import HarnessMaker
 
 ASSET_FIELDS = ("Backup", "Last Audit")
 CONTACT_FIELDS = ("VIP",)
 PAGE_SIZE = 40
 
 
-@dataclass
-class Sim:
-    app: web.Application
-    runner: web.AppRunner
-    root: str
-
-    @property
-    def ds(self) -> Dataset:
-        return self.app[DATASET_KEY]
-
+class Sim(sim_harness.Sim):
     @property
     def state(self) -> HaloState:
         return self.app[STATE_KEY]
 
-    def requests(self, path: str | None = None) -> list[LoggedRequest]:
-        entries = self.app[REQUEST_LOG_KEY].entries
-        return [r for r in entries if path is None or r.path == path]
-
-    def clear_requests(self) -> None:
-        self.app[REQUEST_LOG_KEY].clear()
-
 
 async def start_halo(dataset: Dataset, **options: Any) -> Sim:
     app = create_app(dataset, **options)
-    return Sim(app, *await serve_app(app))
+    return Sim(app, *await serve_app(app), API_PATH)
 
 
 def integration_for(sim: Sim, **overrides: Any) -> IntegrationConfig:
     base = IntegrationConfig(
-        name="acme", kind="halo", base_url=sim.root + API_PATH,
+        name="acme", kind="halo", base_url=sim.base_url,
         settings=dict(SIMULATOR_SETTINGS), asset_custom_fields=ASSET_FIELDS,
         contact_custom_fields=CONTACT_FIELDS, page_size=PAGE_SIZE)
     return replace(base, **overrides)
 
 
-@dataclass
-class Harness:
-    sim: Sim
-    store: Store
-    connector: HaloConnector
-    engine: SyncEngine
-    session: aiohttp.ClientSession
+def connect(sim: Sim, session: aiohttp.ClientSession, secrets: dict[str, str] | None = None,
+            **overrides: Any) -> HaloConnector:
+    client = PsaClient(session, "acme", timeout=5,
+                       policy=RetryPolicy(max_retries=3, backoff_base=0.01))
+    return HaloConnector(integration_for(sim, **overrides), client,
+                         secrets if secrets is not None else dict(SIMULATOR_SECRETS))
 
-    @property
-    def ds(self) -> Dataset:
-        return self.sim.ds
 
-    async def sync(self, full: bool = False) -> RunReport:
-        return await run_sync(self.store, self.engine, self.connector, full=full)
-
-    async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return await stored_rows(self.store, entity, live=live)
-
+class Harness(sim_harness.Harness[Sim, HaloConnector]):
     def connector_for(self, sim: Sim, secrets: dict[str, str] | None = None,
                       **overrides: Any) -> HaloConnector:
-        client = PsaClient(self.session, "acme", timeout=5,
-                           policy=RetryPolicy(max_retries=3, backoff_base=0.01))
-        return HaloConnector(integration_for(sim, **overrides), client,
-                             secrets if secrets is not None else dict(SIMULATOR_SECRETS))
+        return connect(sim, self.session, secrets, **overrides)
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(open_harness: HarnessMaker) -> Harness:
     dataset = Dataset.generate(3, companies=12, sites_per_company=2, assets=150, contacts=60,
                                tickets=30)
-    sim = await start_halo(dataset)
-    store = await Store.open(tmp_path / "psad.db")
-    session = aiohttp.ClientSession()
-    engine = SyncEngine(store, SyncConfig(cursor_overlap_seconds=0))
-    h = Harness(sim, store, None, engine, session)  # type: ignore[arg-type]
-    h.connector = h.connector_for(sim)
-    yield h
-    await session.close()
-    await store.close()
-    await sim.runner.cleanup()
+    made: Harness = await open_harness(create_app(dataset), API_PATH, connect, sim=Sim,
+                                       harness=Harness)
+    return made
 
 
 def main_sites(ds: Dataset) -> dict[int, int]:

@@ -5,29 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from conftest import run_sync, stored_rows
-from psad.config import IntegrationConfig, SyncConfig
+from psad.config import IntegrationConfig
 from psad.connectors.kaseya_bms import KaseyaBmsConnector
-from psad.engine import RunReport, SyncEngine
+from psad.engine import RunReport
 from psad.errors import PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Contact, Entity, TicketQuery
-from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY, LoggedRequest
 from psad.simulators import kaseya_bms as bms
 from psad.simulators.dataset import Dataset
 from psad.simulators.faults import Faults
-from psad.simulators.serve import serve_app
-from psad.store import Store
+import sim_harness
+from sim_harness import HarnessMaker
 
 ASSET_FIELDS = ("Backup", "Last Audit")
 CONTACT_FIELDS = ("VIP", "Extension")
@@ -36,39 +32,28 @@ CONTACTS = "/v2/crm/contacts/summary"
 PAGE_SIZE = 40
 
 
-@dataclass
-class Harness:
-    app: web.Application
-    runner: web.AppRunner
-    root: str
-    store: Store
-    connector: KaseyaBmsConnector
-    engine: SyncEngine
-
-    @property
-    def ds(self) -> Dataset:
-        return self.app[DATASET_KEY]
-
+class Sim(sim_harness.Sim):
     @property
     def state(self) -> bms.BmsState:
         return self.app[bms.STATE_KEY]
 
+    def clear_requests(self) -> None:
+        super().clear_requests()
+        self.state.bodies.clear()
+
+
+class Harness(sim_harness.Harness[Sim, KaseyaBmsConnector]):
+    @property
+    def state(self) -> bms.BmsState:
+        return self.sim.state
+
     @property
     def faults(self) -> Faults:
-        return self.app[FAULTS_KEY]
+        return self.sim.faults
 
-    async def sync(self, full: bool = False) -> RunReport:
-        return await run_sync(self.store, self.engine, self.connector, full=full)
-
-    async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return await stored_rows(self.store, entity, live=live)
-
-    def requests(self, path: str | None = None) -> list[LoggedRequest]:
-        return [r for r in self.app[REQUEST_LOG_KEY].entries if path is None or r.path == path]
-
-    def clear_requests(self) -> None:
-        self.app[REQUEST_LOG_KEY].clear()
-        self.state.bodies.clear()
+    @property
+    def root(self) -> str:
+        return self.sim.root
 
     def use(self, **overrides: Any) -> None:
         self.connector.integration = replace(self.connector.integration, **overrides)
@@ -84,40 +69,24 @@ def generate() -> Dataset:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as opened:
-        yield opened
-
-
-@pytest.fixture
-async def start(tmp_path: Path, session: aiohttp.ClientSession
-                ) -> AsyncIterator[Callable[..., Any]]:
+def start(open_harness: HarnessMaker) -> Callable[..., Any]:
     """Start a simulator (``create_app`` keyword arguments) and a connector on it."""
-    runners: list[web.AppRunner] = []
-    stores: list[Store] = []
-
     async def started(dataset: Dataset | None = None, *, password: str = bms.DEMO_PASSWORD,
                       **app_options: Any) -> Harness:
-        app = bms.create_app(dataset or generate(), **app_options)
-        runner, root = await serve_app(app)
-        runners.append(runner)
-        store = await Store.open(tmp_path / f"psad-{len(stores)}.db")
-        stores.append(store)
-        integration = IntegrationConfig(
-            name="acme", kind="kaseya_bms", base_url=root + bms.API_PATH,
-            settings=dict(bms.SIMULATOR_SETTINGS), asset_custom_fields=ASSET_FIELDS,
-            contact_custom_fields=CONTACT_FIELDS, page_size=PAGE_SIZE)
-        client = PsaClient(session, "acme", policy=RetryPolicy(max_retries=3, backoff_base=0.01),
-                           timeout=5)
-        connector = KaseyaBmsConnector(integration, client, {"password": password})
-        engine = SyncEngine(store, SyncConfig(cursor_overlap_seconds=0))
-        return Harness(app, runner, root, store, connector, engine)
+        def connect(sim: Sim, session: aiohttp.ClientSession) -> KaseyaBmsConnector:
+            integration = IntegrationConfig(
+                name="acme", kind="kaseya_bms", base_url=sim.base_url,
+                settings=dict(bms.SIMULATOR_SETTINGS), asset_custom_fields=ASSET_FIELDS,
+                contact_custom_fields=CONTACT_FIELDS, page_size=PAGE_SIZE)
+            client = PsaClient(session, "acme",
+                               policy=RetryPolicy(max_retries=3, backoff_base=0.01), timeout=5)
+            return KaseyaBmsConnector(integration, client, {"password": password})
 
-    yield started
-    for store in stores:
-        await store.close()
-    for runner in runners:
-        await runner.cleanup()
+        app = bms.create_app(dataset or generate(), **app_options)
+        made: Harness = await open_harness(app, bms.API_PATH, connect, sim=Sim, harness=Harness)
+        return made
+
+    return started
 
 
 @pytest.fixture
@@ -489,11 +458,9 @@ async def test_hourly_endpoint_limit_answers_429_and_the_client_backs_off(
     assert len(harness.requests("/v2/servicedesk/tickets/search")) == 4
 
 
-async def test_throttled_answer_is_plain_text_with_retry_after(start: Callable[..., Any],
-                                                               session: aiohttp.ClientSession
-                                                               ) -> None:
+async def test_throttled_answer_is_plain_text_with_retry_after(start: Callable[..., Any]) -> None:
     harness: Harness = await start(hourly_limit=1)
-    url = harness.root + "/v2/system/queues/lookup"
+    url, session = harness.root + "/v2/system/queues/lookup", harness.session
     async with session.get(url) as first:
         assert first.status == 401  # counted, then refused: no token
     async with session.get(url) as second:

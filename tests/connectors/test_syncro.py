@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from conftest import run_sync, sql_rows, stored_rows
-from psad.config import IntegrationConfig, SyncConfig
+from conftest import sql_rows
+from psad.config import IntegrationConfig
 from psad.connectors.syncro import (
     REQUESTS_PER_MINUTE,
     RequestBudget,
@@ -22,11 +19,9 @@ from psad.connectors.syncro import (
     id_name,
     name_id,
 )
-from psad.engine import RunReport, SyncEngine
 from psad.errors import ConfigError, PsaBadResponse, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, TicketQuery
-from psad.simulators import REQUEST_LOG_KEY, LoggedRequest
 from psad.simulators.dataset import Dataset
 from psad.simulators.syncro import (
     API_PATH,
@@ -39,7 +34,8 @@ from psad.simulators.syncro import (
     create_app,
 )
 from psad.simulators.serve import serve_app
-from psad.store import Store
+import sim_harness
+from sim_harness import HarnessMaker
 
 ASSET_FIELDS = ("Backup", "Last Audit", "Cost Centre")
 CONTACT_FIELDS = ("VIP",)
@@ -50,35 +46,15 @@ PAGE_SIZES = {"customers": 5}
 # --- harness ----------------------------------------------------------------------------
 
 
-@dataclass
-class Sim:
-    dataset: Dataset
-    app: web.Application
-    runner: web.AppRunner
-    root: str
-
-    @property
-    def base_url(self) -> str:
-        return self.root + API_PATH
-
+class Sim(sim_harness.Sim):
     @property
     def limit(self) -> RateLimit:
         return self.app[RATE_LIMIT_KEY]
 
-    def requests(self) -> list[LoggedRequest]:
-        return list(self.app[REQUEST_LOG_KEY].entries)
-
-    def clear_requests(self) -> None:
-        self.app[REQUEST_LOG_KEY].clear()
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
-
 
 async def start_sim(dataset: Dataset, **options: Any) -> Sim:
     app = create_app(dataset, **options)
-    runner, root = await serve_app(app)
-    return Sim(dataset, app, runner, root)
+    return Sim(app, *await serve_app(app), API_PATH)
 
 
 def make_dataset() -> Dataset:
@@ -89,24 +65,7 @@ def make_dataset() -> Dataset:
     return ds
 
 
-@dataclass
-class Harness:
-    sim: Sim
-    store: Store
-    session: aiohttp.ClientSession
-    connector: SyncroConnector
-    engine: SyncEngine
-
-    @property
-    def ds(self) -> Dataset:
-        return self.sim.dataset
-
-    async def sync(self, full: bool = False) -> RunReport:
-        return await run_sync(self.store, self.engine, self.connector, full=full)
-
-    async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return await stored_rows(self.store, entity, live=live)
-
+class Harness(sim_harness.Harness[Sim, SyncroConnector]):
     def connector_for(self, **overrides: Any) -> SyncroConnector:
         return make_connector(self.sim, self.session, **overrides)
 
@@ -126,15 +85,10 @@ def integration_for(sim: Sim, **overrides: Any) -> IntegrationConfig:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    sim = await start_sim(make_dataset(), page_sizes=PAGE_SIZES)
-    store = await Store.open(tmp_path / "psad.db")
-    session = aiohttp.ClientSession()
-    engine = SyncEngine(store, SyncConfig(cursor_overlap_seconds=0))
-    yield Harness(sim, store, session, make_connector(sim, session), engine)
-    await session.close()
-    await store.close()
-    await sim.stop()
+async def harness(open_harness: HarnessMaker) -> Harness:
+    made: Harness = await open_harness(create_app(make_dataset(), page_sizes=PAGE_SIZES),
+                                       API_PATH, make_connector, sim=Sim, harness=Harness)
+    return made
 
 
 # --- what psad must store, straight from the dataset ------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,47 +13,25 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import run_sync, stored_rows
-from psad.config import CompanyFilter, IntegrationConfig, SyncConfig
+from conftest import run_sync
+from psad.config import CompanyFilter, IntegrationConfig
 from psad.connectors.connectwise import ConnectWiseConnector
-from psad.engine import RunReport, SyncEngine
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity
-from psad.simulators import REQUEST_LOG_KEY
 from psad.simulators.dataset import DELETE, Dataset
-from psad.simulators.serve import CONNECTWISE, RunningSimulator, start_simulator
-from psad.store import Store
+from psad.simulators.serve import CONNECTWISE
+from sim_harness import Harness as SimHarness
+from sim_harness import HarnessMaker, Sim
 
 ASSET_FIELDS = ("Backup", "Last Audit")
 CONFIGURATIONS = "/v4_6_release/apis/3.0/company/configurations"
 CONTACT_FIELDS = ("VIP",)
 
 
-@dataclass
-class Harness:
-    sim: RunningSimulator
-    store: Store
-    connector: ConnectWiseConnector
-    engine: SyncEngine
-
-    @property
-    def ds(self) -> Dataset:
-        return self.sim.dataset
-
-    async def sync(self, full: bool = False) -> RunReport:
-        return await run_sync(self.store, self.engine, self.connector, full=full)
-
-    async def rows(self, entity: Entity, *, live: bool = True) -> dict[str, dict[str, Any]]:
-        return await stored_rows(self.store, entity, live=live)
-
-    def requests(self) -> list[Any]:
-        return list(self.sim.app[REQUEST_LOG_KEY].entries)
-
-    def clear_requests(self) -> None:
-        self.sim.app[REQUEST_LOG_KEY].clear()
+Harness = SimHarness[Sim, ConnectWiseConnector]
 
 
-def integration_for(sim: RunningSimulator, **overrides: Any) -> IntegrationConfig:
+def integration_for(sim: Sim, **overrides: Any) -> IntegrationConfig:
     base = IntegrationConfig(
         name="acme", kind="connectwise", base_url=sim.base_url,
         settings=dict(CONNECTWISE.settings), asset_custom_fields=ASSET_FIELDS,
@@ -61,21 +39,18 @@ def integration_for(sim: RunningSimulator, **overrides: Any) -> IntegrationConfi
     return replace(base, **overrides)
 
 
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    dataset = Dataset.generate(3, companies=12, sites_per_company=2, assets=150, contacts=60,
-                               tickets=30)
-    sim = await start_simulator("connectwise", dataset)
-    store = await Store.open(tmp_path / "psad.db")
-    session = aiohttp.ClientSession()
+def connect(sim: Sim, session: aiohttp.ClientSession) -> ConnectWiseConnector:
     client = PsaClient(session, "acme", policy=RetryPolicy(max_retries=2, backoff_base=0.01),
                        timeout=5)
-    connector = ConnectWiseConnector(integration_for(sim), client, dict(CONNECTWISE.secrets))
-    engine = SyncEngine(store, SyncConfig(cursor_overlap_seconds=0))
-    yield Harness(sim, store, connector, engine)
-    await session.close()
-    await store.close()
-    await sim.stop()
+    return ConnectWiseConnector(integration_for(sim), client, dict(CONNECTWISE.secrets))
+
+
+@pytest.fixture
+async def harness(open_harness: HarnessMaker) -> Harness:
+    dataset = Dataset.generate(3, companies=12, sites_per_company=2, assets=150, contacts=60,
+                               tickets=30)
+    made: Harness = await open_harness(CONNECTWISE.create(dataset), CONNECTWISE.api_path, connect)
+    return made
 
 
 def expected(ds: Dataset, entity: Entity, asset_fields: tuple[str, ...] = ASSET_FIELDS,

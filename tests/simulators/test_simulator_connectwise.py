@@ -6,7 +6,6 @@ import asyncio
 import base64
 import random
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,13 +20,9 @@ from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY
 from psad.simulators.connectwise import DEFAULT_CLIENT_ID, create_app
 from psad.simulators.dataset import BASE_TIME, DELETE, SPAN, Dataset
 from psad.simulators.faults import Faults
-
-API = "/v4_6_release/apis/3.0"
-AUTH = {
-    "Authorization": "Basic " + base64.b64encode(b"psad-demo+pub:priv").decode(),
-    "clientId": DEFAULT_CLIENT_ID,
-}
-ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
+from sim_harness import CW_API as API
+from sim_harness import CW_AUTH as AUTH
+from sim_harness import ServerFactory
 
 
 @dataclass
@@ -69,10 +64,8 @@ def small_dataset() -> Dataset:
 
 
 @pytest.fixture
-async def sim(aiohttp_server: ServerFactory) -> AsyncIterator[Sim]:
-    server = await aiohttp_server(create_app(small_dataset()))
-    async with aiohttp.ClientSession() as session:
-        yield Sim(server, session)
+async def sim(aiohttp_server: ServerFactory, session: aiohttp.ClientSession) -> Sim:
+    return Sim(await aiohttp_server(create_app(small_dataset())), session)
 
 
 def ids(records: list[dict[str, Any]]) -> list[int]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -11,13 +10,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from psad.simulators import FAULTS_KEY, REQUEST_LOG_KEY
-from psad.simulators.connectwise import DEFAULT_CLIENT_ID, create_app
+from psad.simulators.connectwise import create_app
 from psad.simulators.dataset import Dataset
-
-API = "/v4_6_release/apis/3.0"
-AUTH = {"Authorization": "Basic " + base64.b64encode(b"psad-demo+pub:priv").decode(),
-        "clientId": DEFAULT_CLIENT_ID}
-ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
+from sim_harness import CW_API as API
+from sim_harness import CW_AUTH as AUTH
+from sim_harness import ServerFactory
 
 
 @pytest.fixture

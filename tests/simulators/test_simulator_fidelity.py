@@ -5,23 +5,17 @@ Each test drives a simulator over loopback as an off-the-shelf client would.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from psad.simulators import REQUEST_LOG_KEY, autotask, connectwise, halo, kaseya_bms
 from psad.simulators.autotask.fields import ENTITY_FIELDS
 from psad.simulators.dataset import Dataset
-
-ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
-CW_API = "/v4_6_release/apis/3.0"
-CW_AUTH = {"Authorization": "Basic " + base64.b64encode(b"psad-demo+pub:priv").decode(),
-           "clientId": connectwise.DEFAULT_CLIENT_ID}
+from sim_harness import CW_API, CW_AUTH, Serve
 
 
 def dataset() -> Dataset:
@@ -30,21 +24,7 @@ def dataset() -> Dataset:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as opened:
-        yield opened
-
-
-@pytest.fixture
-async def serve(aiohttp_server: ServerFactory) -> Callable[[web.Application], Coroutine[Any, Any, str]]:
-    async def started(app: web.Application) -> str:
-        server = await aiohttp_server(app)
-        return str(server.make_url("")).rstrip("/")
-    return started
-
-
-@pytest.fixture
-async def cw(serve: Callable[[web.Application], Coroutine[Any, Any, str]]) -> str:
+async def cw(serve: Serve) -> str:
     return await serve(connectwise.create_app(dataset())) + CW_API
 
 
