@@ -17,7 +17,7 @@ Confirmed with public sources (see ``shared/psa-apis.md`` for more):
   (christaylorcodes issue #1).
 - ``Link`` looks like ``<https://host/v4_6_release/apis/3.0/company/companies?pageSize=1000&page=2>;
   rel="next", …`` (thelazyadministrator.com, 2024); ``page`` is the last query
-  parameter because pyconnectwise parses ``page=(\d+)>; rel="…"``.
+  parameter because pyconnectwise parses ``page=(\\d+)>; rel="…"``.
 - ``pageSize`` has a hard maximum of 1,000 records (ConnectWise "PSA
   Pagination" guide; django-connectwise ``CW_RESPONSE_MAX_RECORDS``).
 - Forward-only paging: request header ``pagination-type: forward-only``;
