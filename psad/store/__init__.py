@@ -474,13 +474,18 @@ class Store:
 
     async def _fetch_all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()
                          ) -> list[dict[str, Any]]:
-        async with self._reader.execute(sql, args) as cur:
-            return [dict(row) for row in await cur.fetchall()]
+        """One read, executed and fetched to its end in one step on the reader's thread.
+
+        Separate execute / fetch / close steps let concurrent reads interleave on the
+        shared reader, and while any statement is open SQLite keeps the snapshot it
+        started with: under steady reads a run just created stayed invisible (404).
+        """
+        rows = await self._reader.execute_fetchall(sql, args)
+        return [dict(row) for row in rows]
 
     async def _fetch_one(self, sql: str, args: Sequence[Any] = ()) -> dict[str, Any] | None:
-        async with self._reader.execute(sql, args) as cur:
-            row = await cur.fetchone()
-        return dict(row) if row is not None else None
+        rows = await self._fetch_all(sql, args)
+        return rows[0] if rows else None
 
     async def get_run(self, run_id: int) -> RunDetail | None:
         run = await self._fetch_one("SELECT * FROM runs WHERE id = ?", (run_id,))

@@ -377,3 +377,31 @@ async def test_discovered_custom_fields_replace_the_entitys_last_findings(
     await backend.save_custom_fields("acme", Entity.ASSET, {"rack": 5}, at=LATER)
     assert await backend.custom_fields("acme") == {"assets": {"rack": 5}, "contacts": {"VIP": 2}}
     assert await backend.custom_fields("other") == {}
+
+
+async def test_a_created_run_is_readable_at_once_while_other_reads_keep_arriving(
+        backend: StoreContract) -> None:
+    """Reads overlapping back to back must not pin an old snapshot: a client that gets a
+    run id from a Force Sync must find that run on its very next read."""
+    import asyncio
+
+    for n in range(50):
+        await backend.create_run(f"i{n}", "nightly", "schedule", full=False, queued_at=NOW)
+    stop = asyncio.Event()
+
+    async def keep_reading() -> None:
+        while not stop.is_set():
+            await backend.list_runs(limit=50)
+
+    readers = [asyncio.create_task(keep_reading()) for _ in range(8)]
+    try:
+        await asyncio.sleep(0.05)
+        missing = []
+        for n in range(100):
+            run_id = await backend.create_run("acme", "force", "api", full=False, queued_at=NOW)
+            if await backend.get_run(run_id) is None:
+                missing.append(run_id)
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+    assert missing == []
