@@ -128,6 +128,20 @@ class Authenticator(Protocol):
         ...
 
 
+class StaticAuth:
+    """Credentials sent as the same headers on every request, which renewing cannot
+    change (API keys, member keys): a refusal is final."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = dict(headers)
+
+    async def headers(self) -> Mapping[str, str]:
+        return self._headers
+
+    async def refresh(self) -> bool:
+        return False
+
+
 class BearerTokenAuth:
     """A bearer token obtained on demand, renewed before it expires and once per refusal.
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from psad.errors import PsaAuthError
-from psad.http import PsaClient, RetryPolicy
+from psad.http import PsaClient, RetryPolicy, StaticAuth
 from psad.transport import (
     Discovery,
     EndpointSlots,
@@ -60,6 +60,7 @@ class Upstream:
     in_flight: Counter[str] = field(default_factory=Counter)
     peak: Counter[str] = field(default_factory=Counter)
     seen: list[str] = field(default_factory=list)
+    authorization: list[str | None] = field(default_factory=list)
     stamps: list[float] = field(default_factory=list)
     clock: Callable[[], float] | None = None
 
@@ -82,6 +83,7 @@ class Upstream:
     async def call(self, request: web.Request) -> web.Response:
         endpoint = request.match_info["endpoint"]
         self.seen.append(f"{request.match_info['zone']}/{endpoint}")
+        self.authorization.append(request.headers.get("Authorization"))
         if self.clock is not None:
             self.stamps.append(self.clock())
         if request.match_info["zone"] != self.zone:
@@ -267,3 +269,14 @@ async def test_a_refusal_where_the_base_has_not_moved_is_an_auth_error(
     with pytest.raises(PsaAuthError):
         await psa.get(upstream.root + "/z9/tickets/1")  # not on the base: no look-up
     assert upstream.seen.count("zone") == 1
+
+
+async def test_static_credentials_go_on_every_request_and_a_refusal_is_final(
+        upstream: Upstream, session: aiohttp.ClientSession) -> None:
+    psa = client(session, TransportPolicy())
+    auth = StaticAuth({"Authorization": "Bearer key-0123456789"})
+    await psa.get(upstream.root + "/z1/tickets/1", auth=auth)
+    with pytest.raises(PsaAuthError):
+        await psa.get(upstream.root + "/z9/tickets/1", auth=auth)
+    assert upstream.seen == ["z1/tickets", "z9/tickets"]  # refused once, not asked again
+    assert upstream.authorization == ["Bearer key-0123456789"] * 2

@@ -15,6 +15,7 @@ from psad.connectors.base import Connector
 from psad.connectors.cache import TtlCache
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse
+from psad.http import StaticAuth
 from psad.transport import Discovery, EndpointSlots, TransportPolicy, Usage, UsageBudget
 
 log = logging.getLogger("psad.connectors.autotask")
@@ -70,20 +71,6 @@ class Zone:
     """The zone's UI root, for ticket links."""
 
 
-class _HeaderAuth:
-    """The three Autotask headers; they cannot be renewed (a refusal may mean the zone
-    moved, which the client's zone discovery checks)."""
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._headers = dict(headers)
-
-    async def headers(self) -> Mapping[str, str]:
-        return self._headers
-
-    async def refresh(self) -> bool:
-        return False
-
-
 class AutotaskApi(Connector):
     """Calls to the API user's zone. The client keeps to the database's request budget
     and Autotask's per-endpoint thread limit, and follows the zone when it moves."""
@@ -97,7 +84,9 @@ class AutotaskApi(Connector):
                    "Content-Type": "application/json"}
         if impersonate := cfg.settings.get("impersonation_resource_id"):
             headers["ImpersonationResourceId"] = impersonate
-        self.auth = _HeaderAuth(headers)
+        self.auth = StaticAuth(headers)
+        """The headers cannot be renewed; a refusal may mean the zone moved, which the
+        client's zone discovery checks."""
         self.page_size = min(cfg.page_size or MAX_RECORDS, MAX_RECORDS)
         self.purchase_udf = cfg.settings.get("purchase_date_udf") or None
         self.closed_labels = frozenset(

@@ -10,6 +10,7 @@ from psad.connectors.base import Connector
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.syncro.wire import _CUSTOMER_PARAMS, _LISTS, _positive_int
 from psad.errors import PsaBadResponse
+from psad.http import StaticAuth
 from psad.model import Entity
 from psad.progress import report_total
 from psad.transport import TransportPolicy, shared_window
@@ -17,26 +18,12 @@ from psad.transport import TransportPolicy, shared_window
 REQUESTS_PER_MINUTE: Final = 180
 
 
-# --- auth -------------------------------------------------------------------------------
-
-
-class _TokenAuth:
-    def __init__(self, token: str) -> None:
-        self._headers = {"Authorization": f"Bearer {token}"}
-
-    async def headers(self) -> Mapping[str, str]:
-        return self._headers
-
-    async def refresh(self) -> bool:
-        return False
-
-
 class SyncroApi(Connector):
     """Calls to one Syncro account, paced to its per-IP limit."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.auth = _TokenAuth(self.secrets["api_key"])
+        self.auth = StaticAuth({"Authorization": f"Bearer {self.secrets['api_key']}"})
         self.website_field = self.integration.settings.get("website_field") or None
         self.requests_per_minute = _positive_int(
             self.integration.settings.get("requests_per_minute"), REQUESTS_PER_MINUTE,
