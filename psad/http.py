@@ -345,9 +345,10 @@ class PsaClient:
 
         A relative ``url`` goes to the policy's discovered base. A request the
         PSA refused (401) while that base moved is sent once more to the new
-        one; one throttled past its retries tells the budget and is tried once
-        more. ``governed=False`` is for the calls the policy makes itself (a
-        base look-up, a usage check): no budget, no discovered base.
+        one; one throttled past its retries tells the budget and, if the budget
+        learnt from it, is tried once more. ``governed=False`` is for the calls
+        the policy makes itself (a base look-up, a usage check): no budget, no
+        discovered base.
         """
         transport = self.transport if governed else UNGOVERNED
         discovery = transport.discovery
@@ -367,9 +368,8 @@ class PsaClient:
                 moved = await discovery.base()
                 target, base = moved + target[len(base):], moved
             except PsaRateLimited:
-                if last or transport.budget is None:
+                if last or transport.budget is None or not transport.budget.exhausted():
                     raise
-                transport.budget.exhausted()
         raise AssertionError("unreachable")
 
     async def _request_logged(

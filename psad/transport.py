@@ -7,7 +7,7 @@ the client applies it to every request. Connectors keep only wire mapping.
 - A request budget (:class:`SlidingWindow`, :class:`UsageBudget`): awaited
   before each request, it waits as long as the vendor's limit asks. A
   request refused for the budget past its retries tells the budget
-  (``exhausted``) and is tried once more.
+  (``exhausted``) and, if the budget learnt from it, is tried once more.
 - Per-endpoint concurrency (:class:`EndpointSlots`): a cap on requests in
   flight per object endpoint, beside the integration-wide cap.
 - Base-URL discovery (:class:`Discovery`): the base a relative request path
@@ -45,8 +45,9 @@ class Budget(Protocol):
         """Wait until one more request may start, and count it."""
         ...
 
-    def exhausted(self) -> None:
-        """The PSA refused a request for its budget even after the client's retries."""
+    def exhausted(self) -> bool:
+        """The PSA refused a request for its budget even after the client's retries;
+        whether the budget learns from it, so that one more try is worth it."""
         ...
 
 
@@ -78,8 +79,9 @@ class SlidingWindow:
                     return
                 await self.sleep(self._starts[0] + self.window - now)
 
-    def exhausted(self) -> None:
+    def exhausted(self) -> bool:
         """Nothing to learn: the window already holds every start."""
+        return False
 
 
 _SHARED: weakref.WeakKeyDictionary[object, dict[Hashable, SlidingWindow]] = (
@@ -140,9 +142,10 @@ class UsageBudget:
         self.next_at = 0.0
         self._lock = asyncio.Lock()
 
-    def exhausted(self) -> None:
+    def exhausted(self) -> bool:
         """Read the usage again before the next request."""
         self.forced = True
+        return True
 
     def _due(self) -> bool:
         return (self.status is None or self.forced or self.since_check >= self.check_every

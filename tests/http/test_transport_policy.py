@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from psad.errors import PsaAuthError
+from psad.errors import PsaAuthError, PsaRateLimited
 from psad.http import PsaClient, RetryPolicy, StaticAuth
 from psad.transport import (
     Discovery,
@@ -280,3 +280,12 @@ async def test_static_credentials_go_on_every_request_and_a_refusal_is_final(
         await psa.get(upstream.root + "/z9/tickets/1", auth=auth)
     assert upstream.seen == ["z1/tickets", "z9/tickets"]  # refused once, not asked again
     assert upstream.authorization == ["Bearer key-0123456789"] * 2
+
+
+async def test_throttled_past_its_retries_under_a_window_budget_a_request_fails(
+        upstream: Upstream, session: aiohttp.ClientSession) -> None:
+    upstream.throttle = FAST.max_retries + 1
+    psa = client(session, TransportPolicy(budget=SlidingWindow(100)))
+    with pytest.raises(PsaRateLimited):
+        await psa.get(upstream.root + "/z1/tickets/1")
+    assert len(upstream.seen) == FAST.max_retries + 1  # the window learns nothing: no more
