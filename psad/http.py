@@ -4,7 +4,9 @@ It owns what every PSA call needs and no connector should write twice:
 timeouts, bounded retries with exponential back-off and full jitter,
 ``Retry-After``, a per-integration concurrency cap and request rate, a
 circuit that stops hammering a dead PSA, token refresh on 401, metrics, and
-the translation of HTTP failures into :mod:`psad.errors`.
+the translation of HTTP failures into :mod:`psad.errors`. What a vendor adds
+(a request budget, per-endpoint concurrency, a discovered base URL) comes as
+a :class:`psad.transport.TransportPolicy`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from psad.errors import (
     PsaTimeout,
     PsaUnavailable,
 )
+from psad.transport import TransportPolicy
 
 if TYPE_CHECKING:
     from psad.metrics import Metrics
@@ -53,6 +56,9 @@ REQUEST_COUNTER: ContextVar[list[int] | None] = ContextVar("psad_request_counter
 """Set by whoever wants to count the requests made in its own task (one entity's fetch)."""
 
 T = TypeVar("T")
+
+UNGOVERNED = TransportPolicy()
+"""No vendor policy: what a client applies until its connector gives it one."""
 
 
 class RequestPriority(IntEnum):
@@ -120,6 +126,20 @@ class Authenticator(Protocol):
     async def refresh(self) -> bool:
         """Renew credentials after a 401; False when renewing cannot help."""
         ...
+
+
+class StaticAuth:
+    """Credentials sent as the same headers on every request, which renewing cannot
+    change (API keys, member keys): a refusal is final."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = dict(headers)
+
+    async def headers(self) -> Mapping[str, str]:
+        return self._headers
+
+    async def refresh(self) -> bool:
+        return False
 
 
 class BearerTokenAuth:
@@ -296,6 +316,11 @@ class PsaClient:
         self.metrics = metrics
         self.circuit = _Circuit(integration, policy.circuit_threshold, policy.circuit_cooldown)
         self.requests_made = 0
+        self.transport = UNGOVERNED
+
+    def use(self, transport: TransportPolicy) -> None:
+        """Apply a vendor's transport policy to every request from now on."""
+        self.transport = transport
 
     async def get(self, url: str, *, params: Mapping[str, Any] | None = None,
                   headers: Mapping[str, str] | None = None,
@@ -313,12 +338,54 @@ class PsaClient:
         form: Mapping[str, str] | None = None,
         auth: Authenticator | None = None,
         allow_statuses: frozenset[int] = frozenset(),
+        governed: bool = True,
     ) -> Response:
-        """Send one logical request, retrying what is worth retrying.
+        """Send one logical request, retrying what is worth retrying, within the
+        vendor's :class:`TransportPolicy`.
 
-        Each retry is logged at DEBUG; a request that needed retries is logged
-        once, at INFO, with how it ended.
+        A relative ``url`` goes to the policy's discovered base. A request the
+        PSA refused (401) while that base moved is sent once more to the new
+        one; one throttled past its retries tells the budget and, if the budget
+        learnt from it, is tried once more. ``governed=False`` is for the calls
+        the policy makes itself (a base look-up, a usage check): no budget, no
+        discovered base.
         """
+        transport = self.transport if governed else UNGOVERNED
+        discovery = transport.discovery
+        base = await discovery.base() if discovery is not None else None
+        target = url if base is None or _absolute(url) else base + url
+        for last in (False, True):
+            if transport.budget is not None:
+                await transport.budget.acquire()
+            try:
+                return await self._request_logged(
+                    method, target, params=params, headers=headers, json_body=json_body,
+                    form=form, auth=auth, allow_statuses=allow_statuses)
+            except PsaAuthError:
+                if (last or discovery is None or base is None or not target.startswith(base)
+                        or not await discovery.recheck(base)):
+                    raise
+                moved = await discovery.base()
+                target, base = moved + target[len(base):], moved
+            except PsaRateLimited:
+                if last or transport.budget is None or not transport.budget.exhausted():
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _request_logged(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        json_body: Any,
+        form: Mapping[str, str] | None,
+        auth: Authenticator | None,
+        allow_statuses: frozenset[int],
+    ) -> Response:
+        """One request with its retries. Each retry is logged at DEBUG; a request
+        that needed retries is logged once, at INFO, with how it ended."""
         retried: list[str] = []
         try:
             response = await self._request_chain(
@@ -423,6 +490,16 @@ class PsaClient:
     async def _send(self, method: str, url: str, params: Mapping[str, Any] | None,
                     headers: Mapping[str, str], json_body: Any,
                     form: Mapping[str, str] | None) -> tuple[int, Mapping[str, str], str]:
+        endpoints = self.transport.endpoints
+        if endpoints is None:
+            return await self._send_slotted(method, url, params, headers, json_body, form)
+        async with endpoints.slot(url):
+            return await self._send_slotted(method, url, params, headers, json_body, form)
+
+    async def _send_slotted(self, method: str, url: str, params: Mapping[str, Any] | None,
+                            headers: Mapping[str, str], json_body: Any,
+                            form: Mapping[str, str] | None
+                            ) -> tuple[int, Mapping[str, str], str]:
         await self.slots.acquire(REQUEST_PRIORITY.get())
         try:
             if self.rate is not None:
@@ -466,6 +543,10 @@ class PsaClient:
             raise PsaNotFound(message, integration=self.integration, url=shown)
         raise PsaBadResponse(message, status=status, body_excerpt=detail[:200],
                              integration=self.integration, url=shown)
+
+
+def _absolute(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
 
 
 def _error_detail(body: Any) -> str:

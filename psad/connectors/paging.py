@@ -6,6 +6,11 @@ the next page as soon as a page arrives, before that page is translated and
 stored, and the chain waits only on the network. :func:`merged` reads
 several chains at once (Autotask's id ranges).
 
+Fan-out (:func:`fan_out`, :func:`fan_out_completed`): per-record calls and
+per-parent child reads (Kaseya BMS asset details, ConnectWise bundles) run
+concurrently at :attr:`psad.http.RequestPriority.FAN_OUT`, so the chains of
+pages they run beside go first when the client's slots are all taken.
+
 Numbered pages (:class:`NumberedListing`): Syncro and HaloPSA number their
 pages and say on every page how large the whole list is, so once page 1 has
 arrived the rest can be asked for at once and handed on in order (the
@@ -22,10 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from psad.http import RequestPriority, with_priority
 
 Cursor = TypeVar("Cursor")
 T = TypeVar("T")
@@ -51,6 +57,32 @@ async def chain_ahead(read: Callable[[Cursor | None], Awaitable[tuple[list[Any],
         if pending is not None:
             pending.cancel()
             await asyncio.gather(pending, return_exceptions=True)
+
+
+async def fan_out(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """The results of ``calls``, run concurrently as fan-out, in order; the first
+    failure cancels the rest and is raised as is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(with_priority(RequestPriority.FAN_OUT, call))
+                     for call in calls]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+async def fan_out_completed(calls: Iterable[Awaitable[T]]) -> AsyncIterator[T]:
+    """The results of ``calls``, run concurrently as fan-out, as each completes; a
+    failure, or the caller leaving early, cancels the rest."""
+    tasks = [asyncio.ensure_future(with_priority(RequestPriority.FAN_OUT, call))
+             for call in calls]
+    try:
+        for done in asyncio.as_completed(tasks):
+            yield await done
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _END = object()

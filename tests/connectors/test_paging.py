@@ -1,4 +1,4 @@
-"""Numbered pages read several at a time: order, concurrency, and lists that change."""
+"""Pages read ahead and several at a time, and fan-out: order, concurrency, lists that change."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from psad.connectors.paging import (
     NumberedListing,
     NumberedPage,
     chain_ahead,
+    fan_out,
+    fan_out_completed,
     first_then,
     merged,
 )
+from psad.http import REQUEST_PRIORITY, RequestPriority
 
 
 class Upstream:
@@ -249,3 +254,45 @@ async def test_first_then_left_early_closes_the_rest() -> None:
         break
     await items.aclose()
     assert closed == ["rest"]
+
+
+class Calls:
+    """Calls that finish after ``delays`` event-loop turns; records priority and cancels."""
+
+    def __init__(self) -> None:
+        self.priorities: list[RequestPriority] = []
+        self.cancelled: list[int] = []
+
+    async def call(self, n: int, turns: int, fail: bool = False) -> int:
+        self.priorities.append(REQUEST_PRIORITY.get())
+        try:
+            for _ in range(turns):
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            self.cancelled.append(n)
+            raise
+        if fail:
+            raise LookupError(f"call {n} failed")
+        return n
+
+
+async def test_fan_out_answers_in_order_at_fan_out_priority() -> None:
+    calls = Calls()
+    assert await fan_out(calls.call(n, turns) for n, turns in enumerate([5, 1, 3])) == [0, 1, 2]
+    assert calls.priorities == [RequestPriority.FAN_OUT] * 3
+
+
+async def test_fan_out_raises_the_first_failure_as_is_and_cancels_the_rest() -> None:
+    calls = Calls()
+    with pytest.raises(LookupError, match="call 1 failed"):
+        await fan_out([calls.call(0, 50), calls.call(1, 1, fail=True), calls.call(2, 50)])
+    assert sorted(calls.cancelled) == [0, 2]
+
+
+async def test_fan_out_completed_answers_as_calls_finish_and_cancels_when_left() -> None:
+    calls = Calls()
+    finished = fan_out_completed(calls.call(n, turns) for n, turns in enumerate([9, 1, 5, 50]))
+    assert [await anext(finished), await anext(finished)] == [1, 2]
+    await finished.aclose()
+    assert sorted(calls.cancelled) == [0, 3]
+    assert calls.priorities == [RequestPriority.FAN_OUT] * 4

@@ -27,7 +27,6 @@ import dataclasses
 import functools
 import types
 import typing
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -42,6 +41,7 @@ from psad.connectors.autotask import wire as at
 from psad.connectors.base import Page
 from psad.connectors.connectwise import wire as cw
 from psad.connectors.halo import wire as halo
+from psad.connectors.cache import LruCache
 from psad.connectors.kaseya_bms import KaseyaBmsConnector
 from psad.connectors.kaseya_bms import wire as bms
 from psad.connectors.syncro import SyncroConnector
@@ -311,7 +311,7 @@ class _BmsSites:
     _account_sites = KaseyaBmsConnector._account_sites
 
     def __init__(self) -> None:
-        self._addresses: OrderedDict[str, Address] = OrderedDict()
+        self._addresses: LruCache[str, Address] = LruCache(bms.LOCATION_CACHE_SIZE)
 
 
 _BMS_TRANSLATE = _page_translator(bms)

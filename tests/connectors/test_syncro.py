@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -14,7 +13,6 @@ from conftest import sql_rows
 from psad.config import IntegrationConfig
 from psad.connectors.syncro import (
     REQUESTS_PER_MINUTE,
-    RequestBudget,
     SyncroConnector,
     id_name,
     name_id,
@@ -23,6 +21,7 @@ from psad.errors import ConfigError, PsaBadResponse, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, TicketQuery
 from psad.simulators.dataset import Dataset
+from psad.transport import SlidingWindow
 from psad.simulators.syncro import (
     API_PATH,
     DEFAULT_API_KEY,
@@ -486,17 +485,15 @@ async def test_simulator_answers_429_with_retry_after_past_the_limit(harness: Ha
     assert 1 <= int(statuses[2][1] or 0) <= 60 and body == "Retry later\n"
 
 
-async def test_connector_paces_itself_to_the_published_per_ip_limit() -> None:
+async def test_connectors_on_one_session_share_the_per_ip_request_budget(
+        harness: Harness) -> None:
     assert REQUESTS_PER_MINUTE == 180
-    budget = RequestBudget(3, window=0.3)
-    started = time.monotonic()
-    stamps = []
-    for _ in range(7):
-        await budget.acquire()
-        stamps.append(time.monotonic() - started)
-    assert stamps[-1] >= 0.6  # the 7th start waits for two windows
-    for i in range(len(stamps) - 3):
-        assert stamps[i + 3] - stamps[i] >= 0.3 - 0.01  # never 4 starts in one window
+    budget = harness.connector.client.transport.budget
+    assert isinstance(budget, SlidingWindow) and budget.limit == REQUESTS_PER_MINUTE
+    assert harness.connector_for().client.transport.budget is budget
+    slower = harness.connector_for(settings={"requests_per_minute": "60"})
+    assert isinstance(slower.client.transport.budget, SlidingWindow)
+    assert slower.client.transport.budget.limit == 60
 
 
 async def test_requests_per_minute_setting_must_be_a_positive_number(harness: Harness) -> None:

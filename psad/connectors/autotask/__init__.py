@@ -16,9 +16,9 @@ apigrate/autotask-restapi, n8n-nodes-autotask, KelvinTegelaar/AutotaskAPI):
   zone-information OpenAPI spec's server, clients' notes); since the answer
   is unauthenticated and then receives the credentials, psad accepts nothing
   else unless the integration's ``zone_hosts`` says so (the simulator, a proxy).
-  The zone is cached; a 401 makes the connector look the zone up again (the
-  :class:`psad.http.Authenticator` ``refresh`` hook) and, if it moved, retry
-  the call once on the new zone (django-autotask re-checks the zone the same way).
+  The zone is cached for the process; a 401 makes the client look the zone up
+  again (a :class:`psad.transport.Discovery`) and, if it moved, retry the call
+  once on the new zone (django-autotask re-checks the zone the same way).
 - Every call carries ``ApiIntegrationCode``, ``UserName``, ``Secret`` and
   ``Content-Type: application/json`` (optional ``ImpersonationResourceId``).
   Autotask answers 500, not 401, for an unknown user name or integration code,

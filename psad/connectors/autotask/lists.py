@@ -178,8 +178,7 @@ class AutotaskLists(AutotaskApi):
                     values = field.get("picklistValues") or []
                     out[str(field["name"]).lower()] = [v for v in values if isinstance(v, dict)]
             return out
-        result: dict[str, list[Json]] = await self._cached(f"fields:{entity}", load, fresh)
-        return result
+        return await self.lookups.get(f"fields:{entity}", load, fresh=fresh)
 
     async def _udfs(self, entity: str, selected: Sequence[str]) -> dict[str, UdfDef]:
         if not selected:
@@ -200,10 +199,8 @@ class AutotaskLists(AutotaskApi):
         return names
 
     async def _countries(self) -> dict[str, str]:
-        countries: dict[str, str] = await self._cached("countries", lambda: self._names(
-            "Countries", lambda c: wire.opt_text(c, "displayName") or wire.opt_text(c, "name")),
-            fresh=False)
-        return countries
+        return await self.lookups.get("countries", lambda: self._names(
+            "Countries", lambda c: wire.opt_text(c, "displayName") or wire.opt_text(c, "name")))
 
     async def _names_for(self, entity: str, ids: Iterable[str], fields: Sequence[str],
                          label: Callable[[Json], str | None]) -> dict[str, str]:

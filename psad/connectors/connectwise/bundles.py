@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from psad.connectors.connectwise.client import ConnectWiseApi
 from psad.connectors.connectwise.wire import BUNDLE_SIZE, _chunks, _error_text, _sub_request
+from psad.connectors.paging import fan_out_completed
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
-from psad.http import RequestPriority, with_priority
 
 log = logging.getLogger("psad.connectors.connectwise")
 
@@ -42,18 +41,7 @@ class ConnectWiseBundles(ConnectWiseApi):
         async def one_bundle(chunk: Sequence[int]) -> list[tuple[int, list[Any]]]:
             return await self._bundle(resource_type, path, chunk, conditions, fallback)
 
-        async def results() -> AsyncIterator[list[tuple[int, list[Any]]]]:
-            tasks = [asyncio.ensure_future(with_priority(RequestPriority.FAN_OUT, one_bundle(c)))
-                     for c in _chunks(parents, BUNDLE_SIZE)]
-            try:
-                for done in asyncio.as_completed(tasks):
-                    yield await done
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-        return results()
+        return fan_out_completed(one_bundle(c) for c in _chunks(parents, BUNDLE_SIZE))
 
     async def _bundle(self, resource_type: str, path: Callable[[int], str],
                       parents: Sequence[int], conditions: Sequence[str],

@@ -1,4 +1,4 @@
-"""ConnectWise's transport: member keys, calls, and pages in id order."""
+"""ConnectWise's calls: member keys, and pages in id order."""
 
 from __future__ import annotations
 
@@ -10,21 +10,17 @@ from psad.connectors.base import Connector
 from psad.connectors.connectwise.wire import MAX_PAGE_SIZE
 from psad.connectors.paging import chain_ahead
 from psad.errors import PsaBadResponse
+from psad.http import StaticAuth
 from psad.logs import register_secret
 
 
-class _BasicAuth:
-    def __init__(self, company: str, public_key: str, private_key: str, client_id: str) -> None:
-        credential = f"{company}+{public_key}:{private_key}"
-        register_secret(credential)
-        token = base64.b64encode(credential.encode()).decode()
-        self._headers = {"Authorization": f"Basic {token}", "clientId": client_id}
-
-    async def headers(self) -> Mapping[str, str]:
-        return self._headers
-
-    async def refresh(self) -> bool:
-        return False
+def _member_auth(company: str, public_key: str, private_key: str,
+                 client_id: str) -> StaticAuth:
+    """Basic auth with ``company+public:private`` and the ``clientId`` header."""
+    credential = f"{company}+{public_key}:{private_key}"
+    register_secret(credential)
+    token = base64.b64encode(credential.encode()).decode()
+    return StaticAuth({"Authorization": f"Basic {token}", "clientId": client_id})
 
 
 class ConnectWiseApi(Connector):
@@ -33,8 +29,8 @@ class ConnectWiseApi(Connector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.integration
-        self.auth = _BasicAuth(cfg.settings["company_id"], self.secrets["public_key"],
-                               self.secrets["private_key"], cfg.settings["client_id"])
+        self.auth = _member_auth(cfg.settings["company_id"], self.secrets["public_key"],
+                                 self.secrets["private_key"], cfg.settings["client_id"])
         self.page_size = min(cfg.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
         self.bundles_refused = False
         """Set when the server refused ``/system/bundles``: single calls from then on."""

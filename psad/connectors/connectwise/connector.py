@@ -26,8 +26,8 @@ from psad.connectors.connectwise.wire import (
     _ticket_status,
     cw_timestamp,
 )
+from psad.connectors.paging import fan_out
 from psad.errors import PsaBadResponse, PsaError
-from psad.http import RequestPriority, with_priority
 from psad.model import Entity, Record, Rejected
 from psad.progress import report_total
 
@@ -112,9 +112,8 @@ class ConnectWiseConnector(ConnectWiseTickets):
         if entity is Entity.SITE and not self.bundles_refused:
             total = 0
             async for company_ids in self._company_ids():
-                counts = await asyncio.gather(*(
-                    with_priority(RequestPriority.FAN_OUT, self._bundle_count("site", chunk))
-                    for chunk in _chunks(company_ids, BUNDLE_SIZE)))
+                counts = await fan_out(self._bundle_count("site", chunk)
+                                       for chunk in _chunks(company_ids, BUNDLE_SIZE))
                 if any(c is None for c in counts):
                     return None
                 total += sum(c for c in counts if c is not None)

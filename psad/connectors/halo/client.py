@@ -9,12 +9,13 @@ from typing import Any
 from urllib.parse import quote
 
 from psad.connectors.base import Connector, Page, translate_page
+from psad.connectors.cache import TtlCache
 from psad.connectors.halo.wire import (
+    LOOKUP_TTL,
     MAX_PAGE_SIZE,
     TOKEN_MARGIN,
     Listing,
     _envelope,
-    _Lookups,
     _root,
     _status,
 )
@@ -87,7 +88,7 @@ class HaloApi(Connector):
                 "scope": cfg.settings.get("scope") or "all"}
         self.auth = HaloAuth(self.client, token_url, form)
         self.page_size = min(cfg.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-        self._lookups: _Lookups | None = None
+        self.lookups = TtlCache(LOOKUP_TTL)
         self._main_site_of: dict[str, str] | None = None
         """Client id → main site id from this run's full client read, for its sites."""
         self._clients_read = asyncio.Event()
@@ -129,3 +130,7 @@ class HaloApi(Connector):
             return NumberedPage(items, total, None)
 
         return NumberedListing(read, ahead=self.integration.max_concurrency)
+
+    async def close(self) -> None:
+        """Lookups still loading for a caller that went away end with the connector."""
+        await self.lookups.close()

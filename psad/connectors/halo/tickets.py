@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from psad.connectors import wire
 from psad.connectors.base import translate_tickets
 from psad.connectors.halo.client import HaloApi
 from psad.connectors.halo.wire import (
-    LOOKUP_TTL,
     MAX_PAGE_SIZE,
     TICKETS,
     _envelope,
@@ -69,17 +67,15 @@ class HaloTickets(HaloApi):
         return self._ticket(body, await self._ticket_lookups())
 
     async def _ticket_lookups(self) -> _Lookups:
-        now = time.monotonic()
-        if self._lookups is None or now - self._lookups.loaded_at > LOOKUP_TTL:
+        async def load() -> _Lookups:
             statuses = await self._statuses()
             priorities = _priorities(await self._bare("Priority"))
-            self._lookups = _Lookups(
+            return _Lookups(
                 statuses={s.psa_id: (s.name, s.closed) for s in statuses.records
                           if isinstance(s, TicketStatus)},
                 priorities={p.psa_id: p.name for p in priorities.records
-                            if isinstance(p, Priority)},
-                loaded_at=now)
-        return self._lookups
+                            if isinstance(p, Priority)})
+        return await self.lookups.get("tickets", load)
 
     def _ticket(self, item: Any, lookups: _Lookups) -> Ticket:
         try:

@@ -70,13 +70,12 @@ def halo_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Lookups:
     """Status and priority names for live tickets whose list rows lack them."""
 
     statuses: dict[str, tuple[str, bool]]
     priorities: dict[str, str]
-    loaded_at: float
 
 
 # --- envelopes -----------------------------------------------------------------------------

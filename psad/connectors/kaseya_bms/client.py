@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from psad.connectors import wire
 from psad.connectors.base import Connector
+from psad.connectors.cache import LruCache, TtlCache
 from psad.connectors.kaseya_bms.wire import (
     _REFUSED,
     DEFAULT_CONTACT_MODULE,
     DEFAULT_PAGE_SIZE,
     DEFAULT_REFRESH_DAYS,
     EARLY_RENEWAL,
+    LOCATION_CACHE_SIZE,
+    LOOKUP_TTL,
     LOOKUPS,
     MAX_PAGE_SIZE,
     MAX_PAGES,
     Envelope,
-    T,
     api_root,
     camel,
     records,
@@ -29,22 +29,9 @@ from psad.connectors.kaseya_bms.wire import (
 )
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaAuthError, PsaBadResponse, PsaNotFound
-from psad.http import BearerTokenAuth, PsaClient, RequestPriority, with_priority
+from psad.http import BearerTokenAuth, PsaClient
 from psad.model import Address
 from psad.progress import report_total
-
-
-async def gather(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
-    """Per-record calls, run concurrently behind the sync's chains of pages; the first
-    failure cancels the rest and is raised as is."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(with_priority(RequestPriority.FAN_OUT, c))
-                     for c in coros]
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    return [task.result() for task in tasks]
-
 
 # --- auth ------------------------------------------------------------------------------
 
@@ -133,8 +120,8 @@ class KaseyaBmsApi(Connector):
         self.auth = BmsAuth(self.client, self.api_root, cfg.settings["tenant"],
                             cfg.settings["username"], self.secrets["password"], cfg.name)
         self.page_size = min(cfg.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        self._addresses: OrderedDict[str, Address] = OrderedDict()
-        self._lookups: dict[str, tuple[float, dict[str, str]]] = {}
+        self._addresses: LruCache[str, Address] = LruCache(LOCATION_CACHE_SIZE)
+        self.lookups = TtlCache(LOOKUP_TTL)
 
     # -- transport -----------------------------------------------------------------------
 
@@ -173,3 +160,7 @@ class KaseyaBmsApi(Connector):
     async def _lookup(self, kind: str) -> list[Any]:
         envelope = await self._call("GET", LOOKUPS[kind])
         return records(envelope.result, f"GET {LOOKUPS[kind]}", self.name)
+
+    async def close(self) -> None:
+        """Lookups still loading for a caller that went away end with the connector."""
+        await self.lookups.close()

@@ -10,7 +10,6 @@ from typing import Any
 
 from psad.connectors import wire
 from psad.connectors.base import Page, Setting, translate_page, translated
-from psad.connectors.kaseya_bms.client import gather
 from psad.connectors.kaseya_bms.tickets import KaseyaBmsTickets
 from psad.connectors.kaseya_bms.wire import (
     ACCOUNTS,
@@ -21,7 +20,6 @@ from psad.connectors.kaseya_bms.wire import (
     DEFAULT_REFRESH_DAYS,
     ID_LISTS,
     INACTIVE,
-    LOCATION_CACHE_SIZE,
     _address,
     _asset,
     _board,
@@ -35,6 +33,7 @@ from psad.connectors.kaseya_bms.wire import (
     camel,
     records,
 )
+from psad.connectors.paging import fan_out
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaBadResponse, PsaNotFound
 from psad.model import Address, Asset, Contact, Entity, Record, Rejected, Site
@@ -145,7 +144,7 @@ class KaseyaBmsConnector(KaseyaBmsTickets):
                     ids.append(asset_id)
                 except BadRecord as err:
                     rejected.append(Rejected(Entity.ASSET, None, str(err)))
-            details = await gather(self._asset(asset_id) for asset_id in ids)
+            details = await fan_out(self._asset(asset_id) for asset_id in ids)
             found = [d for d in details if isinstance(d, Asset)]
             rejected.extend(d for d in details if isinstance(d, Rejected))
             yield Page(found, rejected, present=present)
@@ -174,7 +173,7 @@ class KaseyaBmsConnector(KaseyaBmsTickets):
             custom: dict[str, list[Any] | str] = {}
             if selected:
                 ids = [str(c["id"]) for c in contacts if c.get("id") is not None]
-                custom = dict(zip(ids, await gather(self._custom_fields(i) for i in ids)))
+                custom = dict(zip(ids, await fan_out(self._custom_fields(i) for i in ids)))
 
             def parse(d: Mapping[str, Any]) -> Contact:
                 return _contact(d, selected, custom.get(str(d.get("id"))),
@@ -204,7 +203,7 @@ class KaseyaBmsConnector(KaseyaBmsTickets):
                 continue
             if location and account and location not in self._addresses:
                 wanted[location] = account
-        found = await gather(self._location_address(a, loc) for loc, a in wanted.items())
+        found = await fan_out(self._location_address(a, loc) for loc, a in wanted.items())
         for location, address in zip(wanted, found):
             self._remember(location, address)
 
@@ -217,10 +216,7 @@ class KaseyaBmsConnector(KaseyaBmsTickets):
             return Address()
 
     def _remember(self, location_id: str, address: Address) -> None:
-        self._addresses[location_id] = address
-        self._addresses.move_to_end(location_id)
-        while len(self._addresses) > LOCATION_CACHE_SIZE:
-            self._addresses.popitem(last=False)
+        self._addresses.put(location_id, address)
 
     def _address(self, location_id: str | None) -> Address:
         return self._addresses.get(location_id, Address()) if location_id else Address()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from psad.connectors import wire
 from psad.connectors.base import translate_tickets
 from psad.connectors.kaseya_bms.client import KaseyaBmsApi
-from psad.connectors.kaseya_bms.wire import LOOKUP_TTL, MAX_TICKET_PAGE_SIZE, camel, records
+from psad.connectors.kaseya_bms.wire import MAX_TICKET_PAGE_SIZE, camel, records
 from psad.connectors.wire import BadRecord
 from psad.errors import PsaBadResponse, PsaInvalidId, PsaNotFound
 from psad.model import Ticket, TicketPage, TicketQuery
@@ -22,13 +21,10 @@ class KaseyaBmsTickets(KaseyaBmsApi):
         return f"{self.ui_root}/MSP/TicketEdit.aspx?ID={ticket_id}"
 
     async def _names(self, kind: str) -> dict[str, str]:
-        cached = self._lookups.get(kind)
-        if cached is not None and time.monotonic() - cached[0] < LOOKUP_TTL:
-            return cached[1]
-        names = {str(d["id"]): str(d["name"]) for d in await self._lookup(kind)
-                 if isinstance(d, dict) and d.get("id") is not None and d.get("name")}
-        self._lookups[kind] = (time.monotonic(), names)
-        return names
+        async def load() -> dict[str, str]:
+            return {str(d["id"]): str(d["name"]) for d in await self._lookup(kind)
+                    if isinstance(d, dict) and d.get("id") is not None and d.get("name")}
+        return await self.lookups.get(kind, load)
 
     async def _name_of(self, kind: str, label: str, psa_id: str) -> str:
         if not psa_id.isdigit():

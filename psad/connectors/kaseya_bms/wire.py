@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from psad.connectors import wire
@@ -53,8 +53,6 @@ ID_LISTS: Final[dict[Entity, tuple[str, dict[str, str]]]] = {
     Entity.CONTACT: ("crm/contacts/search", {}),
     Entity.ASSET: (ASSET_ROWS, {}),
 }
-
-T = TypeVar("T")
 
 
 def bms_timestamp(moment: datetime) -> str:

@@ -66,7 +66,7 @@ Inferred (unconfirmed), with the tolerance built in:
 - The 429's ``Retry-After`` header: honoured by :class:`psad.http.PsaClient`
   when present. Because a missing header would leave only short back-offs,
   the connector also paces itself to the published limit (a sliding window
-  per Syncro host, shared by every Syncro integration of the process;
+  per Syncro host, shared by every Syncro integration on the process's HTTP session;
   ``requests_per_minute`` lowers it when other tools share the IP).
 - Custom field values come as text (checkboxes ``"1"``/``"0"``); psad stores
   them as sent, with ``""`` as empty. Dates in custom fields are read as
@@ -78,8 +78,8 @@ Inferred (unconfirmed), with the tolerance built in:
 
 from __future__ import annotations
 
-from psad.connectors.syncro.client import REQUESTS_PER_MINUTE, RequestBudget
+from psad.connectors.syncro.client import REQUESTS_PER_MINUTE
 from psad.connectors.syncro.connector import SyncroConnector
 from psad.connectors.syncro.wire import id_name, name_id
 
-__all__ = ["REQUESTS_PER_MINUTE", "RequestBudget", "SyncroConnector", "id_name", "name_id"]
+__all__ = ["REQUESTS_PER_MINUTE", "SyncroConnector", "id_name", "name_id"]

@@ -1,11 +1,7 @@
-"""Syncro's transport: the API token, the per-IP request budget, envelopes and pages."""
+"""Syncro's calls: the API token, its per-IP request budget (a transport policy), pages."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-import weakref
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -14,66 +10,12 @@ from psad.connectors.base import Connector
 from psad.connectors.paging import NumberedListing, NumberedPage
 from psad.connectors.syncro.wire import _CUSTOMER_PARAMS, _LISTS, _positive_int
 from psad.errors import PsaBadResponse
+from psad.http import StaticAuth
 from psad.model import Entity
 from psad.progress import report_total
+from psad.transport import TransportPolicy, shared_window
 
 REQUESTS_PER_MINUTE: Final = 180
-
-
-# --- pacing -----------------------------------------------------------------------------
-
-
-class RequestBudget:
-    """At most ``limit`` request starts in any ``window`` seconds.
-
-    A sliding window never exceeds the limit inside any fixed window either,
-    whichever way the vendor counts.
-    """
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._starts: deque[float] = deque()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._starts and now - self._starts[0] >= self.window:
-                    self._starts.popleft()
-                if len(self._starts) < self.limit:
-                    self._starts.append(now)
-                    return
-                await asyncio.sleep(self._starts[0] + self.window - now)
-
-
-_BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                    dict[tuple[str, int], RequestBudget]] = (
-    weakref.WeakKeyDictionary())
-
-
-def shared_budget(host: str, limit: int) -> RequestBudget:
-    """The process-wide budget for ``host`` (Syncro counts per caller IP)."""
-    per_loop = _BUDGETS.setdefault(asyncio.get_running_loop(), {})
-    budget = per_loop.get((host, limit))
-    if budget is None:
-        budget = per_loop[(host, limit)] = RequestBudget(limit)
-    return budget
-
-
-# --- auth -------------------------------------------------------------------------------
-
-
-class _TokenAuth:
-    def __init__(self, token: str) -> None:
-        self._headers = {"Authorization": f"Bearer {token}"}
-
-    async def headers(self) -> Mapping[str, str]:
-        return self._headers
-
-    async def refresh(self) -> bool:
-        return False
 
 
 class SyncroApi(Connector):
@@ -81,12 +23,14 @@ class SyncroApi(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.auth = _TokenAuth(self.secrets["api_key"])
+        self.auth = StaticAuth({"Authorization": f"Bearer {self.secrets['api_key']}"})
         self.website_field = self.integration.settings.get("website_field") or None
         self.requests_per_minute = _positive_int(
             self.integration.settings.get("requests_per_minute"), REQUESTS_PER_MINUTE,
             f"integrations.{self.name}.requests_per_minute")
-        self._budget: RequestBudget | None = None
+        self.client.use(TransportPolicy(budget=shared_window(
+            self.client.session, urlsplit(self.integration.base_url).netloc,
+            self.requests_per_minute)))
         self._ticket_page_size: int | None = None
 
     # -- transport -----------------------------------------------------------------------
@@ -95,10 +39,6 @@ class SyncroApi(Connector):
         return self.integration.base_url + path
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        if self._budget is None:
-            host = urlsplit(self.integration.base_url).netloc
-            self._budget = shared_budget(host, self.requests_per_minute)
-        await self._budget.acquire()
         response = await self.client.get(self._url(path), params=params, auth=self.auth)
         return response.body
 
