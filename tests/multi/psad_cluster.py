@@ -12,11 +12,19 @@ import asyncpg
 
 from conftest import free_port, write_config
 from daemon_process import AUTH, DaemonProcess
-from psad.simulators.serve import RunningSimulator
+from psad.simulators.dataset import Dataset
+from psad.simulators.serve import RunningSimulator, start_simulator
 from psad.store import utcnow
 from psad.store.postgres import PostgresStore
 
 LIVE = ("queued", "running")
+
+
+async def simulator(latency: float) -> RunningSimulator:
+    """A ConnectWise simulator with a few records; ``latency`` seconds per request."""
+    return await start_simulator("connectwise", Dataset.generate(
+        14, companies=3, sites_per_company=1, assets=8, contacts=4, tickets=2, boards=1),
+        latency=latency)
 
 
 def cluster_config(directory: Path, sim: RunningSimulator, database: str, names: Iterable[str],
@@ -115,3 +123,14 @@ async def post_sync(session: aiohttp.ClientSession, daemon: DaemonProcess,
         assert resp.status == 202, await resp.text()
         answer: dict[str, Any] = await resp.json()
         return answer
+
+
+async def until_running(database: str, owner: str = "") -> list[dict[str, Any]]:
+    """Wait for runs running (on the instance whose name contains ``owner``)."""
+    for _ in range(600):
+        found = [r for r in await runs(database) if r["outcome"] == "running"
+                 and owner in str(r["lease_owner"])]
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no run running on {owner or 'any instance'}")

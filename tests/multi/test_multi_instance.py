@@ -19,21 +19,14 @@ import pytest
 
 from conftest import postgres_cluster
 from daemon_process import DaemonProcess, wait_outcome
-from psad.simulators.dataset import Dataset
-from psad.simulators.serve import RunningSimulator, start_simulator
+from psad.simulators.serve import RunningSimulator
 from psad.store import ts, utcnow
 from psad.store.postgres import PostgresStore
-from psad_cluster import (LIVE, mark_synced, overlapping, post_sync, runs, start_cluster,
-                          stop_cluster, until_idle)
+from psad_cluster import (LIVE, mark_synced, overlapping, post_sync, runs, simulator,
+                          start_cluster, stop_cluster, until_idle, until_running)
 
 STORED = ("companies", "sites", "assets", "contacts")
 """Entities compared with the simulator's dataset after a failover."""
-
-
-async def simulator(latency: float) -> RunningSimulator:
-    return await start_simulator("connectwise", Dataset.generate(
-        14, companies=3, sites_per_company=1, assets=8, contacts=4, tickets=2, boards=1),
-        latency=latency)
 
 
 @pytest.fixture
@@ -49,17 +42,6 @@ async def slow_sim() -> AsyncIterator[RunningSimulator]:
     sim = await simulator(0.25)
     yield sim
     await sim.stop()
-
-
-async def until_running(database: str, owner: str = "") -> list[dict[str, object]]:
-    """Wait for runs running (on the instance whose name contains ``owner``)."""
-    for _ in range(600):
-        found = [r for r in await runs(database) if r["outcome"] == "running"
-                 and owner in str(r["lease_owner"])]
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no run running on {owner or 'any instance'}")
 
 
 async def test_three_instances_run_each_integrations_night_exactly_once(
