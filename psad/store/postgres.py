@@ -232,7 +232,12 @@ class PostgresStore:
                     written_since: datetime, max_share: float,
                     guard_since: datetime | None = None) -> SweepResult:
         """Soft-delete live rows the run did not see upstream, unless that is too many
-        (measured as :meth:`psad.store.Store.sweep` does)."""
+        (measured as :meth:`psad.store.Store.sweep` does).
+
+        A run that has ended meanwhile sweeps nothing: another instance took it over
+        when this one's lease lapsed (and dropped what it had seen), so only the
+        run that took over may delete.
+        """
         table = entity.value
         missing = ("integration = $1 AND deleted_at IS NULL AND last_seen < $2 AND NOT EXISTS "
                    f"(SELECT 1 FROM seen s WHERE s.run_id = $3 AND s.entity = $4 "
@@ -242,6 +247,12 @@ class PostgresStore:
             live = await db.fetchval(
                 f"SELECT count(*) FROM {table} WHERE integration = $1 AND deleted_at IS NULL",
                 integration)
+            if await db.fetchval("SELECT outcome FROM runs WHERE id = $1 FOR SHARE",
+                                 run_id) not in ("queued", "running", None):
+                log.warning("integration=%s run=%d ended elsewhere; %s not swept", integration,
+                            run_id, table)
+                return SweepResult(deleted=0, refused=False, live=live, missing=0,
+                                   high_water=live)
             missing_live, missing_scoped = await db.fetchrow(
                 "SELECT count(*) FILTER (WHERE out_of_scope = 0), "
                 f"count(*) FILTER (WHERE out_of_scope = 1) FROM {table} WHERE {missing}",
@@ -348,7 +359,10 @@ class PostgresStore:
         values = [ts(v) if isinstance(v, datetime) else int(v) if isinstance(v, bool) else v
                   for v in fields.values()]
         sets = ", ".join(f"{k} = ${n}" for n, k in enumerate(fields, start=2))
-        await self._execute(f"UPDATE runs SET {sets} WHERE id = $1", run_id, *values)
+        # a run that has ended keeps its outcome: the instance that lost it (its lease
+        # lapsed and another took it over) must not call it succeeded afterwards
+        still = " AND outcome IN ('queued', 'running')" if "outcome" in fields else ""
+        await self._execute(f"UPDATE runs SET {sets} WHERE id = $1{still}", run_id, *values)
 
     async def save_entity_result(self, run_id: int, result: EntityResult) -> None:
         await self._execute(

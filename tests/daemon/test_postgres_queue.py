@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import pytest
 
 from psad import table_queue
+from psad.model import Asset, Entity
 from psad.queue import QueuedRun
 from psad.store import utcnow
 from psad.store.postgres import PostgresStore
@@ -217,3 +218,29 @@ async def test_a_removed_integrations_queued_run_is_cancelled_for_every_instance
         await b.cancel_waiting("gone", "integration removed from the config")
         assert await outcomes(a, "gone") == ["cancelled"]
         assert (await a.view()).waiting == ()
+
+
+async def test_an_instance_that_lost_its_run_can_neither_sweep_nor_finish_it(
+        postgres_url: str) -> None:
+    cut_off = await PostgresStore.open(postgres_url, lease_seconds=1.5)
+    survivor = await PostgresStore.open(postgres_url, lease_seconds=1.5)
+    try:
+        cut_off._renewer.cancel()  # alive, but its renewals no longer reach the database
+        stored = [Asset(psa_id=str(i), company_psa_id="1", name=f"PC-{i}") for i in range(3)]
+        await cut_off.apply_page("acme", Entity.ASSET, stored, now=utcnow())
+        await cut_off.enqueue("acme", "nightly", "schedule", full=True, queued_at=utcnow())
+        run = await cut_off.claim_next(at=utcnow())
+        assert run is not None
+        await cut_off.remember_seen(run.id, Entity.ASSET, ["0", "1", "2"])
+        await asyncio.sleep(2)
+        assert [r.id for r in await survivor.requeue_lapsed_runs(at=utcnow())] == [run.id]
+        # back in touch, it carries on where it was: nothing deleted, nothing claimed
+        swept = await cut_off.sweep("acme", Entity.ASSET, run.id, now=utcnow(),
+                                    written_since=utcnow(), max_share=1.0)
+        assert swept.deleted == 0 and await survivor.live_count("acme", Entity.ASSET) == 3
+        await cut_off.update_run(run.id, outcome="succeeded", finished_at=utcnow())
+        detail = await survivor.get_run(run.id)
+        assert detail is not None and detail.run.outcome == "interrupted"
+    finally:
+        await cut_off.close()
+        await survivor.close()
