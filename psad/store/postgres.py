@@ -8,10 +8,13 @@ whichever process makes them. New rows of a page arrive by ``COPY``, changed
 ones by one pipelined ``executemany``. A separate one-connection pool answers
 only health checks, so they never wait behind a sync or the dashboard.
 
-Several psad instances may share the database. Each queued or running run is
-leased to the instance that queued it, which renews its leases (on the
-database's clock) while it lives; an instance starting up interrupts only its
-own leftovers and runs whose lease has lapsed, never a live instance's work.
+Several psad instances may share the database, and its ``runs`` table is then
+their sync queue too (:class:`psad.store.contract.SharedQueueStore`, used by
+:mod:`psad.table_queue`). A running run is leased to the instance that claimed
+it (a run made by :meth:`PostgresStore.create_run`, to the one that made it),
+which renews its leases (on the database's clock) while it lives; other
+instances interrupt and queue again only runs whose lease has lapsed, never a
+live instance's work.
 """
 
 from __future__ import annotations
@@ -57,11 +60,11 @@ POOL_SIZE = 10
 LEASE_SECONDS: float = default_of(SYNC_SETTINGS, "run_lease_seconds")
 """How long a run stays an instance's after its last renewal (renewed every third of it)."""
 PING_TIMEOUT = 5.0
+"""Seconds a health check waits for the database before calling it unreachable."""
 LISTEN_RETRY = 1.0
 """Seconds between the queue listener's checks of its connection, and between reconnects."""
 QUEUE_CHANNEL = "psad_queue"
 """The NOTIFY channel on which instances wake each other's idle workers."""
-"""Seconds a health check waits for the database before calling it unreachable."""
 UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError)
 """What asyncpg raises when the database cannot be reached or refuses."""
 _MIGRATION_LOCK = 0x70736164
