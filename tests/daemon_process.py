@@ -23,7 +23,7 @@ class DaemonProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.log = config.parent / "daemon.log"
 
-    async def start(self, timeout: float = 10.0) -> None:
+    async def start(self, timeout: float = 30.0) -> None:
         with self.log.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 *PSAD, "run", "--config", str(self.config), cwd=ROOT, stdout=log, stderr=log)

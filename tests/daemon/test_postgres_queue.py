@@ -8,9 +8,10 @@ the same with real ``psad run`` processes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -47,11 +48,11 @@ class Worker:
         self.release.setdefault(run_id, asyncio.Event()).set()
 
 
-async def until(check: object, timeout: float = 15.0) -> None:
-    """Wait for ``check()`` (a callable returning a truthy value or an awaitable of one)."""
+async def until(check: Callable[[], Any], timeout: float = 15.0) -> None:
+    """Wait for ``check()`` (a truthy value, or an awaitable of one)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        result = check()  # type: ignore[operator]
+        result = check()
         if asyncio.iscoroutine(result):
             result = await result
         if result:
