@@ -72,7 +72,7 @@ SYNC_SETTINGS = (
     Setting("full_sweep_triggers", "runs that list every id for the deletion sweep even when "
             "counts prove nothing was deleted", type=list, default=("nightly",)),
     Setting("run_lease_seconds", "with a PostgreSQL database, seconds after which another "
-            "instance's start takes over the unfinished runs of one that stopped renewing them",
+            "instance interrupts and queues again the runs of one that stopped renewing them",
             type=float, default=60.0, minimum=3, maximum=3600),
 )
 RUN_TRIGGERS = ("nightly", "startup", "manual", "force")

@@ -107,6 +107,11 @@ class Metrics:
             "psad_build_info", "Always 1; the labels say which psad and Python run.",
             ["version", "python"], registry=registry)
         self.build_info.labels(psad_version(), platform.python_version()).set(1)
+        self.instance_info = Gauge(
+            "psad_instance_info",
+            "Always 1; the labels say which psad instance answers (host:pid, and a tag on "
+            "PostgreSQL, where several share one database) and its store (sqlite, postgresql).",
+            ["instance", "store"], registry=registry)
 
     def watch_progress(self, running: Running) -> None:
         """Export the live progress of the runs ``running`` lists."""

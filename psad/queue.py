@@ -14,18 +14,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from psad.progress import RunProgress
 from psad.store import utcnow
-from psad.store.contract import StoreContract
+from psad.store.contract import TRIGGER_PRIORITY, StoreContract
 
 log = logging.getLogger("psad.queue")
 
-PRIORITY = {"force": 0, "manual": 0, "startup": 1, "nightly": 2}
+PRIORITY = TRIGGER_PRIORITY
 
 
 @dataclass(slots=True)
@@ -56,11 +59,60 @@ class Submission:
     deduplicated: bool
 
 
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    """The queue at one moment: waiting runs in start order, running runs by integration."""
+
+    waiting: tuple[QueuedRun, ...]
+    running: dict[str, QueuedRun]
+
+    def position(self, run_id: int) -> int | None:
+        """1-based place among waiting runs, None if not waiting."""
+        return next((n for n, r in enumerate(self.waiting, start=1) if r.run_id == run_id), None)
+
+    def waiting_for(self, integration: str) -> QueuedRun | None:
+        return next((r for r in self.waiting if r.integration == integration), None)
+
+
 Execute = Callable[[QueuedRun, asyncio.Event], Awaitable[None]]
 
 
 class QueueClosed(Exception):
     """The daemon is stopping and takes no new work."""
+
+
+class RunQueue(Protocol):
+    """What the runtime, web and scheduler use of a queue: :class:`SyncQueue` in memory
+    (SQLite, one process) or :class:`psad.table_queue.TableQueue` (PostgreSQL, shared)."""
+
+    instance: str
+    """This process's name (host, process id), as ``/metrics`` shows it."""
+    running: dict[str, QueuedRun]
+    """The runs this process works on now, by integration (with their live progress)."""
+    stop_event: asyncio.Event
+
+    @property
+    def waiting(self) -> Sequence[QueuedRun]:
+        """Waiting runs in start order, as last seen (cheap: for metrics and status)."""
+
+    async def submit(self, integration: str, trigger: str, requested_by: str, *,
+                     full: bool = False, scheduled_for: datetime | None = None) -> Submission:
+        """Queue a run or join the one waiting; raises :class:`QueueClosed` when stopping."""
+
+    async def view(self) -> QueueView:
+        """Waiting and running runs as every instance sees them now."""
+
+    async def cancel_waiting(self, integration: str, reason: str) -> None:
+        """Drop an integration's waiting run (it was removed from the config)."""
+
+    def oldest_wait_seconds(self) -> float:
+        """Age of the longest-waiting run, as last seen."""
+
+    def start(self) -> None:
+        """Start the workers on the running loop."""
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Take no new work and let running syncs end after their page."""
 
 
 class SyncQueue:
@@ -70,6 +122,7 @@ class SyncQueue:
         self.execute = execute
         self.workers = workers
         self.on_change = on_change
+        self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.waiting: list[QueuedRun] = []
         self.running: dict[str, QueuedRun] = {}
         self.stop_event = asyncio.Event()
@@ -134,9 +187,8 @@ class SyncQueue:
                 return index
         return None
 
-    def state(self, integration: str) -> dict[str, QueuedRun | None]:
-        return {"waiting": self._waiting_for(integration),
-                "running": self.running.get(integration)}
+    async def view(self) -> QueueView:
+        return QueueView(tuple(self.waiting), dict(self.running))
 
     def oldest_wait_seconds(self) -> float:
         if not self.waiting:

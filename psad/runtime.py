@@ -27,11 +27,13 @@ from psad.engine import SyncEngine
 from psad.health import DatabaseHealth
 from psad.metrics import Metrics
 from psad.model import Entity
-from psad.queue import QueuedRun, SyncQueue
+from psad.queue import QueuedRun, QueueView, RunQueue, SyncQueue
 from psad.scheduler import NightlyScheduler
 from psad.store import parse_ts, utcnow
 from psad.store.contract import EntitySyncState, RunRecord, StoreContract
 from psad.store.factory import open_store
+from psad.store.postgres import PostgresStore
+from psad.table_queue import TableQueue
 from psad.tokens import Tokens
 
 log = logging.getLogger("psad.runtime")
@@ -59,7 +61,7 @@ class Runtime:
     session: aiohttp.ClientSession
     health: DatabaseHealth
     engine: SyncEngine
-    queue: SyncQueue
+    queue: RunQueue
     scheduler: NightlyScheduler
     tokens: Tokens
 
@@ -93,12 +95,26 @@ class Runtime:
         self.health = DatabaseHealth(self.store.ping)
         self.health.start()
         self.engine = SyncEngine(self.store, self.config.sync, self.metrics)
-        self.queue = SyncQueue(self.store, self.execute, workers=self.config.sync.workers,
-                               on_change=self._queue_changed)
+        self.queue = self._make_queue()
+        self.metrics.instance_info.labels(self.queue.instance, self.store_kind).set(1)
         self.scheduler = NightlyScheduler(self.queue, self.config.sync.jitter_seconds)
         self.metrics.queue_oldest_age.set_function(self.queue.oldest_wait_seconds)
         self.metrics.watch_progress(
             lambda: [(r.integration, r.progress) for r in self.queue.running.values()])
+
+    @property
+    def store_kind(self) -> str:
+        return "postgresql" if isinstance(self.store, PostgresStore) else "sqlite"
+
+    def _make_queue(self) -> SyncQueue:
+        """The queue in the shared database when there is one, else in this process."""
+        sync = self.config.sync
+        if isinstance(self.store, PostgresStore):
+            return TableQueue(self.store, self.execute, workers=sync.workers,
+                              lease_seconds=sync.run_lease_seconds,
+                              on_change=self._queue_changed)
+        return SyncQueue(self.store, self.execute, workers=sync.workers,
+                         on_change=self._queue_changed)
 
     async def close(self) -> None:
         await self.health.stop()
@@ -200,28 +216,31 @@ class Runtime:
 
     # -- views ---------------------------------------------------------------------
 
-    def integration_view(self, integration: IntegrationConfig) -> IntegrationView:
-        state = self.queue.state(integration.name)
-        waiting = state["waiting"]
+    def integration_view(self, integration: IntegrationConfig,
+                         queue: QueueView) -> IntegrationView:
+        waiting = queue.waiting_for(integration.name)
         return IntegrationView(
             name=integration.name, kind=integration.kind, enabled=integration.enabled,
             schedule=integration.schedule, timezone=integration.timezone,
             next_run=self.scheduler.next_run(integration.name) if integration.enabled else None,
             waiting=waiting,
-            waiting_position=self.queue.position(waiting.run_id) if waiting else None,
-            running=state["running"])
+            waiting_position=queue.position(waiting.run_id) if waiting else None,
+            running=queue.running.get(integration.name))
 
     async def integration_summaries(self) -> list[dict[str, Any]]:
         """Every integration's summary. Callers asking while one reading of the store is
         under way share it, so a crowd of dashboards costs the store one reading at a time
         and never queues health checks or each other behind hundreds of them."""
         async def read() -> list[dict[str, Any]]:
-            return [await self.integration_summary(i) for i in self.config.integrations]
+            queue = await self.queue.view()
+            return [await self.integration_summary(i, queue) for i in self.config.integrations]
 
         return await self._summaries.run("all", read)
 
-    async def integration_summary(self, integration: IntegrationConfig) -> dict[str, Any]:
-        view = self.integration_view(integration)
+    async def integration_summary(self, integration: IntegrationConfig,
+                                  queue: QueueView | None = None) -> dict[str, Any]:
+        """``queue`` is the queue as read for a list of summaries (read here if None)."""
+        view = self.integration_view(integration, queue or await self.queue.view())
         last = await self.store.last_finished_run(integration.name)
         last_success = await self.store.last_succeeded_run(integration.name)
         states = await self.store.entity_states(integration.name)

@@ -23,13 +23,15 @@ from apscheduler.triggers.base import BaseTrigger
 
 from psad.config import IntegrationConfig
 from psad.cron import cron_trigger
-from psad.queue import QueueClosed, SyncQueue
+from psad.queue import QueueClosed, RunQueue
 from psad.store import utcnow
 from psad.store.contract import StoreContract
 
 log = logging.getLogger("psad.scheduler")
 
 LOOKBACK = timedelta(days=8)
+SEARCH_WINDOWS = (timedelta(minutes=2), timedelta(hours=2), timedelta(days=2), LOOKBACK)
+"""Look-back windows searched in turn for an integration's last fire time."""
 
 
 def jitter_offset(name: str, jitter_seconds: int) -> timedelta:
@@ -54,13 +56,21 @@ class OffsetCronTrigger(BaseTrigger):  # type: ignore[misc]
         return fire + self.offset if fire else None
 
     def previous_fire_time(self, now: datetime) -> datetime | None:
-        """The last fire time at or before ``now`` within the look-back window."""
-        last: datetime | None = None
-        fire = self.get_next_fire_time(None, now - LOOKBACK)
-        while fire is not None and fire <= now:
+        """The last fire time at or before ``now`` within the look-back window.
+
+        Windows are tried from the nearest out, so a schedule firing every minute
+        costs a few steps rather than a week of them (every nightly fire asks).
+        """
+        for window in SEARCH_WINDOWS:
+            fire = self.get_next_fire_time(None, now - window)
+            if fire is None or fire > now:
+                continue
             last = fire
-            fire = self.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-        return last
+            while (fire := self.get_next_fire_time(last, last + timedelta(microseconds=1))) \
+                    is not None and fire <= now:
+                last = fire
+            return last
+        return None
 
     def __str__(self) -> str:
         return f"cron[{self.cron}] +{self.offset}"
@@ -72,7 +82,7 @@ def make_trigger(integration: IntegrationConfig, jitter_seconds: int) -> OffsetC
 
 
 class NightlyScheduler:
-    def __init__(self, queue: SyncQueue, jitter_seconds: int) -> None:
+    def __init__(self, queue: RunQueue, jitter_seconds: int) -> None:
         self.queue = queue
         self.jitter_seconds = jitter_seconds
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -116,8 +126,12 @@ class NightlyScheduler:
         return trigger.get_next_fire_time(None, utcnow()) if trigger else None
 
     async def _fire(self, name: str) -> None:
+        """Queue the night's run, keyed by its fire time: instances sharing one database
+        all fire, and the queue keeps one run per integration and fire time."""
+        trigger = self.triggers.get(name)
+        fired = trigger.previous_fire_time(utcnow()) if trigger else None
         try:
-            await self.queue.submit(name, "nightly", "schedule")
+            await self.queue.submit(name, "nightly", "schedule", scheduled_for=fired)
         except QueueClosed:
             log.info("integration=%s nightly run not queued: psad is stopping", name)
 

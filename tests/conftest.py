@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -51,6 +52,9 @@ class PostgresServer:
 
     bindir: Path
     port: int
+    data: Path
+    owner: tuple[str, ...]
+    """The command prefix that runs its tools as the ``postgres`` user (empty if we are)."""
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -62,9 +66,21 @@ class PostgresServer:
                         "-U", "postgres", name], check=True, capture_output=True)
         return self.url(name)
 
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
+                   "-c max_connections=300")
+        subprocess.run([*self.owner, self.bindir / "pg_ctl", "-D", self.data, "-o", options,
+                        "-l", self.data.parent / "server.log", "-w", "start"], check=True,
+                       capture_output=True)
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+    def stop(self, mode: str = "immediate") -> None:
+        subprocess.run([*self.owner, self.bindir / "pg_ctl", "-D", self.data, "-m", mode,
+                        "stop"], capture_output=True)
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresServer]:
     """``initdb`` into a temporary directory and ``pg_ctl start`` on a free loopback port,
     as the ``postgres`` user when the tests run as root (PostgreSQL refuses root)."""
     versions = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
@@ -72,22 +88,25 @@ def postgres_server() -> Iterator[PostgresServer]:
         missing_tool("PostgreSQL is not installed (.ci/run installs it)")
     bindir = max(versions, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
     root = Path(tempfile.mkdtemp(prefix="psad-pg-"))
-    owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    owner = ("runuser", "-u", "postgres", "--") if os.geteuid() == 0 else ()
     if owner:
         shutil.chown(root, "postgres")
-    data, port = root / "data", free_port()
-    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c full_page_writes=off -c synchronous_commit=off -c max_connections=300")
+    server = PostgresServer(bindir, free_port(), root / "data", owner)
     try:
-        subprocess.run([*owner, bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres",
-                        "--no-sync"], check=True, capture_output=True)
-        subprocess.run([*owner, bindir / "pg_ctl", "-D", data, "-o", options,
-                        "-l", root / "server.log", "-w", "start"], check=True, capture_output=True)
-        yield PostgresServer(bindir, port)
+        subprocess.run([*owner, bindir / "initdb", "-D", server.data, "-A", "trust", "-U",
+                        "postgres", "--no-sync"], check=True, capture_output=True)
+        server.start()
+        yield server
     finally:
-        subprocess.run([*owner, bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop"],
-                       capture_output=True)
+        server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One cluster for the session; tests that stop their server use :func:`postgres_cluster`."""
+    with postgres_cluster() as server:
+        yield server
 
 
 @pytest.fixture

@@ -23,12 +23,13 @@ class DaemonProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.log = config.parent / "daemon.log"
 
-    async def start(self) -> None:
+    async def start(self, timeout: float = 30.0) -> None:
         with self.log.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 *PSAD, "run", "--config", str(self.config), cwd=ROOT, stdout=log, stderr=log)
+        deadline = asyncio.get_running_loop().time() + timeout
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
+            while asyncio.get_running_loop().time() < deadline:
                 try:
                     async with session.get(self.url + "/readyz") as resp:
                         if resp.status == 200:

@@ -21,7 +21,7 @@ Conventions every backend keeps:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,6 +37,9 @@ Row = dict[str, Any]
 
 COMPANY_CHILDREN = (Entity.SITE, Entity.CONTACT, Entity.ASSET)
 """Entities that belong to a company (they carry ``company_psa_id``)."""
+
+TRIGGER_PRIORITY = {"force": 0, "manual": 0, "startup": 1, "nightly": 2}
+"""Which queued run starts first: the lowest number, then the oldest."""
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -338,3 +341,53 @@ class StoreContract(Protocol):
 
     async def ticket_choices(self, integration: str) -> TicketChoices:
         """Live boards, statuses, priorities and in-scope companies for ticket filters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What asking the shared queue for a run gave: the run, its place, whether it joined one."""
+
+    run_id: int
+    position: int
+    """1-based place among queued runs; 0 if the run it joined already started or ended."""
+    deduplicated: bool
+
+
+class SharedQueueStore(StoreContract, Protocol):
+    """A store several instances share that also holds the sync queue (PostgreSQL).
+
+    The ``runs`` rows still queued are the queue. The store enforces its rules
+    whichever instance asks: at most one queued and one running run per
+    integration, a queued run joined (and upgraded) rather than doubled, one run
+    per integration and scheduled night, and runs claimed by one instance only.
+    """
+
+    instance: str
+    """This process's name on the runs it claims."""
+
+    async def enqueue(self, integration: str, trigger: str, requested_by: str, *, full: bool,
+                      queued_at: datetime, scheduled_for: datetime | None = None) -> Enqueued:
+        """Queue a run, or join the integration's queued one (taking the more urgent
+        trigger and a full sync if asked), or the run already queued for
+        ``scheduled_for``; idle instances are woken when a run is added."""
+
+    async def claim_next(self, *, at: datetime) -> RunRecord | None:
+        """Start the most urgent queued run (then the oldest) whose integration runs
+        nowhere, leased to this instance; None when there is none."""
+
+    async def queue_runs(self) -> list[RunRecord]:
+        """Queued runs in the order they will start, then running ones."""
+
+    async def cancel_queued(self, integration: str, reason: str, *, at: datetime) -> bool:
+        """Cancel the integration's queued run; False if it had none."""
+
+    async def requeue_lapsed_runs(self, *, at: datetime) -> list[RunRecord]:
+        """Interrupt running runs whose instance stopped renewing their lease and queue
+        each again; returns them as they were."""
+
+    async def queue_changed(self) -> None:
+        """Wake every instance's idle workers (a run ended: its follow-up may start)."""
+
+    async def listen_queue(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever any instance changes the queue, until cancelled
+        (reconnecting when the database comes back)."""

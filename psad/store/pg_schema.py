@@ -175,6 +175,12 @@ CREATE TABLE custom_fields (
 ALTER TABLE runs ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until TIMESTAMPTZ;
 CREATE INDEX runs_unfinished ON runs (id) WHERE outcome IN ('queued', 'running');
 """,
+    # 4: the runs table is the queue instances share: one nightly run per integration and
+    # scheduled time, whichever instance's schedule fires first
+    """
+CREATE UNIQUE INDEX runs_nightly_once ON runs (integration, scheduled_for)
+    WHERE trigger = 'nightly' AND outcome <> 'cancelled';
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,10 +8,13 @@ whichever process makes them. New rows of a page arrive by ``COPY``, changed
 ones by one pipelined ``executemany``. A separate one-connection pool answers
 only health checks, so they never wait behind a sync or the dashboard.
 
-Several psad instances may share the database. Each queued or running run is
-leased to the instance that queued it, which renews its leases (on the
-database's clock) while it lives; an instance starting up interrupts only its
-own leftovers and runs whose lease has lapsed, never a live instance's work.
+Several psad instances may share the database, and its ``runs`` table is then
+their sync queue too (:class:`psad.store.contract.SharedQueueStore`, used by
+:mod:`psad.table_queue`). A running run is leased to the instance that claimed
+it (a run made by :meth:`PostgresStore.create_run`, to the one that made it),
+which renews its leases (on the database's clock) while it lives; other
+instances interrupt and queue again only runs whose lease has lapsed, never a
+live instance's work.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -36,8 +39,9 @@ from psad.settings import default_of
 from psad.store import (_SEARCHED, FINAL_OUTCOMES, MASS_DELETE_FLOOR, DatabaseUnavailable,
                         EntityResult, EntityState, PageCounts, SweepResult, _day, _kind, _like,
                         _prepare_rows, _run, parse_ts, safe_error, ts, utcnow)
-from psad.store.contract import (COMPANY_CHILDREN, CompanyDetail, CompanyPage, EntityPage,
-                                 EntityQuery, EntitySyncState, RecordCounts, Row, RunDetail,
+from psad.store.contract import (COMPANY_CHILDREN, TRIGGER_PRIORITY, CompanyDetail,
+                                 CompanyPage, Enqueued, EntityPage, EntityQuery,
+                                 EntitySyncState, RecordCounts, Row, RunDetail,
                                  RunEntityRecord, RunErrorRecord, RunRecord, TicketChoices)
 from psad.store.pg_schema import MIGRATIONS, SCHEMA_VERSION
 from psad.store.rows import columns, from_row
@@ -57,6 +61,10 @@ LEASE_SECONDS: float = default_of(SYNC_SETTINGS, "run_lease_seconds")
 """How long a run stays an instance's after its last renewal (renewed every third of it)."""
 PING_TIMEOUT = 5.0
 """Seconds a health check waits for the database before calling it unreachable."""
+LISTEN_RETRY = 1.0
+"""Seconds between the queue listener's checks of its connection, and between reconnects."""
+QUEUE_CHANNEL = "psad_queue"
+"""The NOTIFY channel on which instances wake each other's idle workers."""
 UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError)
 """What asyncpg raises when the database cannot be reached or refuses."""
 _MIGRATION_LOCK = 0x70736164
@@ -81,8 +89,10 @@ class PostgresStore:
     """The store contract (:class:`psad.store.contract.StoreContract`) on PostgreSQL."""
 
     def __init__(self, url: str, pool: asyncpg.Pool, health: asyncpg.Pool, *,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
+                 password: str | None = None, lease_seconds: float = LEASE_SECONDS) -> None:
         self.url = public_url(url)
+        self._connect = (url, password)
+        """What the queue listener's own connection needs."""
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         """This process's name on the runs it leases."""
         self._pool = pool
@@ -108,7 +118,7 @@ class PostgresStore:
         except (*UNREACHABLE, DatabaseUnavailable) as err:
             await pool.close()
             raise DatabaseUnavailable(f"database {public_url(url)}: {err}") from err
-        return cls(url, pool, health, lease_seconds=lease_seconds)
+        return cls(url, pool, health, password=password, lease_seconds=lease_seconds)
 
     async def close(self) -> None:
         """Stop renewing leases (runs left unfinished are another instance's to resume)."""
@@ -225,7 +235,12 @@ class PostgresStore:
                     written_since: datetime, max_share: float,
                     guard_since: datetime | None = None) -> SweepResult:
         """Soft-delete live rows the run did not see upstream, unless that is too many
-        (measured as :meth:`psad.store.Store.sweep` does)."""
+        (measured as :meth:`psad.store.Store.sweep` does).
+
+        A run that has ended meanwhile sweeps nothing: another instance took it over
+        when this one's lease lapsed (and dropped what it had seen), so only the
+        run that took over may delete.
+        """
         table = entity.value
         missing = ("integration = $1 AND deleted_at IS NULL AND last_seen < $2 AND NOT EXISTS "
                    f"(SELECT 1 FROM seen s WHERE s.run_id = $3 AND s.entity = $4 "
@@ -235,6 +250,12 @@ class PostgresStore:
             live = await db.fetchval(
                 f"SELECT count(*) FROM {table} WHERE integration = $1 AND deleted_at IS NULL",
                 integration)
+            if await db.fetchval("SELECT outcome FROM runs WHERE id = $1 FOR SHARE",
+                                 run_id) not in ("queued", "running", None):
+                log.warning("integration=%s run=%d ended elsewhere; %s not swept", integration,
+                            run_id, table)
+                return SweepResult(deleted=0, refused=False, live=live, missing=0,
+                                   high_water=live)
             missing_live, missing_scoped = await db.fetchrow(
                 "SELECT count(*) FILTER (WHERE out_of_scope = 0), "
                 f"count(*) FILTER (WHERE out_of_scope = 1) FROM {table} WHERE {missing}",
@@ -341,7 +362,10 @@ class PostgresStore:
         values = [ts(v) if isinstance(v, datetime) else int(v) if isinstance(v, bool) else v
                   for v in fields.values()]
         sets = ", ".join(f"{k} = ${n}" for n, k in enumerate(fields, start=2))
-        await self._execute(f"UPDATE runs SET {sets} WHERE id = $1", run_id, *values)
+        # a run that has ended keeps its outcome: the instance that lost it (its lease
+        # lapsed and another took it over) must not call it succeeded afterwards
+        still = " AND outcome IN ('queued', 'running')" if "outcome" in fields else ""
+        await self._execute(f"UPDATE runs SET {sets} WHERE id = $1{still}", run_id, *values)
 
     async def save_entity_result(self, run_id: int, result: EntityResult) -> None:
         await self._execute(
@@ -372,12 +396,14 @@ class PostgresStore:
 
     async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
         """Mark runs a dead process left queued or running as interrupted; returns them
-        as they were. Dead: this instance's own, or leased by one whose lease lapsed."""
+        as they were. Dead: this instance's own, or leased by one whose lease lapsed.
+        Queued runs no instance holds are the shared queue's (:meth:`enqueue`): they stay."""
         old_columns = ", ".join(f"old.{c}" for c in _RUN_COLUMNS.split(", "))
         rows = await self._fetch_all(
             f"WITH old AS (SELECT {_RUN_COLUMNS} FROM runs "
             "WHERE outcome IN ('queued', 'running') AND (lease_owner = $2 "
-            "OR lease_until IS NULL OR lease_until < now()) FOR UPDATE) "
+            "OR lease_until < now() OR (lease_until IS NULL AND outcome = 'running')) "
+            "FOR UPDATE) "
             "UPDATE runs SET outcome = 'interrupted', finished_at = $1, "
             "error = COALESCE(runs.error, 'psad stopped before this run finished') "
             f"FROM old WHERE runs.id = old.id RETURNING {old_columns}", ts(at), self.instance)
@@ -395,6 +421,99 @@ class PostgresStore:
             "WHERE id = $4 AND outcome IN ('queued', 'running')",
             outcome, safe_error(error), ts(at), run_id)
         return _rowcount(status) > 0
+
+    # -- the shared queue (:class:`psad.store.contract.SharedQueueStore`) ----------
+
+    async def enqueue(self, integration: str, trigger: str, requested_by: str, *, full: bool,
+                      queued_at: datetime, scheduled_for: datetime | None = None) -> Enqueued:
+        """Queue a run or join the one there (see :class:`SharedQueueStore`)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await _enqueue(conn, integration, trigger, requested_by, full=full,
+                                  queued_at=queued_at, scheduled_for=scheduled_for)
+
+    async def claim_next(self, *, at: datetime) -> RunRecord | None:
+        """Start the next runnable queued run on this instance.
+
+        Locked rows are skipped, so instances claiming together never wait on each
+        other or take one run twice; a run waits while its integration runs
+        anywhere. An integration has one queued run at a time (:meth:`enqueue`
+        holds its lock), and a follow-up is queued only once the run before it
+        shows as running, so two runs of one integration never start together.
+        """
+        row = await self._fetch_one(
+            "UPDATE runs SET outcome = 'running', started_at = $1, lease_owner = $2, "
+            "lease_until = now() + make_interval(secs => $3) WHERE id = ("
+            "SELECT id FROM runs r WHERE outcome = 'queued' AND NOT EXISTS ("
+            "SELECT 1 FROM runs x WHERE x.integration = r.integration "
+            "AND x.outcome = 'running') "
+            f"ORDER BY {_priority('r')}, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {_RUN_COLUMNS}", ts(at), self.instance, self._lease_seconds)
+        return _run(row) if row else None
+
+    async def queue_runs(self) -> list[RunRecord]:
+        rows = await self._fetch_all(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE outcome IN ('queued', 'running') "
+            f"ORDER BY outcome = 'running', {_priority('runs')}, id")
+        return [_run(row) for row in rows]
+
+    async def cancel_queued(self, integration: str, reason: str, *, at: datetime) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _lock_queue(conn, integration)
+            status = await conn.execute(
+                "UPDATE runs SET outcome = 'cancelled', error = $2, finished_at = $3 "
+                "WHERE integration = $1 AND outcome = 'queued'",
+                integration, safe_error(reason), ts(at))
+        return _rowcount(status) > 0
+
+    async def requeue_lapsed_runs(self, *, at: datetime) -> list[RunRecord]:
+        """Interrupt the runs of instances that stopped renewing their leases (killed,
+        cut off) and queue each again, in one transaction: no run is lost between."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"SELECT {_RUN_COLUMNS}, lease_owner FROM runs WHERE outcome = 'running' "
+                "AND lease_owner IS DISTINCT FROM $1 AND lease_until < now() "
+                "ORDER BY id FOR UPDATE SKIP LOCKED", self.instance)
+            for row in rows:
+                await conn.execute(
+                    "UPDATE runs SET outcome = 'interrupted', finished_at = $2, "
+                    "current_entity = NULL, error = $3 WHERE id = $1", row["id"], ts(at),
+                    f"instance {row['lease_owner']} stopped renewing this run's lease "
+                    "(killed or cut off); it runs again")
+                await conn.execute("DELETE FROM seen WHERE run_id = $1", row["id"])
+                await _enqueue(conn, row["integration"], "startup",
+                               f"resume of run {row['id']}", full=bool(row["full_sync"]),
+                               queued_at=at)
+        return [_run({k: v for k, v in row.items() if k != "lease_owner"}) for row in rows]
+
+    async def queue_changed(self) -> None:
+        await self._execute("SELECT pg_notify($1, '')", QUEUE_CHANNEL)
+
+    async def listen_queue(self, wake: Callable[[], None]) -> None:
+        """Hold a connection of its own listening on the queue's channel (a pooled one
+        would be handed to other work between notifications)."""
+        dsn, password = self._connect
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn, password=password, timeout=PING_TIMEOUT)
+            except UNREACHABLE as err:
+                log.warning("queue listener cannot connect (%s); trying again", err)
+                await asyncio.sleep(LISTEN_RETRY)
+                continue
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: lost.set())
+            try:
+                await conn.add_listener(QUEUE_CHANNEL, lambda *_args: wake())
+                wake()  # whatever was queued while nobody listened
+                while not conn.is_closed():
+                    try:
+                        await asyncio.wait_for(lost.wait(), LISTEN_RETRY)
+                    except asyncio.TimeoutError:
+                        pass
+                log.warning("queue listener lost its connection; reconnecting")
+            except UNREACHABLE as err:
+                log.warning("queue listener failed (%s); reconnecting", err)
+            finally:
+                conn.terminate()
 
     async def get_run(self, run_id: int) -> RunDetail | None:
         run = await self._fetch_one(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = $1", run_id)
@@ -629,6 +748,62 @@ def _nocase(column: str) -> str:
 def _rowcount(status: str) -> int:
     """Rows a command changed, from its status tag (``UPDATE 3``)."""
     return int(status.rpartition(" ")[2])
+
+
+def _priority(table: str) -> str:
+    """A run's place class in the queue (:data:`TRIGGER_PRIORITY`), as SQL on ``table``."""
+    cases = " ".join(f"WHEN '{trigger}' THEN {rank}" for trigger, rank in TRIGGER_PRIORITY.items())
+    return f"(CASE {table}.trigger {cases} END)"
+
+
+async def _lock_queue(conn: Connection, integration: str) -> None:
+    """Serialise changes to one integration's queued run until the transaction ends (seed 1:
+    apart from the entity write locks)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", integration)
+
+
+async def _enqueue(conn: Connection, integration: str, trigger: str, requested_by: str, *,
+                   full: bool, queued_at: datetime,
+                   scheduled_for: datetime | None = None) -> Enqueued:
+    """:meth:`PostgresStore.enqueue` inside the caller's transaction."""
+    await _lock_queue(conn, integration)
+    if scheduled_for is not None:
+        done = await conn.fetchval(
+            "SELECT id FROM runs WHERE integration = $1 AND scheduled_for = $2 "
+            "AND outcome <> 'cancelled' ORDER BY id LIMIT 1", integration, ts(scheduled_for))
+        if done is not None:
+            return Enqueued(done, await _position(conn, done), True)
+    queued = await conn.fetchrow(
+        "SELECT id, trigger, full_sync FROM runs WHERE integration = $1 "
+        "AND outcome = 'queued' ORDER BY id LIMIT 1 FOR UPDATE", integration)
+    if queued is not None:
+        changes: dict[str, object] = {}
+        if TRIGGER_PRIORITY[trigger] < TRIGGER_PRIORITY[queued["trigger"]]:
+            changes.update(trigger=trigger, requested_by=requested_by)
+        if full and not queued["full_sync"]:
+            changes["full_sync"] = 1
+        if changes:
+            sets = ", ".join(f"{k} = ${n}" for n, k in enumerate(changes, start=2))
+            await conn.execute(f"UPDATE runs SET {sets} WHERE id = $1", queued["id"],
+                               *changes.values())
+            await conn.execute("SELECT pg_notify($1, '')", QUEUE_CHANNEL)
+        return Enqueued(queued["id"], await _position(conn, queued["id"]), True)
+    run_id: int = await conn.fetchval(
+        "INSERT INTO runs (integration, trigger, requested_by, full_sync, queued_at, "
+        "scheduled_for) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        integration, trigger, requested_by, int(full), ts(queued_at),
+        ts(scheduled_for) if scheduled_for else None)
+    await conn.execute("SELECT pg_notify($1, '')", QUEUE_CHANNEL)
+    return Enqueued(run_id, await _position(conn, run_id), False)
+
+
+async def _position(conn: Connection, run_id: int) -> int:
+    """The run's 1-based place among queued runs in start order; 0 if not queued."""
+    position: int = await conn.fetchval(
+        "SELECT count(q.id) FROM runs me JOIN runs q ON q.outcome = 'queued' "
+        f"AND ({_priority('q')}, q.id) <= ({_priority('me')}, me.id) "
+        "WHERE me.id = $1 AND me.outcome = 'queued'", run_id)
+    return position
 
 
 async def _insert_seen(conn: Connection, run_id: int, table: str,

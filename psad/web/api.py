@@ -180,7 +180,7 @@ async def run_details(request: web.Request, run_id: int) -> dict[str, Any] | Non
     if detail is None:
         return None
     run = detail.to_json()
-    run["position"] = rt.queue.position(run_id)
+    run["position"] = (await rt.queue.view()).position(run_id)
     notes = {e["entity"]: e["note"] for e in run["entities"] if e["note"]}
     for error in run["errors"]:
         error["kind"] = error_kind(error, notes)
@@ -209,5 +209,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    ready = runtime(request).ready
+    """Ready once started, and only while the database answers: a load balancer then sends
+    nothing to an instance cut off from the database its work and pages need."""
+    rt = runtime(request)
+    ready = rt.ready and await rt.health.check()
     return web.json_response({"ready": ready}, status=200 if ready else 503)

@@ -140,11 +140,6 @@ async def posted_form(request: web.Request, *, csrf: bool = True) -> MultiDictPr
 # -- queries shared with the JSON API ---------------------------------------------------
 
 
-async def integration_summaries(request: web.Request) -> list[dict[str, Any]]:
-    rt = runtime(request)
-    return [await rt.integration_summary(i) for i in rt.config.integrations]
-
-
 def ticket_choices(choices: TicketChoices) -> dict[str, Any]:
     """Filter choices for the tickets page: statuses grouped under their board's name."""
     board_names = {b["psa_id"]: b["name"] for b in choices.boards}
@@ -219,7 +214,7 @@ async def overview(request: web.Request) -> web.Response:
                   "position": flash.get("position", 0), "again": "again" in flash,
                   "full": "full" in flash}
     return show(request, "overview.html", nav="overview",
-                integrations=await integration_summaries(request), flash=notice)
+                integrations=await runtime(request).integration_summaries(), flash=notice)
 
 
 @routes.post("/integrations/{name}/sync")

@@ -181,7 +181,7 @@ def build_document() -> dict[str, Any]:
                                                  "database": {"type": "boolean"}}), "healthy"),
                               "503": _json({"type": "object"}, "database unreachable")}}},
             "/readyz": {"get": {
-                "summary": "started and taking work", "security": [],
+                "summary": "started, taking work and reaching the database", "security": [],
                 "responses": {"200": _json(_obj({"ready": {"type": "boolean"}}), "ready"),
                               "503": _json(_obj({"ready": {"type": "boolean"}}), "not ready")}}},
             "/api/integrations": {"get": {

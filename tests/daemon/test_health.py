@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 
 from psad.health import DatabaseHealth
 from psad.store import Store
@@ -49,3 +51,9 @@ async def test_healthz_reports_the_database_through_the_background_ping(
     resp = await daemon_client.get("/healthz")
     assert resp.status == 200
     assert await resp.json() == {"status": "ok", "database": True}
+
+
+async def test_metrics_name_the_instance_and_its_store(daemon_client, auth) -> None:
+    resp = await daemon_client.get("/metrics", headers=auth)
+    instance = f"{socket.gethostname()}:{os.getpid()}"
+    assert f'psad_instance_info{{instance="{instance}",store="sqlite"}} 1.0' in await resp.text()

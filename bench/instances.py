@@ -1,0 +1,257 @@
+"""Several psad instances on one PostgreSQL: how syncing many integrations scales.
+
+    python -m bench.instances                      # 120 integrations, 1, 2 and 3 instances
+    python -m bench.instances --integrations 300 --assets 400 --workers 4
+
+A throwaway PostgreSQL cluster is started (``initdb`` and ``pg_ctl`` from
+/usr/lib/postgresql/*/bin, as the ``postgres`` user when run as root) and one
+ConnectWise simulator process answers every integration (each keeps its own
+rows) after ``--latency`` seconds per request. For each instance count the
+instances run as ``psad run`` processes with one config on a fresh database;
+once all are ready, one Force Sync per integration is queued at once (as the
+API queues it) and the shared queue spreads them. From the sync log: total time
+(first queued to last finished), scaling efficiency (one instance's time over
+k times k instances' time), queue wait (queued to started) p50/p99, and the
+worker time one integration's sync costs, from which it extrapolates how many
+instances a 4-hour nightly window needs for 10,000 integrations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from bench.service import percentile
+from bench.syncs import ROOT, Simulator, Sizes, process_cpu, start_simulator
+from psad.simulators.serve import SIMULATORS
+from psad.store import parse_ts, utcnow
+from psad.store.postgres import PostgresStore
+
+TOKEN = "bench-token-0123456789abcdef"
+WINDOW_HOURS = 4
+TARGET_INTEGRATIONS = 10_000
+TARGET_RECORDS = 1_000
+"""The issue's nightly load: 10,000 integrations of about 1,000 records in 4 hours."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def postgres_server(synchronous_commit: str) -> Iterator[str]:
+    """A throwaway cluster on a loopback port; yields the URL of its ``postgres`` database."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
+    bindir = bins[-1].parent
+    root = Path(tempfile.mkdtemp(prefix="psad-bench-pg-"))
+    owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if owner:
+        shutil.chown(root, "postgres")
+    data, port = root / "data", free_port()
+    try:
+        subprocess.run([*owner, bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                        "--no-sync"], check=True, capture_output=True)
+        subprocess.run([*owner, bindir / "pg_ctl", "-D", data, "-l", root / "server.log",
+                        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 "
+                        f"-c max_connections=300 -c synchronous_commit={synchronous_commit}",
+                        "-w", "start"], check=True,
+                       capture_output=True)
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*owner, bindir / "pg_ctl", "-D", data, "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def create_database(server: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return server.rpartition("/")[0] + "/" + name
+
+
+def write_config(directory: Path, sim: Simulator, database: str, names: list[str], *,
+                 port: int, workers: int) -> Path:
+    spec = SIMULATORS[sim.kind]
+    secrets = directory / "secrets"
+    secrets.mkdir(parents=True, exist_ok=True)
+    (secrets / "api-token").write_text(TOKEN)
+    for key, value in spec.secrets.items():
+        (secrets / key).write_text(value)
+    lines = [f'database = "{database}"', "[server]", f'listen = "127.0.0.1:{port}"',
+             'api_token = { file = "secrets/api-token" }', "[sync]", f"workers = {workers}",
+             "jitter_seconds = 0"]
+    for name in names:
+        lines += ["[[integrations]]", f'name = "{name}"', f'kind = "{sim.kind}"',
+                  f'base_url = "{sim.base_url}"', 'schedule = "0 4 * * *"', 'timezone = "UTC"']
+        lines += [f'{key} = "{value}"' for key, value in spec.settings.items()]
+        lines += [f'{key} = {{ file = "secrets/{key}" }}' for key in spec.secrets]
+    path = directory / "psad.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(1200):
+            try:
+                async with session.get(url + "/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+    raise RuntimeError("psad did not become ready:\n" + log.read_text()[-2000:])
+
+
+async def mark_synced(store: PostgresStore, names: list[str]) -> None:
+    """A finished start-up run each, so the instances' start-up catch-up queues nothing:
+    the measured syncs are the ones queued at once below."""
+    for name in names:
+        run_id = await store.create_run(name, "startup", "bench", full=False, queued_at=utcnow())
+        await store.update_run(run_id, outcome="succeeded", started_at=utcnow(),
+                               finished_at=utcnow())
+
+
+async def measure(server: str, sim: Simulator, names: list[str], instances: int,
+                  workers: int) -> dict[str, Any]:
+    """Start ``instances`` instances, queue every integration at once, wait, read the log."""
+    database = await create_database(server)
+    store = await PostgresStore.open(database)
+    procs: list[subprocess.Popen[bytes]] = []
+    directory = Path(tempfile.mkdtemp(prefix="psad-bench-instances-"))
+    try:
+        await mark_synced(store, names)
+        for n in range(instances):
+            port = free_port()
+            config = write_config(directory / f"i{n}", sim, database, names, port=port,
+                                  workers=workers)
+            log = config.parent / "daemon.log"
+            with log.open("wb") as out:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "psad.cli", "run", "--config", str(config)],
+                    cwd=ROOT, stdout=out, stderr=out))
+            await wait_ready(f"http://127.0.0.1:{port}", procs[-1], log)
+        cpu_before = sum(process_cpu(p.pid) for p in procs)
+        sim_before = process_cpu(sim.proc.pid)
+        queued = [await store.enqueue(name, "force", "bench", full=False, queued_at=utcnow())
+                  for name in names]
+        ids = {q.run_id for q in queued}
+        while True:
+            runs = [r for r in await store.list_runs(limit=len(names) * 2) if r.id in ids]
+            if all(r.outcome not in ("queued", "running") for r in runs):
+                break
+            await asyncio.sleep(0.2)
+        cpu = sum(process_cpu(p.pid) for p in procs) - cpu_before
+        sim_cpu = process_cpu(sim.proc.pid) - sim_before
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(60)
+        await store.close()
+        shutil.rmtree(directory, ignore_errors=True)
+    times = [(parse_ts(r.queued_at), parse_ts(r.started_at), parse_ts(r.finished_at))
+             for r in runs]
+    first = min(q for q, _, _ in times if q)
+    last = max(f for _, _, f in times if f)
+    waits = [(s - q).total_seconds() for q, s, _ in times if q and s]
+    durations = [(f - s).total_seconds() for _, s, f in times if s and f]
+    return {"instances": instances, "seconds": (last - first).total_seconds(),
+            "wait_p50": percentile(waits, 0.5), "wait_p99": percentile(waits, 0.99),
+            "run_mean": sum(durations) / len(durations), "cpu": cpu, "sim_cpu": sim_cpu,
+            "outcomes": sorted({r.outcome for r in runs})}
+
+
+def records_per_integration(sizes: Sizes) -> int:
+    """Stored records one integration's sync writes (set-up tables left out)."""
+    return sizes.companies * 3 + sizes.assets + sizes.contacts  # a company, its two sites
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    sizes = Sizes(companies=args.companies, assets=args.assets, contacts=args.contacts,
+                  tickets=10)
+    names = [f"i{n:04d}" for n in range(args.integrations)]
+    sim = start_simulator("connectwise", sizes, args.latency)
+    results: list[dict[str, Any]] = []
+    try:
+        with postgres_server(args.synchronous_commit) as server:
+            for count in (1, 2, 3):
+                results.append(await measure(server, sim, names, count, args.workers))
+    finally:
+        sim.stop()
+    one = results[0]["seconds"]
+    records = records_per_integration(sizes)
+    print(f"psad instances on PostgreSQL — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+          f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{len(names)} ConnectWise integrations of ~{records} records, "
+          f"{args.latency * 1000:.0f} ms/request, {args.workers} workers per instance, "
+          f"synchronous_commit={args.synchronous_commit}\n")
+    print("| instances | total | scaling efficiency | queue wait p50 | queue wait p99 "
+          "| mean run | psad CPU | simulator CPU | outcomes |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        efficiency = one / (r["instances"] * r["seconds"])
+        print(f"| {r['instances']} | {r['seconds']:.1f} s | {efficiency:.0%} | "
+              f"{r['wait_p50']:.1f} s | {r['wait_p99']:.1f} s | {r['run_mean']:.2f} s | "
+              f"{r['cpu']:.1f} s | {r['sim_cpu']:.1f} s | {', '.join(r['outcomes'])} |")
+    # One instance alone has the machine to itself: its time per integration is what an
+    # instance on a host of its own costs; several here share these cores, so their
+    # efficiency is a floor. CPU per integration bounds how many cores the load needs.
+    per_integration = one / len(names)
+    cpu = results[0]["cpu"] / len(names)
+    window = WINDOW_HOURS * 3600
+    scale = TARGET_RECORDS / records
+    print(f"\nOne integration of ~{records} records costs {per_integration:.2f} s of one "
+          f"instance ({args.workers} workers) and {cpu:.2f} s of CPU. For "
+          f"{TARGET_INTEGRATIONS:,} integrations in {WINDOW_HOURS} h: "
+          f"{math.ceil(TARGET_INTEGRATIONS * per_integration / window)} instance(s) at this "
+          f"size; at ~{TARGET_RECORDS:,} records each, costs scaled by records (an upper "
+          f"bound: requests grow slower than records), {per_integration * scale:.2f} s and "
+          f"{cpu * scale:.2f} s CPU each: "
+          f"{math.ceil(TARGET_INTEGRATIONS * per_integration * scale / window)} instance(s), "
+          f"{TARGET_INTEGRATIONS * cpu * scale / window:.1f} cores busy through the window.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--integrations", type=int, default=120)
+    parser.add_argument("--companies", type=int, default=10)
+    parser.add_argument("--assets", type=int, default=100)
+    parser.add_argument("--contacts", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--latency", type=float, default=0.020)
+    parser.add_argument("--synchronous-commit", choices=("on", "off"), default="on",
+                        help="off: commits do not wait for the disk (where a slow or shared "
+                        "disk, not psad, sets the pace)")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
