@@ -428,9 +428,10 @@ async def test_zone_is_looked_up_once_and_followed_after_it_moves(harness: Harne
     assert paths[0].startswith("/webservices5/")  # the cached zone, refused with 401
     stale = [p for p in paths if p.startswith("/webservices5/")]
     moved = [p for p in paths if p.startswith("/webservices14/")]
-    # requests already prepared when the zone moved go stale once each, and are repeated
-    # at the new zone; how many there are depends on how many were under way
-    assert all(p.replace("/webservices5/", "/webservices14/", 1) in moved for p in stale)
+    # requests already under way when the zone moved go stale once each; the run's first
+    # request is repeated at the new zone (others under way may belong to a lane the run
+    # no longer needs, such as a count beside a last page, and are then dropped)
+    assert paths[0].replace("/webservices5/", "/webservices14/", 1) in moved
     assert len(stale) + 1 + len(moved) == len(paths)
     assert harness.connector.zone.api.endswith("/webservices14/ATServicesRest/")
 
