@@ -242,19 +242,24 @@ class SyncQueue:
                 self.waiting.remove(entry)
                 entry.started_at = utcnow()
                 self.running[entry.integration] = entry
-            self._changed()
-            try:
-                await self._close_unclosed()
-                await self.execute(entry, self.stop_event)
-            except Exception as err:
-                log.exception("integration=%s run=%d worker error", entry.integration,
-                              entry.run_id)
-                self._unclosed[entry.run_id] = f"worker error: {type(err).__name__}: {err}"
-            finally:
-                self.running.pop(entry.integration, None)
-                self._changed()
-            await self._close_unclosed()
+            await self._run(entry)
             await self._notify()
+
+    async def _run(self, entry: QueuedRun) -> None:
+        """Execute one run now in :attr:`running`; a worker error leaves it for
+        :meth:`_close_unclosed`, and the integration is free again afterwards."""
+        self._changed()
+        try:
+            await self._close_unclosed()
+            await self.execute(entry, self.stop_event)
+        except Exception as err:
+            log.exception("integration=%s run=%d worker error", entry.integration,
+                          entry.run_id)
+            self._unclosed[entry.run_id] = f"worker error: {type(err).__name__}: {err}"
+        finally:
+            self.running.pop(entry.integration, None)
+            self._changed()
+        await self._close_unclosed()
 
     async def _close_unclosed(self) -> None:
         """End runs a worker error left queued or running as ``failed``.

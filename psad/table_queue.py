@@ -147,17 +147,7 @@ class TableQueue(SyncQueue):
                 continue
             entry = queued_run(run)
             self.running[entry.integration] = entry
-            self._changed()
-            try:
-                await self.execute(entry, self.stop_event)
-            except Exception as err:
-                log.exception("integration=%s run=%d worker error", entry.integration,
-                              entry.run_id)
-                self._unclosed[entry.run_id] = f"worker error: {type(err).__name__}: {err}"
-            finally:
-                self.running.pop(entry.integration, None)
-                self._changed()
-            await self._close_unclosed()
+            await self._run(entry)
             try:  # the integration is free: its follow-up may start anywhere
                 await self.store.queue_changed()
             except Exception as err:
