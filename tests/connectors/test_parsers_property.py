@@ -37,12 +37,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from psad.connectors import autotask as at
-from psad.connectors import connectwise as cw
-from psad.connectors import halo
-from psad.connectors import kaseya_bms as bms
-from psad.connectors import base, syncro, wire
+from psad.connectors import base, wire
+from psad.connectors.autotask import wire as at
 from psad.connectors.base import Page
+from psad.connectors.connectwise import wire as cw
+from psad.connectors.halo import wire as halo
+from psad.connectors.kaseya_bms import KaseyaBmsConnector
+from psad.connectors.kaseya_bms import wire as bms
+from psad.connectors.syncro import SyncroConnector
+from psad.connectors.syncro import wire as syncro
 from psad.model import Address, Entity, Record, Rejected
 from psad.simulators import autotask as at_sim
 from psad.simulators import connectwise as cw_sim
@@ -255,7 +258,7 @@ class _SyncroSettings:
     """Just enough of SyncroConnector to run its own set-up page translation on a body."""
 
     name = "property"
-    _setup_page = syncro.SyncroConnector._setup_page
+    _setup_page = SyncroConnector._setup_page
 
     def __init__(self, body: Any) -> None:
         self._body = body
@@ -303,9 +306,9 @@ def _syncro() -> list[Case]:
 class _BmsSites:
     """Just enough of KaseyaBmsConnector to run its own per-account site translation."""
 
-    _remember = bms.KaseyaBmsConnector._remember
-    _address = bms.KaseyaBmsConnector._address
-    _account_sites = bms.KaseyaBmsConnector._account_sites
+    _remember = KaseyaBmsConnector._remember
+    _address = KaseyaBmsConnector._address
+    _account_sites = KaseyaBmsConnector._account_sites
 
     def __init__(self) -> None:
         self._addresses: OrderedDict[str, Address] = OrderedDict()
