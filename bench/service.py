@@ -203,16 +203,28 @@ class _Client:
         self.session, self.base = session, base
         self.headers = {"Authorization": f"Bearer {TOKEN}"}
 
+    async def _call(self, method: str, path: str) -> tuple[int, Any]:
+        """One API call. A kept-alive connection the daemon closed meanwhile (its idle
+        timeout) is retried once on a new connection, as HTTP client libraries do."""
+        try:
+            return await self._once(method, path)
+        except aiohttp.ServerDisconnectedError:
+            return await self._once(method, path)
+
+    async def _once(self, method: str, path: str) -> tuple[int, Any]:
+        async with self.session.request(method, self.base + path, headers=self.headers) as resp:
+            return resp.status, await resp.json()
+
     async def force(self, name: str, full: bool = False) -> int:
-        url = f"{self.base}/api/integrations/{name}/sync" + ("?full=true" if full else "")
-        async with self.session.post(url, headers=self.headers) as resp:
-            assert resp.status == 202, resp.status
-            return int((await resp.json())["run_id"])
+        status, body = await self._call(
+            "POST", f"/api/integrations/{name}/sync" + ("?full=true" if full else ""))
+        assert status == 202, (status, body)
+        return int(body["run_id"])
 
     async def outcome(self, run_id: int) -> str:
-        async with self.session.get(f"{self.base}/api/runs/{run_id}",
-                                    headers=self.headers) as resp:
-            return str((await resp.json())["outcome"])
+        status, body = await self._call("GET", f"/api/runs/{run_id}")
+        assert status == 200, (status, body)
+        return str(body["outcome"])
 
     async def until(self, run_id: int, done: Callable[[str], bool]) -> None:
         """GET the run back to back until ``done(outcome)``."""
@@ -223,10 +235,8 @@ class _Client:
         """Until no run is queued or running (the start-up syncs of new integrations)."""
         while True:
             for outcome in ("queued", "running"):
-                async with self.session.get(f"{self.base}/api/runs?outcome={outcome}&limit=1",
-                                            headers=self.headers) as resp:
-                    if (await resp.json())["runs"]:
-                        break
+                if (await self._call("GET", f"/api/runs?outcome={outcome}&limit=1"))[1]["runs"]:
+                    break
             else:
                 return
             await asyncio.sleep(0.2)
@@ -282,6 +292,8 @@ async def force_sync_over_http(load: Sizes, latency: float, samples: int = 200,
 
             workers = [asyncio.create_task(keep_syncing(name)) for name in loads]
             while len(busy) < syncs:
+                if any(worker.done() for worker in workers):
+                    await asyncio.gather(*workers)  # a worker's error, not a silent wait
                 await asyncio.sleep(0.05)
             loaded_post, loaded_visible = await _force_samples(client, "probe", samples // 2)
             running_at_end = len(busy)
