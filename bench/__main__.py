@@ -182,7 +182,8 @@ async def user_rows(args: argparse.Namespace, start_up: float) -> list[str]:
                    latency_cell(idle) + "; the POST alone " + latency_cell(fs["idle_post"]),
                    "p99 ≤ 50 ms", idle["p99_ms"] <= 50))
     out.append(row(f"    … with 8 full syncs running ({load.assets:,} assets each; "
-                   f"{fs['running_at_end']} still running at the end)",
+                   f"{fs['running_at_end']} still running at the end; {fs['not_found']} GETs "
+                   "answered 404 for a run id just returned)",
                    latency_cell(loaded) + "; the POST alone " + latency_cell(fs["loaded_post"]),
                    "p99 ≤ 150 ms", loaded["p99_ms"] <= 150))
 

@@ -202,6 +202,7 @@ class _Client:
     def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
         self.session, self.base = session, base
         self.headers = {"Authorization": f"Bearer {TOKEN}"}
+        self.missing = 0
 
     async def _call(self, method: str, path: str) -> tuple[int, Any]:
         """One API call. A kept-alive connection the daemon closed meanwhile (its idle
@@ -221,14 +222,19 @@ class _Client:
         assert status == 202, (status, body)
         return int(body["run_id"])
 
-    async def outcome(self, run_id: int) -> str:
+    async def outcome(self, run_id: int) -> str | None:
+        """The run's outcome; None while the API answers 404 for it (seen under load
+        for a run id the POST had just returned: counted in :attr:`missing`)."""
         status, body = await self._call("GET", f"/api/runs/{run_id}")
+        if status == 404:
+            self.missing += 1
+            return None
         assert status == 200, (status, body)
         return str(body["outcome"])
 
     async def until(self, run_id: int, done: Callable[[str], bool]) -> None:
-        """GET the run back to back until ``done(outcome)``."""
-        while not done(await self.outcome(run_id)):
+        """GET the run back to back until it is found and ``done(outcome)``."""
+        while (outcome := await self.outcome(run_id)) is None or not done(outcome):
             pass
 
     async def idle(self) -> None:
@@ -313,7 +319,7 @@ async def force_sync_over_http(load: Sizes, latency: float, samples: int = 200,
 
     return {"idle_post": summary(idle_post), "idle_visible": summary(idle_visible),
             "loaded_post": summary(loaded_post), "loaded_visible": summary(loaded_visible),
-            "running_at_end": running_at_end}
+            "running_at_end": running_at_end, "not_found": client.missing}
 
 
 WARM_UP = 500
