@@ -6,9 +6,9 @@ import dataclasses
 import hashlib
 import json
 import operator
-from json.encoder import encode_basestring
 from collections.abc import Callable
 from datetime import date
+from json.encoder import encode_basestring
 from typing import Any
 
 from psad.model import Address, Entity, Record
