@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from psad.metrics import Metrics
 from psad.model import Asset, Entity
 from psad.runtime import Runtime
 from psad.simulators.serve import SIMULATORS
-from psad.store import Store, utcnow
+from psad.store import FINAL_OUTCOMES, Store, utcnow
 from psad.store.rows import columns, to_row
 from psad.web.app import create_app
 
@@ -114,17 +115,24 @@ async def _start_daemon(config: Path, port: int) -> subprocess.Popen[bytes]:
 
 def _config_text(directory: Path, sim: Simulator, integrations: int, workers: int,
                  max_concurrency: int = 4) -> Path:
-    spec = SIMULATORS[sim.kind]
+    return _config_for(directory, {f"i{n:03d}": sim for n in range(integrations)}, workers,
+                       max_concurrency)
+
+
+def _config_for(directory: Path, integrations: dict[str, Simulator], workers: int,
+                max_concurrency: int = 4) -> Path:
+    """A daemon config with one integration per name, each against its simulator."""
     (directory / "token").write_text(TOKEN)
     secrets = directory / "secrets"
     secrets.mkdir(exist_ok=True)
     lines = ['database = "psad.db"', "[server]", 'listen = "127.0.0.1:0"',
              'api_token = { file = "token" }', "[sync]", f"workers = {workers}",
              "jitter_seconds = 0"]
-    for key, value in spec.secrets.items():
-        (secrets / key).write_text(value)
-    for n in range(integrations):
-        lines += ["[[integrations]]", f'name = "i{n:03d}"', f'kind = "{sim.kind}"',
+    for name, sim in integrations.items():
+        spec = SIMULATORS[sim.kind]
+        for key, value in spec.secrets.items():
+            (secrets / key).write_text(value)
+        lines += ["[[integrations]]", f'name = "{name}"', f'kind = "{sim.kind}"',
                   f'base_url = "{sim.base_url}"', 'schedule = "0 4 * * *"',
                   f"max_concurrency = {max_concurrency}"]
         lines += [f'{k} = "{v}"' for k, v in spec.settings.items()]
@@ -186,6 +194,132 @@ async def force_sync_latency(samples: int = 200) -> dict[str, Any]:
     finally:
         await client.close()
         sim.stop()
+
+
+class _Client:
+    """A client of a ``psad run`` process over HTTP, with the API token."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session, self.base = session, base
+        self.headers = {"Authorization": f"Bearer {TOKEN}"}
+        self.missing = 0
+
+    async def _call(self, method: str, path: str) -> tuple[int, Any]:
+        """One API call. A kept-alive connection the daemon closed meanwhile (its idle
+        timeout) is retried once on a new connection, as HTTP client libraries do."""
+        try:
+            return await self._once(method, path)
+        except aiohttp.ServerDisconnectedError:
+            return await self._once(method, path)
+
+    async def _once(self, method: str, path: str) -> tuple[int, Any]:
+        async with self.session.request(method, self.base + path, headers=self.headers) as resp:
+            return resp.status, await resp.json()
+
+    async def force(self, name: str, full: bool = False) -> int:
+        status, body = await self._call(
+            "POST", f"/api/integrations/{name}/sync" + ("?full=true" if full else ""))
+        assert status == 202, (status, body)
+        return int(body["run_id"])
+
+    async def outcome(self, run_id: int) -> str | None:
+        """The run's outcome; None while the API answers 404 for it (seen under load
+        for a run id the POST had just returned: counted in :attr:`missing`)."""
+        status, body = await self._call("GET", f"/api/runs/{run_id}")
+        if status == 404:
+            self.missing += 1
+            return None
+        assert status == 200, (status, body)
+        return str(body["outcome"])
+
+    async def until(self, run_id: int, done: Callable[[str], bool]) -> None:
+        """GET the run back to back until it is found and ``done(outcome)``."""
+        while (outcome := await self.outcome(run_id)) is None or not done(outcome):
+            pass
+
+    async def idle(self) -> None:
+        """Until no run is queued or running (the start-up syncs of new integrations)."""
+        while True:
+            for outcome in ("queued", "running"):
+                if (await self._call("GET", f"/api/runs?outcome={outcome}&limit=1"))[1]["runs"]:
+                    break
+            else:
+                return
+            await asyncio.sleep(0.2)
+
+
+async def _force_samples(client: _Client, name: str, count: int) -> tuple[list[float], list[float]]:
+    """``count`` Force Syncs of ``name`` one after another: seconds of each POST, and from
+    sending the POST to a GET of the run that shows it no longer queued. Each run is let
+    finish before the next POST."""
+    posts: list[float] = []
+    visible: list[float] = []
+    for _ in range(count):
+        sent = time.perf_counter()
+        run_id = await client.force(name)
+        posts.append(time.perf_counter() - sent)
+        await client.until(run_id, lambda outcome: outcome != "queued")
+        visible.append(time.perf_counter() - sent)
+        await client.until(run_id, lambda outcome: outcome in FINAL_OUTCOMES)
+    return posts, visible
+
+
+async def force_sync_over_http(load: Sizes, latency: float, samples: int = 200,
+                               syncs: int = 8, port: int = 18767) -> dict[str, Any]:
+    """Force Sync as a client sees it: a ``psad run`` process, a POST over HTTP, then
+    ``GET /api/runs/{id}`` back to back until the run shows as running. Idle, then while
+    ``syncs`` full syncs of ``load`` run in the same daemon (each restarted as it ends).
+
+    The probed integration reads a tiny simulator of its own, so each probe run ends in
+    moments; the daemon has a worker for it beside the ``syncs`` busy ones.
+    """
+    tiny = await asyncio.to_thread(start_simulator, "connectwise",
+                                   Sizes(companies=2, assets=10, contacts=5, tickets=5), 0.0)
+    big = await asyncio.to_thread(start_simulator, "connectwise", load, latency)
+    loads = [f"load{n}" for n in range(syncs)]
+    config = _config_for(workdir(), {"probe": tiny} | {name: big for name in loads}, syncs + 1)
+    daemon = await _start_daemon(config, port)
+    stop = asyncio.Event()
+    busy: set[str] = set()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = _Client(session, f"http://127.0.0.1:{port}")
+            await client.idle()
+            idle_post, idle_visible = await _force_samples(client, "probe", samples)
+
+            async def keep_syncing(name: str) -> None:
+                while not stop.is_set():
+                    run_id = await client.force(name, full=True)
+                    await client.until(run_id, lambda outcome: outcome != "queued")
+                    busy.add(name)
+                    while not stop.is_set() and await client.outcome(run_id) not in FINAL_OUTCOMES:
+                        await asyncio.sleep(0.1)
+                    busy.discard(name)
+
+            workers = [asyncio.create_task(keep_syncing(name)) for name in loads]
+            while len(busy) < syncs:
+                if any(worker.done() for worker in workers):
+                    await asyncio.gather(*workers)  # a worker's error, not a silent wait
+                await asyncio.sleep(0.05)
+            loaded_post, loaded_visible = await _force_samples(client, "probe", samples // 2)
+            running_at_end = len(busy)
+            stop.set()
+            await asyncio.gather(*workers)
+    finally:
+        stop.set()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        tiny.stop()
+        big.stop()
+
+    def summary(values: list[float]) -> dict[str, float]:
+        return {"p50_ms": percentile(values, 0.5) * 1000,
+                "p99_ms": percentile(values, 0.99) * 1000, "max_ms": max(values) * 1000,
+                "samples": len(values)}
+
+    return {"idle_post": summary(idle_post), "idle_visible": summary(idle_visible),
+            "loaded_post": summary(loaded_post), "loaded_visible": summary(loaded_visible),
+            "running_at_end": running_at_end, "not_found": client.missing}
 
 
 WARM_UP = 500

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import json
 import logging
 import random
 import time
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
+import msgspec
 
 from psad.errors import (
     PsaAuthError,
@@ -235,8 +235,8 @@ async def parse_json(text: str) -> Any:
     if not text.strip():
         return None
     if len(text) > OFFLOAD_BYTES:
-        return await asyncio.to_thread(json.loads, text)
-    return json.loads(text)
+        return await asyncio.to_thread(msgspec.json.decode, text)
+    return msgspec.json.decode(text)
 
 
 class _RateLimiter:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from psad.model import CustomFields, CustomValue
+from psad.model import CustomValue
 
 MAX_TEXT = 65_536
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -173,13 +173,26 @@ def custom_value(value: Any, where: str) -> CustomValue:
     raise BadRecord(f"{where}: unsupported custom field value {type(value).__name__}")
 
 
-def pick_custom(pairs: Iterable[tuple[str, Any]], selected: Iterable[str]) -> CustomFields:
-    """The selected custom fields by name; a selected field the record lacks is None."""
+_PLAIN_CUSTOM = frozenset({type(None), bool, int, float})
+"""Custom values :func:`custom_value` would return as they are."""
+
+
+def pick_custom(pairs: Iterable[tuple[str, Any]],
+                selected: Iterable[str]) -> dict[str, CustomValue]:
+    """The selected custom fields by name; a selected field the record lacks is None.
+
+    Runs for every record: plain values skip :func:`custom_value` and the message it
+    would need if it refused them."""
     wanted = tuple(selected)
     if not wanted:
         return {}
     found = {name: value for name, value in pairs if name in wanted}
-    return {name: custom_value(found.get(name), f"custom field {name!r}") for name in wanted}
+    picked: dict[str, CustomValue] = {}
+    for name in wanted:
+        value = found.get(name)
+        picked[name] = (value if type(value) in _PLAIN_CUSTOM
+                        else custom_value(value, f"custom field {name!r}"))
+    return picked
 
 
 def loggable_id(value: Any) -> str | None:

@@ -139,7 +139,7 @@ def _custom(pairs: Sequence[tuple[str, Any]], selected: Sequence[str],
     if not selected:
         return {}
     values = [(n, udf_value(n, v, defs.get(n))) for n, v in pairs if n in selected]
-    return dict(wire.pick_custom(values, selected))
+    return wire.pick_custom(values, selected)
 
 
 # --- lookups

@@ -75,7 +75,7 @@ def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
     pairs = [(f["caption"], _custom_value(f)) for f in raw
              if isinstance(f, dict) and isinstance(f.get("caption"), str)]
     note_custom_fields(name for name, value in pairs if value not in (None, ""))
-    return dict(wire.pick_custom(pairs, selected))
+    return wire.pick_custom(pairs, selected)
 
 
 def _custom_value(field: Mapping[str, Any]) -> Any:

@@ -215,7 +215,7 @@ def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
         if aliases:
             value = _custom_value(entry)
             pairs.extend((alias, value) for alias in aliases)
-    return dict(wire.pick_custom(pairs, selected))
+    return wire.pick_custom(pairs, selected)
 
 
 def _aliases(entry: Mapping[str, Any]) -> set[str]:

@@ -223,7 +223,7 @@ def _contact_custom(raw: list[Any] | str | None, selected: Sequence[str]) -> dic
     pairs = [(f["name"], f.get("data")) for f in raw or []
              if isinstance(f, dict) and isinstance(f.get("name"), str)]
     note_custom_fields(name for name, value in pairs if value not in (None, ""))
-    return dict(wire.pick_custom(pairs, selected))
+    return wire.pick_custom(pairs, selected)
 
 
 def _contact(d: Mapping[str, Any], selected: Sequence[str], custom: list[Any] | str | None,

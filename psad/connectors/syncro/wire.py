@@ -158,7 +158,7 @@ def _blank(value: Any) -> Any:
 def _custom(props: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
     pairs = [(k, _blank(v)) for k, v in props.items()]
     note_custom_fields(name for name, value in pairs if value is not None)
-    return dict(wire.pick_custom(pairs, selected))
+    return wire.pick_custom(pairs, selected)
 
 
 def _property(props: Mapping[str, Any], names: Iterable[str]) -> Any:
