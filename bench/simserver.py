@@ -11,37 +11,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from collections.abc import Callable
-from typing import Any
 
-from aiohttp import web
-
-from psad.simulators import FAULTS_KEY, autotask, connectwise, halo, kaseya_bms, syncro
-from psad.simulators.dataset import Dataset
 from psad.connectors.registry import PSAS
+from psad.simulators import FAULTS_KEY
+from psad.simulators.dataset import Dataset
 from psad.simulators.serve import SIMULATORS, serve_app
-
-UNLIMITED: dict[str, dict[str, Any]] = {  # per simulator kind; a test checks it covers all
-    "connectwise": {},
-    "autotask": {"request_threshold": 10**9, "thread_limit": 1000},
-    "syncro": {"rate_limit": 10**9},
-    "kaseya_bms": {"hourly_limit": 10**9},
-    "halo": {"rate_limit": None},
-}
-FACTORIES: dict[str, Callable[..., web.Application]] = {
-    "connectwise": connectwise.create_app, "autotask": autotask.create_app,
-    "syncro": syncro.create_app, "kaseya_bms": kaseya_bms.create_app, "halo": halo.create_app}
 
 
 async def serve(args: argparse.Namespace) -> None:
     dataset = Dataset.generate(args.seed, companies=args.companies, sites_per_company=2,
                                assets=args.assets, contacts=args.contacts, tickets=args.tickets)
     spec = SIMULATORS[args.kind]
-    if args.kind == "connectwise":
-        app = spec.create(dataset)
-    else:
-        app = FACTORIES[args.kind](dataset,
-                                   **({} if args.vendor_limits else UNLIMITED[args.kind]))
+    app = spec.create(dataset, **({} if args.vendor_limits else spec.unlimited))
     app[FAULTS_KEY].latency = args.latency
     runner, root = await serve_app(app, port=args.port)
     print(root, flush=True)

@@ -1,7 +1,8 @@
 """The PSAs psad speaks: one entry per vendor, and every list of kinds derives from it.
 
 An entry names the connector, the simulator that stands in for the vendor in
-the demo, tests and benchmarks (a key of ``psad.simulators.serve.SIMULATORS``),
+the demo, tests and benchmarks (the package ``psad.simulators.<simulator>``, which
+declares its ``SIMULATOR``),
 the name people read, and the facts the shared cross-PSA tests hold every
 connector to. The CLI (``psad simulate``), ``psad demo``, the benchmarks and
 ``tests/connectors/test_all_psas.py`` take their kinds from :data:`PSAS`;
@@ -35,7 +36,12 @@ class Psa:
     display_name: str
     connector: type[Connector]
     simulator: str
-    """Its simulator's kind in ``psad.simulators.serve.SIMULATORS``."""
+    """Its simulator's kind: the package ``psad.simulators.<simulator>`` declaring
+    ``SIMULATOR`` (:mod:`psad.simulators.serve` builds its list from these)."""
+    companies_path: str
+    """Where its company list is read, from the host's root (the shared tests throttle it)."""
+    bad_asset_name: tuple[str, object] = ("name", None)
+    """The wire field an asset's name travels in, and a value the connector must reject."""
     token_expires: bool = False
     """Its access tokens expire, so the connector renews them (tests force a renewal)."""
     asset_custom_fields: bool = True
@@ -65,18 +71,22 @@ class Psa:
 
 
 PSAS: tuple[Psa, ...] = (
-    Psa("ConnectWise PSA", ConnectWiseConnector, "connectwise"),
+    Psa("ConnectWise PSA", ConnectWiseConnector, "connectwise",
+        "/v4_6_release/apis/3.0/company/companies"),
     Psa("Autotask", AutotaskConnector, "autotask",
+        "/webservices5/ATServicesRest/V1.0/Companies/", ("referenceTitle", None),
         synthesized={Entity.COMPANY_STATUS: ACTIVE_INACTIVE,
                      Entity.TICKET_STATUS: PER_STATUS_NAME}),
-    Psa("Syncro", SyncroConnector, "syncro",
+    Psa("Syncro", SyncroConnector, "syncro", "/api/v1/customers",
         synthesized={Entity.COMPANY_STATUS: ACTIVE_INACTIVE, Entity.SITE: PER_COMPANY,
                      Entity.TICKET_STATUS: PER_STATUS_NAME}),
-    Psa("Kaseya BMS", KaseyaBmsConnector, "kaseya_bms", token_expires=True,
+    Psa("Kaseya BMS", KaseyaBmsConnector, "kaseya_bms", "/v2/crm/accounts/summary",
+        token_expires=True,
         asset_custom_fields=False,
         synthesized={Entity.COMPANY_STATUS: ACTIVE_INACTIVE,
                      Entity.TICKET_STATUS: PER_STATUS_NAME}),
-    Psa("HaloPSA", HaloConnector, "halo", token_expires=True,
+    Psa("HaloPSA", HaloConnector, "halo", "/api/Client", ("inventory_number", {"not": "text"}),
+        token_expires=True,
         synthesized={Entity.COMPANY_STATUS: ACTIVE_INACTIVE,
                      Entity.TICKET_STATUS: PER_STATUS_NAME}),
 )

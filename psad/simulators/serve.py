@@ -5,48 +5,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 
 from aiohttp import web
 
-from psad.simulators import autotask, connectwise, halo, kaseya_bms, syncro
+from psad.connectors.registry import PSAS
 from psad.simulators.dataset import Dataset
 from psad.simulators.faults import Faults
+from psad.simulators.kind import SimulatorKind
 
 
-@dataclass(frozen=True, slots=True)
-class SimulatorKind:
-    """How to build a PSA's simulator and what psad's config needs to reach it."""
-
-    kind: str
-    create: Callable[[Dataset], web.Application]
-    api_path: str
-    settings: Mapping[str, str]
-    secrets: Mapping[str, str]
+def _declared(kind: str) -> SimulatorKind:
+    """The ``SIMULATOR`` its package ``psad.simulators.<kind>`` declares."""
+    declared = getattr(import_module(f"psad.simulators.{kind}"), "SIMULATOR", None)
+    if not isinstance(declared, SimulatorKind) or declared.kind != kind:
+        raise TypeError(f"psad.simulators.{kind} must declare "
+                        f"SIMULATOR = SimulatorKind({kind!r}, …)")
+    return declared
 
 
-CONNECTWISE = SimulatorKind(
-    kind="connectwise",
-    create=lambda ds: connectwise.create_app(ds, company_id="psad-demo", public_key="demo-public",
-                                             private_key="demo-private-key",
-                                             client_id=connectwise.DEFAULT_CLIENT_ID),
-    api_path="/v4_6_release/apis/3.0/",
-    settings={"company_id": "psad-demo", "client_id": connectwise.DEFAULT_CLIENT_ID},
-    secrets={"public_key": "demo-public", "private_key": "demo-private-key"},
-)
-
-SIMULATORS: dict[str, SimulatorKind] = {s.kind: s for s in (
-    CONNECTWISE,
-    SimulatorKind("autotask", autotask.create_app, autotask.API_PATH,
-                  autotask.SIMULATOR_SETTINGS, autotask.SIMULATOR_SECRETS),
-    SimulatorKind("syncro", syncro.create_app, syncro.API_PATH, syncro.SIMULATOR_SETTINGS,
-                  syncro.SIMULATOR_SECRETS),
-    SimulatorKind("kaseya_bms", kaseya_bms.create_app, kaseya_bms.API_PATH,
-                  kaseya_bms.SIMULATOR_SETTINGS, kaseya_bms.SIMULATOR_SECRETS),
-    SimulatorKind("halo", halo.create_app, halo.API_PATH, halo.SIMULATOR_SETTINGS,
-                  halo.SIMULATOR_SECRETS),
-)}
+SIMULATORS: dict[str, SimulatorKind] = {psa.simulator: _declared(psa.simulator) for psa in PSAS}
+"""Every registered PSA's simulator, by kind (the registry names them)."""
+CONNECTWISE = SIMULATORS["connectwise"]
 
 
 @dataclass(slots=True)

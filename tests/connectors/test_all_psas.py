@@ -68,25 +68,6 @@ def expected_count(kind: str, entity: Entity, ds: Dataset) -> int:
     return ds.count(entity.value)
 
 
-# Where each vendor's connector reads companies (a prefix: the fault matches under it).
-COMPANIES_PATH = {
-    "connectwise": "/v4_6_release/apis/3.0/company/companies",
-    "autotask": "/webservices5/ATServicesRest/V1.0/Companies/",
-    "syncro": "/api/v1/customers",
-    "kaseya_bms": "/v2/crm/accounts/summary",
-    "halo": "/api/Client",
-}
-
-# The wire field each vendor's renderer uses for an asset's name, and a value that breaks it.
-# (A null Halo inventory_number is no error: the connector falls back to key_field.)
-BAD_ASSET_NAME: dict[str, tuple[str, object]] = {
-    "connectwise": ("name", None),
-    "autotask": ("referenceTitle", None),
-    "syncro": ("name", None),
-    "kaseya_bms": ("name", None),
-    "halo": ("inventory_number", {"not": "text"}),
-}
-
 INCREMENTAL_KINDS = tuple(p.kind for p in registry.PSAS if p.incremental)
 FULL_ONLY_KINDS = tuple(p.kind for p in registry.PSAS if not p.incremental)
 TOKEN_KINDS = tuple(p.kind for p in registry.PSAS if p.token_expires)
@@ -387,7 +368,7 @@ async def test_live_tickets_list_page_filter_by_board_and_get_without_touching_t
 @pytest.mark.parametrize("psa", kinds(), indirect=True)
 async def test_429_with_retry_after_on_companies_is_waited_out_and_the_request_repeated(
         psa: Psa) -> None:
-    prefix = COMPANIES_PATH[psa.kind]
+    prefix = registry.BY_KIND[psa.kind].companies_path  # the fault matches under it
 
     def key(r: LoggedRequest) -> tuple[str, str, tuple[tuple[str, str], ...]]:
         return r.method, r.path, tuple(sorted(r.query.items()))
@@ -472,7 +453,7 @@ async def test_token_expiring_mid_sync_is_renewed_and_the_sync_succeeds(psa: Psa
 @pytest.mark.parametrize("psa", kinds(), indirect=True)
 async def test_malformed_asset_is_rejected_alone_and_everything_else_is_stored(psa: Psa) -> None:
     bad = psa.ds.ids("assets")[7]
-    field, value = BAD_ASSET_NAME[psa.kind]
+    field, value = registry.BY_KIND[psa.kind].bad_asset_name
     psa.ds.corrupt("assets", bad, field, value)
     report = await psa.sync()
     assert report.outcome == "partial", report.error

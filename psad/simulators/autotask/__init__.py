@@ -79,8 +79,14 @@ from psad.simulators.autotask.config import (
 from psad.simulators.autotask.resources import resources
 from psad.simulators.autotask.state import STATE_KEY, AtState
 from psad.simulators.autotask.wire import Renderer, Tables, status_ids, ticket_number
+from psad.simulators.kind import SimulatorKind
+
+SIMULATOR = SimulatorKind("autotask", create_app, API_PATH, SIMULATOR_SETTINGS, SIMULATOR_SECRETS,
+                          unlimited={"request_threshold": 10**9, "thread_limit": 1000})
+"""This simulator as :mod:`psad.simulators.serve` finds it through the PSA registry."""
 
 __all__ = [
+    "SIMULATOR",
     "API_PATH",
     "AtState",
     "DEMO_INTEGRATION_CODE",

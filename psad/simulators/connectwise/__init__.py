@@ -59,6 +59,8 @@ not say what an unservable version gets).
 
 from __future__ import annotations
 
+import functools
+
 from psad.simulators.connectwise.app import create_app
 from psad.simulators.connectwise.config import DEFAULT_CLIENT_ID, VERSION_CODE
 from psad.simulators.connectwise.wire import (
@@ -71,8 +73,20 @@ from psad.simulators.connectwise.wire import (
     render_priority,
     render_site,
 )
+from psad.simulators.kind import SimulatorKind
+
+SIMULATOR = SimulatorKind(
+    kind="connectwise",
+    create=functools.partial(create_app, company_id="psad-demo", public_key="demo-public",
+                             private_key="demo-private-key", client_id=DEFAULT_CLIENT_ID),
+    api_path="/v4_6_release/apis/3.0/",
+    settings={"company_id": "psad-demo", "client_id": DEFAULT_CLIENT_ID},
+    secrets={"public_key": "demo-public", "private_key": "demo-private-key"},
+)
+"""This simulator as :mod:`psad.simulators.serve` finds it through the PSA registry."""
 
 __all__ = [
+    "SIMULATOR",
     "DEFAULT_CLIENT_ID",
     "VERSION_CODE",
     "create_app",

@@ -53,8 +53,14 @@ from psad.simulators.halo.config import (
 from psad.simulators.halo.query import Query
 from psad.simulators.halo.state import STATE_KEY, HaloState
 from psad.simulators.halo.wire import Renderer
+from psad.simulators.kind import SimulatorKind
+
+SIMULATOR = SimulatorKind("halo", create_app, API_PATH, SIMULATOR_SETTINGS, SIMULATOR_SECRETS,
+                          unlimited={"rate_limit": None})
+"""This simulator as :mod:`psad.simulators.serve` finds it through the PSA registry."""
 
 __all__ = [
+    "SIMULATOR",
     "API_PATH",
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",

@@ -79,8 +79,14 @@ from psad.simulators.kaseya_bms.wire import (
     render_queue,
     render_status,
 )
+from psad.simulators.kind import SimulatorKind
+
+SIMULATOR = SimulatorKind("kaseya_bms", create_app, API_PATH, SIMULATOR_SETTINGS, SIMULATOR_SECRETS,
+                          unlimited={"hourly_limit": 10**9})
+"""This simulator as :mod:`psad.simulators.serve` finds it through the PSA registry."""
 
 __all__ = [
+    "SIMULATOR",
     "API_PATH",
     "BmsState",
     "DEMO_PASSWORD",

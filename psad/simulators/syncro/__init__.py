@@ -76,8 +76,14 @@ from psad.simulators.syncro.config import (
 from psad.simulators.syncro.gate import RATE_LIMIT_KEY
 from psad.simulators.syncro.limits import RateLimit
 from psad.simulators.syncro.wire import Renderer, priority_names, status_names
+from psad.simulators.kind import SimulatorKind
+
+SIMULATOR = SimulatorKind("syncro", create_app, API_PATH, SIMULATOR_SETTINGS, SIMULATOR_SECRETS,
+                          unlimited={"rate_limit": 10**9})
+"""This simulator as :mod:`psad.simulators.serve` finds it through the PSA registry."""
 
 __all__ = [
+    "SIMULATOR",
     "API_PATH",
     "DEFAULT_API_KEY",
     "NOT_AUTHORIZED",
