@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -240,3 +241,20 @@ def sql_rows(store, sql: str, args: tuple = ()) -> list[tuple]:
 async def stored_rows(store, entity, *, live: bool = True, name: str = "acme") -> dict:
     """Stored rows of ``entity`` by PSA id; ``live=False`` includes soft-deleted ones."""
     return {r["psa_id"]: r for r in await store.records(name, entity, include_deleted=not live)}
+
+
+class FakeClock:
+    """Time that moves only when something sleeps on it (request budgets, the simulators'
+    threshold windows): ``clock()`` reads it, ``await clock.sleep(s)`` advances it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from conftest import FakeClock
 from psad.config import IntegrationConfig
 from psad.connectors.autotask import AutotaskConnector, zone_allowed
 from psad.errors import PsaAuthError, PsaInvalidId, PsaNotFound
@@ -42,22 +43,6 @@ ZONE = "/webservices5/ATServicesRest/V1.0"
 AUTH = {"ApiIntegrationCode": DEMO_INTEGRATION_CODE, "UserName": DEMO_USERNAME,
         "Secret": DEMO_SECRET}
 ALL = [{"op": "gte", "field": "id", "value": 0}]
-
-
-class FakeClock:
-    """Shared time for the simulator's threshold window and the connector's governor."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 class Sim(sim_harness.Sim):

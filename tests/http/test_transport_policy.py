@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from conftest import FakeClock
 from psad.errors import PsaAuthError, PsaRateLimited
 from psad.http import PsaClient, RetryPolicy, StaticAuth
 from psad.transport import (
@@ -29,22 +30,6 @@ from psad.transport import (
 
 ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
 FAST = RetryPolicy(max_retries=2, backoff_base=0.01, backoff_max=0.02)
-
-
-class FakeClock:
-    """Time that moves only when a budget sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @dataclass
