@@ -12,8 +12,6 @@ a :class:`psad.transport.TransportPolicy`.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 import random
 import time
@@ -38,6 +36,7 @@ from psad.errors import (
     PsaTimeout,
     PsaUnavailable,
 )
+from psad.priority_slots import PrioritySlots
 from psad.transport import TransportPolicy
 
 if TYPE_CHECKING:
@@ -85,37 +84,6 @@ async def with_priority(priority: RequestPriority, call: Awaitable[T]) -> T:
     (``asyncio.gather`` and ``create_task`` do) so the setting stays with it."""
     REQUEST_PRIORITY.set(priority)
     return await call
-
-
-class RequestSlots:
-    """At most ``limit`` requests in flight; waiters are let in by
-    :class:`RequestPriority`, first come first served within one priority."""
-
-    def __init__(self, limit: int) -> None:
-        self.free = limit
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-
-    async def acquire(self, priority: RequestPriority) -> None:
-        if self.free > 0:  # a free slot means nobody is waiting: release hands slots over
-            self.free -= 1
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._order), future))
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self.release()  # the slot was handed over as the caller went away
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            *_, future = heapq.heappop(self._waiters)
-            if not future.done():
-                future.set_result(None)
-                return
-        self.free += 1
 
 
 class Authenticator(Protocol):
@@ -310,7 +278,7 @@ class PsaClient:
         self.psa = psa
         self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 15.0),
                                              sock_read=timeout)
-        self.slots = RequestSlots(max_concurrency)
+        self.slots = PrioritySlots(max_concurrency)
         self.rate = _RateLimiter(requests_per_second) if requests_per_second else None
         self.policy = policy
         self.metrics = metrics

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import aiosqlite
 
 from psad.logs import redact
 from psad.model import Entity, Record
+from psad.priority_slots import PrioritySlots
 from psad.store.contract import (COMPANY_CHILDREN, CompanyDetail, CompanyPage, EntityPage,
                                  EntityQuery, EntitySyncState, RecordCounts, Row, RunDetail,
                                  RunEntityRecord, RunErrorRecord, RunRecord, TicketChoices)
@@ -147,6 +149,19 @@ def backup_before_migrate(path: Path) -> Path | None:
     return None
 
 
+class WriteTurn(IntEnum):
+    """Who goes first on the one writer connection.
+
+    A person waits on the run log: a Force Sync's new run, its start, its end, a
+    sign-out. The syncs' page-sized writes (pages, seen ids, sweeps) can wait for
+    those; without this a Force Sync's run queued behind every page eight running
+    syncs had waiting, and the POST took as long as all of them.
+    """
+
+    RUN_LOG = 0
+    DATA = 1
+
+
 class Store:
     def __init__(self, path: Path, writer: aiosqlite.Connection,
                  reader: aiosqlite.Connection, health: aiosqlite.Connection) -> None:
@@ -155,7 +170,7 @@ class Store:
         self._reader = reader
         self._health = health
         self._columns = {e: columns(e) for e in Entity}
-        self._write_lock = asyncio.Lock()
+        self._write_turns = PrioritySlots(1)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -198,7 +213,8 @@ class Store:
         await self._writer.close()
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _transaction(self, turn: WriteTurn = WriteTurn.DATA
+                           ) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction at a time on the single writer connection.
 
         ``BEGIN`` sits inside the ``try``: a task cancelled while waiting for it
@@ -206,7 +222,7 @@ class Store:
         ``ROLLBACK`` queued after it keeps later writes out of an orphaned
         transaction.
         """
-        async with self._write_lock:
+        async with self._write_turns.held(turn):
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
                 yield self._writer
@@ -215,12 +231,14 @@ class Store:
                 raise
             await self._writer.execute("COMMIT")
 
-    async def _execute(self, sql: str, args: Sequence[Any] = ()) -> aiosqlite.Cursor:
-        async with self._write_lock:
+    async def _execute(self, sql: str, args: Sequence[Any] = (),
+                       turn: WriteTurn = WriteTurn.RUN_LOG) -> aiosqlite.Cursor:
+        async with self._write_turns.held(turn):
             return await self._writer.execute(sql, args)
 
-    async def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self._write_lock:
+    async def _executemany(self, sql: str, rows: Iterable[Sequence[Any]],
+                           turn: WriteTurn = WriteTurn.DATA) -> None:
+        async with self._write_turns.held(turn):
             await self._writer.executemany(sql, rows)
 
     async def ping(self) -> bool:
@@ -358,7 +376,7 @@ class Store:
             return int((await cur.fetchone() or (0,))[0])
 
     async def forget_seen(self, run_id: int) -> None:
-        await self._execute("DELETE FROM temp.seen WHERE run_id = ?", (run_id,))
+        await self._execute("DELETE FROM temp.seen WHERE run_id = ?", (run_id,), WriteTurn.DATA)
 
     async def apply_company_scope(self, integration: str, entity: Entity) -> int:
         """Mark a company child out of scope exactly when its company is; returns rows changed."""
@@ -455,7 +473,7 @@ class Store:
         if errors:
             await self._executemany(
                 "INSERT INTO run_errors (run_id, entity, psa_id, message, at) VALUES (?, ?, ?, ?, ?)",
-                [(run_id, e, p, safe_error(m), ts(at)) for e, p, m in errors])
+                [(run_id, e, p, safe_error(m), ts(at)) for e, p, m in errors], WriteTurn.RUN_LOG)
 
     async def interrupt_unfinished_runs(self, *, at: datetime) -> list[RunRecord]:
         """Mark runs a dead process left queued or running as interrupted; returns them."""
@@ -683,7 +701,7 @@ class Store:
 
     async def revoke_session(self, session_id: str, expires_at: datetime) -> None:
         """Remember a logged-out session until ``expires_at``; forget expired ones."""
-        async with self._transaction() as conn:
+        async with self._transaction(WriteTurn.RUN_LOG) as conn:
             await conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= ?",
                                (ts(utcnow()),))
             await conn.execute("INSERT OR REPLACE INTO revoked_sessions (id, expires_at) "

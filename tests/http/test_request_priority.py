@@ -11,7 +11,8 @@ from conftest import run_sync
 from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.connectwise import ConnectWiseConnector
 from psad.engine import SyncEngine
-from psad.http import REQUEST_PRIORITY, PsaClient, RequestPriority, RequestSlots, with_priority
+from psad.http import REQUEST_PRIORITY, PsaClient, RequestPriority, with_priority
+from psad.priority_slots import PrioritySlots
 from psad.simulators import REQUEST_LOG_KEY
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import CONNECTWISE, start_simulator
@@ -21,7 +22,7 @@ LIVE, SYNC, FAN_OUT = RequestPriority.LIVE, RequestPriority.SYNC, RequestPriorit
 
 
 async def test_waiters_get_slots_by_priority_then_in_arrival_order() -> None:
-    slots = RequestSlots(1)
+    slots = PrioritySlots(1)
     await slots.acquire(SYNC)
     served: list[str] = []
 
@@ -41,7 +42,7 @@ async def test_waiters_get_slots_by_priority_then_in_arrival_order() -> None:
 
 
 async def test_a_waiter_that_goes_away_does_not_keep_a_slot() -> None:
-    slots = RequestSlots(1)
+    slots = PrioritySlots(1)
     await slots.acquire(SYNC)
     gone = asyncio.create_task(slots.acquire(FAN_OUT))
     await asyncio.sleep(0)
