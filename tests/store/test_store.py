@@ -6,9 +6,12 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from conftest import sql_rows
+import pytest
+
+from conftest import store_snapshot, table_columns
 from psad.model import Address, Asset, Company, Entity, Site
 from psad.store import Store, backup_before_migrate
+from psad.store.contract import StoreContract
 from psad.store.rows import columns
 from psad.store.schema import SCHEMA_VERSION
 
@@ -22,10 +25,9 @@ def asset(i: int, notes: str = "n") -> Asset:
                  notes=notes, custom_fields={"Backup": True, "Rack": None})
 
 
-async def test_tables_match_the_model_for_every_entity(store: Store) -> None:
+async def test_tables_match_the_model_for_every_entity(store: StoreContract) -> None:
     for entity in Entity:
-        names = {row[1] for row in sql_rows(store, f"PRAGMA table_info({entity.value})")}
-        assert set(columns(entity)) <= names, entity
+        assert set(columns(entity)) <= await table_columns(store, entity.value), entity
 
 
 async def test_page_upsert_counts_created_updated_unchanged(store: Store) -> None:
@@ -39,7 +41,17 @@ async def test_page_upsert_counts_created_updated_unchanged(store: Store) -> Non
     assert rows[0]["purchase_date"] == "2024-01-02"
 
 
-async def test_unchanged_page_writes_nothing(store: Store) -> None:
+async def test_unchanged_page_writes_nothing(store: StoreContract) -> None:
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(50)], now=NOW)
+    before = await store_snapshot(store)
+    counts = await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(50)],
+                                    now=datetime(2027, 1, 1, tzinfo=UTC))
+    assert counts.unchanged == 50 and await store_snapshot(store) == before
+
+
+@pytest.mark.sqlite_only("counts SQLite's own row changes")
+async def test_unchanged_page_changes_no_sqlite_row(sqlite_store: Store) -> None:
+    store = sqlite_store
     await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(50)], now=NOW)
     async with store._writer.execute("SELECT total_changes()") as cur:
         changes_before = (await cur.fetchone())[0]
@@ -154,14 +166,24 @@ async def test_mass_delete_guard_forgets_high_water_older_than_its_window(store:
     assert await delete_companies(store, range(13), now=week_later) == (13, False)
 
 
-async def test_discovered_custom_fields_are_replaced_by_the_next_complete_fetch(
-        store: Store, tmp_path: Path) -> None:
+async def save_discovered_fields(store: StoreContract) -> None:
     at = datetime(2026, 11, 1, tzinfo=UTC)
     await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 4, "Old": 1}, at=at)
     await store.save_custom_fields("acme", Entity.CONTACT, {"VIP": 2}, at=at)
     await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 5}, at=at)
+
+
+async def test_discovered_custom_fields_are_replaced_by_the_next_complete_fetch(
+        store: StoreContract) -> None:
+    await save_discovered_fields(store)
     assert await store.custom_fields("acme") == {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}
     assert await store.custom_fields("other") == {}
-    assert Store.read_custom_fields(store.path) == {
+
+
+@pytest.mark.sqlite_only("check-config reads a SQLite file without opening the store")
+async def test_discovered_custom_fields_are_read_from_the_file_without_the_store(
+        sqlite_store: Store, tmp_path: Path) -> None:
+    await save_discovered_fields(sqlite_store)
+    assert Store.read_custom_fields(sqlite_store.path) == {
         "acme": {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}}
     assert Store.read_custom_fields(tmp_path / "missing.db") == {}
