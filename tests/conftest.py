@@ -326,6 +326,13 @@ async def daemon_client(tmp_path: Path, database: str, cw_sim, aiohttp_client):
     return client
 
 
+async def queue_idle(runtime) -> bool:
+    """Whether no run waits or runs, as the queue shows it now (on PostgreSQL the shared
+    table, not this instance's last look at it)."""
+    view = await runtime.queue.view()
+    return not view.waiting and not view.running
+
+
 async def wait_for_run(client, run_id: int, headers: dict[str, str], timeout: float = 20) -> dict:
     import asyncio
 

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import ROOT, TOKEN, require_tool, write_config
+from conftest import ROOT, TOKEN, queue_idle, require_tool, write_config
 from psad.config_file import load_config
 from psad.daemon import Daemon
 from psad.logs import RedactingFormatter, redact
@@ -215,7 +215,7 @@ async def test_secrets_never_appear_in_logs_responses_or_metrics(
     runtime = Runtime(load_config(path), Metrics(CollectorRegistry()))
     client = await aiohttp_client(create_app(runtime))
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    while runtime.queue.waiting or runtime.queue.running:  # the sync fails: wrong keys
+    while not await queue_idle(runtime):  # the sync fails: wrong keys
         await asyncio.sleep(0.05)
     bodies = []
     for url in ("/api/runs", "/api/runs/1", "/api/integrations", "/metrics",

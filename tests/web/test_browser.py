@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from conftest import ARTIFACTS, TOKEN, require_tool, write_config
+from conftest import ARTIFACTS, TOKEN, queue_idle, require_tool, write_config
 from psad.config_file import load_config
 from psad.metrics import Metrics
 from psad.model import SYNC_ORDER
@@ -51,9 +51,8 @@ class Served:
     sim: RunningSimulator
 
     async def idle(self) -> None:
-        queue = self.runtime.queue
         for _ in range(600):
-            if self.runtime.ready and not queue.waiting and not queue.running:
+            if self.runtime.ready and await queue_idle(self.runtime):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("the sync queue did not drain")

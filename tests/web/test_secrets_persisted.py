@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from conftest import TOKEN, write_config
+from conftest import TOKEN, queue_idle, write_config
 from psad.config_file import load_config
 from psad.logs import register_secret, redact
 from psad.metrics import Metrics
@@ -83,7 +83,7 @@ async def test_echoed_secrets_are_redacted_in_the_sync_log_api_and_dashboard(
     auth = {"Authorization": f"Bearer {TOKEN}"}
     run_ids = [(await (await client.post(f"/api/integrations/{name}/sync", headers=auth)
                        ).json())["run_id"] for name in ("demo-halo", "demo-connectwise")]
-    while runtime.queue.waiting or runtime.queue.running:
+    while not await queue_idle(runtime):
         await asyncio.sleep(0.05)
     shown = []
     for run_id in run_ids:
