@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -228,7 +228,8 @@ TOKEN = "test-token-0123456789abcdef"
 def write_config(directory: Path, sims: list, *, extra: str = "", integration_extra: str = "",
                  port: int = 0, workers: int = 2) -> Path:
     """A psad.toml for ``sims`` (RunningSimulator objects), with secrets in files; its
-    database is the test's backend's when it holds the ``database`` fixture."""
+    database is the test's backend's when the test holds the ``database`` fixture (a test
+    by ``@pytest.mark.usefixtures("database")``, a fixture by taking it as an argument)."""
     from psad.demo import demo_config_text
 
     text = demo_config_text(directory, port, sims)
@@ -324,6 +325,19 @@ async def daemon_client(tmp_path: Path, database: str, cw_sim, aiohttp_client):
     client.runtime = runtime
     client.sim = cw_sim
     return client
+
+
+@asynccontextmanager
+async def configured_store(config: Path) -> AsyncIterator[StoreContract]:
+    """The store a config file names, opened as the daemon opens it (to check what a daemon
+    process left behind, on either backend)."""
+    from psad.config_file import load_config
+
+    opened = await open_store(load_config(config).database)
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 async def queue_idle(runtime) -> bool:

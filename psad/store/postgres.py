@@ -582,6 +582,8 @@ class PostgresStore:
                     offset: int = 0) -> list[Row]:
         """Entity rows; ``where``/``order`` are SQL written in this module only, with
         parameters numbered from $2 ($1 is the integration)."""
+        if any(isinstance(arg, str) and "\x00" in arg for arg in args):
+            return []  # PostgreSQL text never holds a NUL: nothing equals or contains one
         sql = f"SELECT * FROM {entity.value} WHERE integration = $1"
         if where:
             sql += f" AND ({where})"
@@ -624,8 +626,8 @@ class PostgresStore:
             where.append(f"updated_at >= {since} OR deleted_at >= {since}")
         if query.out_of_scope is not None:
             where.append(f"out_of_scope = {arg(int(query.out_of_scope))}")
-        if query.after is not None:
-            where.append(f"psa_id > {arg(query.after)}")
+        if query.after is not None:  # no id holds a NUL: after "a\0…" is after "a"
+            where.append(f"psa_id > {arg(query.after.partition(chr(0))[0])}")
         rows = await self._rows(integration, entity,
                                 where=" AND ".join(f"({w})" for w in where), args=args,
                                 limit=query.limit + 1)
@@ -633,6 +635,8 @@ class PostgresStore:
 
     async def company_page(self, integration: str, *, text: str | None, limit: int,
                            offset: int) -> CompanyPage:
+        if text and "\x00" in text:  # no name holds a NUL (PostgreSQL text cannot)
+            return CompanyPage(companies=(), total=0, children={})
         where, args = ("name ILIKE $2 ESCAPE '\\'", (_like(text),)) if text else ("", ())
         rows = await self._rows(integration, Entity.COMPANY, where=where, args=args,
                                 limit=limit, offset=offset, order=f"{_nocase('name')}, psa_id")
@@ -654,7 +658,8 @@ class PostgresStore:
     async def company_names(self, integration: str, psa_ids: Iterable[str]) -> dict[str, str]:
         rows = await self._fetch_all(
             "SELECT psa_id, name FROM companies WHERE integration = $1 "
-            "AND psa_id = ANY($2::text[])", integration, sorted(psa_ids))
+            "AND psa_id = ANY($2::text[])", integration,
+            sorted(i for i in psa_ids if "\x00" not in i))
         return {row["psa_id"]: row["name"] for row in rows}
 
     async def company_detail(self, integration: str, psa_id: str) -> CompanyDetail | None:

@@ -107,7 +107,7 @@ class Stepper:
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
+async def served(tmp_path: Path, database: str) -> AsyncIterator[Served]:
     """The daemon's app on 127.0.0.1 (a real port) with its start-up sync finished."""
     sim = await start_simulator("connectwise", Dataset.generate(
         21, companies=12, assets=90, contacts=40, tickets=60))
@@ -220,7 +220,7 @@ async def click_and_watch(page: Any, row: Any, button: str, label: str,
 
 
 @pytest.fixture
-async def slow_served(tmp_path: Path) -> AsyncIterator[Served]:
+async def slow_served(tmp_path: Path, database: str) -> AsyncIterator[Served]:
     """Like ``served`` with small pages, so a sync has many steps to watch."""
     sim = await start_simulator("connectwise", Dataset.generate(
         21, companies=12, assets=90, contacts=40, tickets=60))
@@ -325,7 +325,7 @@ INTEGRATIONS = 10
 
 
 @pytest.fixture
-async def crowded(tmp_path: Path) -> AsyncIterator[Served]:
+async def crowded(tmp_path: Path, database: str) -> AsyncIterator[Served]:
     """Ten integrations (all on one simulator), their start-up syncs finished."""
     sim = await start_simulator("connectwise", Dataset.generate(
         21, companies=6, assets=30, contacts=20, tickets=20))

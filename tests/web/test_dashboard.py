@@ -68,7 +68,8 @@ async def sim() -> AsyncIterator[RunningSimulator]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, sim: RunningSimulator, aiohttp_client: Any) -> TestClient:
+async def client(tmp_path: Path, database: str, sim: RunningSimulator,
+                 aiohttp_client: Any) -> TestClient:
     """The real daemon app, after its start-up sync of the hostile data has finished."""
     hostile = Hostile(sim.dataset)
     path = write_config(tmp_path, [sim],

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import (ROOT, queue_idle, require_tool, store_snapshot, wait_for_run,
@@ -92,6 +93,7 @@ async def daemon_for(tmp_path: Path, aiohttp_client: Any, sim: Any, max_concurre
     return client
 
 
+@pytest.mark.usefixtures("database")
 async def test_ticket_calls_may_use_every_request_slot_of_the_integration(
         tmp_path: Path, aiohttp_client: Any, cw_sim: Any, auth: dict) -> None:
     """32 slots configured means 32 calls to the PSA at once, not a hidden pool cap:
@@ -110,6 +112,7 @@ async def test_ticket_calls_may_use_every_request_slot_of_the_integration(
     assert {a.status for a in answers} == {200}
 
 
+@pytest.mark.usefixtures("database")
 async def test_a_ticket_call_goes_ahead_of_a_running_syncs_queued_requests(
         tmp_path: Path, aiohttp_client: Any, auth: dict) -> None:
     sim = await start_simulator("connectwise", Dataset.generate(
