@@ -41,7 +41,7 @@ from psad.store import (_SEARCHED, FINAL_OUTCOMES, MASS_DELETE_FLOOR, DatabaseUn
                         _prepare_rows, _run, parse_ts, safe_error, ts, utcnow)
 from psad.store.contract import (COMPANY_CHILDREN, TRIGGER_PRIORITY, CompanyDetail,
                                  CompanyPage, Enqueued, EntityPage, EntityQuery,
-                                 EntitySyncState, RecordCounts, Row, RunDetail,
+                                 EntitySyncState, IntegrationBusy, RecordCounts, Row, RunDetail,
                                  RunEntityRecord, RunErrorRecord, RunRecord, TicketChoices)
 from psad.store.pg_schema import MIGRATIONS, SCHEMA_VERSION
 from psad.store.rows import columns, from_row
@@ -449,6 +449,30 @@ class PostgresStore:
             f"ORDER BY {_priority('r')}, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
             f"RETURNING {_RUN_COLUMNS}", ts(at), self.instance, self._lease_seconds)
         return _run(row) if row else None
+
+    async def start_now(self, integration: str, trigger: str, requested_by: str, *,
+                        full: bool, at: datetime) -> int:
+        """Queue a run as :meth:`enqueue` does (joining the integration's queued one) and
+        start it here at once, unless the integration runs anywhere (see
+        :class:`SharedQueueStore`).
+
+        :meth:`enqueue` locks the queued run, so a worker claiming it at the same
+        moment either has it (and this then sees it running) or skips it: two runs
+        of one integration never start together.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            queued = await _enqueue(conn, integration, trigger, requested_by, full=full,
+                                    queued_at=at)
+            running = await conn.fetchrow(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE integration = $1 "
+                "AND outcome = 'running' ORDER BY id LIMIT 1", integration)
+            if running is not None:
+                raise IntegrationBusy(_run(dict(running)))
+            await conn.execute(
+                "UPDATE runs SET outcome = 'running', started_at = $2, lease_owner = $3, "
+                "lease_until = now() + make_interval(secs => $4) WHERE id = $1",
+                queued.run_id, ts(at), self.instance, self._lease_seconds)
+        return queued.run_id
 
     async def queue_runs(self) -> list[RunRecord]:
         rows = await self._fetch_all(
