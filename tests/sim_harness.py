@@ -1,13 +1,13 @@
 """A simulator on a loopback port with a store, an engine and a connector against it.
 
 The per-PSA connector and engine tests all drive a simulator app the same way: serve it
-on a free loopback port, open a store on the test's backend (SQLite or PostgreSQL), build the connector
-on a client session, and sync through the real engine with no cursor overlap. The
-``open_harness`` fixture in ``conftest.py`` opens these and closes them after the test; a
-test file adds only what its vendor needs (a state property, its connector's settings).
-``connect_kind`` builds any PSA's connector from the registry for the tests that run every
-PSA alike. The tests that talk to a simulator directly share the ``session`` and ``serve``
-fixtures and the ConnectWise simulator's default credentials here.
+on a free loopback port, open a store on the test's backend (SQLite or PostgreSQL), build
+the connector on a client session, and sync through the real engine with no cursor
+overlap. The ``open_harness`` fixture in ``conftest.py`` opens these and closes them after
+the test; a test file adds only what its vendor needs (a state property, its connector's
+settings). ``connect_kind`` builds any PSA's connector from the registry for the tests that
+run every PSA alike. The tests that talk to a simulator directly share the ``session`` and
+``serve`` fixtures and the ConnectWise simulator's default credentials here.
 """
 
 from __future__ import annotations
