@@ -64,10 +64,12 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def createdb(self, template: str = "template1") -> str:
-        """A new database's URL (every test gets its own), a copy of ``template``."""
+        """A new database's URL (every test gets its own), a copy of ``template`` (copied
+        as files: twice as fast as through the WAL for a small one, with fsync off)."""
         name = f"t_{uuid.uuid4().hex[:16]}"
         subprocess.run([self.bindir / "createdb", "-h", "127.0.0.1", "-p", str(self.port),
-                        "-U", "postgres", "-T", template, name], check=True, capture_output=True)
+                        "-U", "postgres", "-T", template, "-S", "file_copy", name], check=True,
+                       capture_output=True)
         return self.url(name)
 
     def dropdb(self, url: str) -> None:
