@@ -166,6 +166,7 @@ def custom_field_warnings(config: Config) -> list[str]:
 
 
 def cmd_sync_once(args: argparse.Namespace) -> int:
+    from psad.store.contract import IntegrationBusy
     from psad.sync_once import sync_once
 
     config = load_or_exit(args.config)
@@ -186,6 +187,9 @@ def cmd_sync_once(args: argparse.Namespace) -> int:
         for problem in err.problems:
             print(f"psad: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    except IntegrationBusy as err:
+        print(f"psad: {err}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"run {report.run_id} {report.integration}: {report.outcome}")
     numbers = ("fetched", "created", "updated", "unchanged", "deleted", "rejected", "requests")
     print(format_table(("entity", "mode", *numbers),

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -17,7 +17,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from psad.config import PostgresDatabase
 from psad.store import Store
+from psad.store.contract import StoreContract
+from psad.store.factory import open_store
 
 if TYPE_CHECKING:
     from sim_harness import HarnessMaker, Serve, ServerFactory
@@ -60,12 +63,20 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def createdb(self) -> str:
-        """A new empty database's URL (every test gets its own)."""
+    def createdb(self, template: str = "template1") -> str:
+        """A new database's URL (every test gets its own), a copy of ``template`` (copied
+        as files: twice as fast as through the WAL for a small one, with fsync off)."""
         name = f"t_{uuid.uuid4().hex[:16]}"
         subprocess.run([self.bindir / "createdb", "-h", "127.0.0.1", "-p", str(self.port),
-                        "-U", "postgres", name], check=True, capture_output=True)
+                        "-U", "postgres", "-T", template, "-S", "file_copy", name], check=True,
+                       capture_output=True)
         return self.url(name)
+
+    def dropdb(self, url: str) -> None:
+        """Drop a database :meth:`createdb` made, closing whatever is still connected."""
+        subprocess.run([self.bindir / "dropdb", "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "postgres", "--force", url.rpartition("/")[2]], check=True,
+                       capture_output=True)
 
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1 "
@@ -111,14 +122,104 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> str:
-    """A fresh, empty database on the session's PostgreSQL server."""
-    return postgres_server.createdb()
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL server (dropped afterwards)."""
+    url = postgres_server.createdb()
+    yield url
+    postgres_server.dropdb(url)
+
+
+BACKENDS = ("sqlite", "postgresql")
+"""The stores every test that touches one runs on (its id shows which: ``test_x[sqlite]``)."""
+SQLITE_DATABASE = "psad.db"
+"""The ``database`` line of a SQLite test's config: a file in the test's directory."""
+_configured: list[str] = []
+"""The ``database`` value :func:`write_config` writes while a test holds the ``database``
+fixture (the tests that start daemons from a config file run on each backend through it)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): a test about SQLite itself (its file, its "
+        "connections): it runs on SQLite alone")
+    config.addinivalue_line(
+        "markers", "no_store: a test that opens a harness only for its simulator and "
+        "connector, never reading or writing the store: it runs once (on SQLite)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test holding a store runs once per backend, unless it is marked ``sqlite_only``
+    or ``no_store`` (another backend would prove nothing new)."""
+    if "store_backend" in metafunc.fixturenames:
+        once = any(metafunc.definition.get_closest_marker(m) for m in ("sqlite_only", "no_store"))
+        metafunc.parametrize("store_backend", ["sqlite"] if once else BACKENDS, indirect=True)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "psad.db")
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The store backend a test runs on (see :func:`pytest_generate_tests`); the PostgreSQL
+    variant skips (fails in CI) without a local PostgreSQL, like every tool the suite needs."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    """A database already migrated to the current schema, which each test's database
+    copies (``CREATE DATABASE … TEMPLATE``: faster than migrating every one)."""
+    from psad.store.postgres import PostgresStore
+
+    url = postgres_server.createdb()
+
+    async def migrate() -> None:
+        await (await PostgresStore.open(url, pool_size=1)).close()
+
+    asyncio.run(migrate())
+    return url.rpartition("/")[2]
+
+
+@pytest.fixture
+def database(store_backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The config's ``database`` value on this test's backend: a SQLite file in the test's
+    directory, or a fresh database on the session's PostgreSQL cluster (dropped afterwards).
+    :func:`write_config` writes it while the test runs."""
+    if store_backend == "sqlite":
+        value = SQLITE_DATABASE
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        value = server.createdb(template=request.getfixturevalue("postgres_template"))
+    _configured.append(value)
+    try:
+        yield value
+    finally:
+        _configured.remove(value)
+        if store_backend != "sqlite":
+            server.dropdb(value)
+
+
+def configured_database(database: str, directory: Path) -> Path | PostgresDatabase:
+    """``database`` (a config's ``database`` value) as the config loader reads it."""
+    if database.startswith("postgresql://"):
+        return PostgresDatabase(database)
+    return directory / database
+
+
+async def open_test_store(database: str, directory: Path) -> StoreContract:
+    """A store on ``database``, opened as the daemon opens its configured one."""
+    return await open_store(configured_database(database, directory))
+
+
+@pytest.fixture
+async def store(database: str, tmp_path: Path) -> AsyncIterator[StoreContract]:
+    """An empty store on the test's backend."""
+    opened = await open_test_store(database, tmp_path)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """An empty SQLite store, for the tests about SQLite itself (its file, its connections)."""
+    opened = await Store.open(tmp_path / SQLITE_DATABASE)
     yield opened
     await opened.close()
 
@@ -128,10 +229,16 @@ TOKEN = "test-token-0123456789abcdef"
 
 def write_config(directory: Path, sims: list, *, extra: str = "", integration_extra: str = "",
                  port: int = 0, workers: int = 2) -> Path:
-    """A psad.toml for ``sims`` (RunningSimulator objects), with secrets in files."""
+    """A psad.toml for ``sims`` (RunningSimulator objects), with secrets in files; its
+    database is the test's backend's when the test holds the ``database`` fixture (a test
+    by ``@pytest.mark.usefixtures("database")``, a fixture by taking it as an argument)."""
     from psad.demo import demo_config_text
 
     text = demo_config_text(directory, port, sims)
+    if _configured:
+        line = f'database = "{SQLITE_DATABASE}"'
+        assert line in text
+        text = text.replace(line, f'database = "{_configured[-1]}"')
     text = text.replace("workers = 2", f"workers = {workers}")
     if integration_extra:
         text = text.replace('schedule = "0 4 * * *"', 'schedule = "0 4 * * *"\n' + integration_extra)
@@ -159,14 +266,29 @@ async def cw_sim():
 
 
 @pytest.fixture
-async def open_harness(tmp_path: Path) -> AsyncIterator[HarnessMaker]:
-    """Opens a simulator app on a loopback port with a store, a session, the engine and a
-    connector (``sim_harness.HarnessMaker``); everything it opened is closed afterwards."""
+async def open_harness(tmp_path: Path, database: str,
+                       request: pytest.FixtureRequest) -> AsyncIterator[HarnessMaker]:
+    """Opens a simulator app on a loopback port with a store on the test's backend, a
+    session, the engine and a connector (``sim_harness.HarnessMaker``); everything it
+    opened is closed afterwards. Each harness has a database of its own."""
     from sim_harness import HarnessMaker
 
-    maker = HarnessMaker(tmp_path)
+    extra: list[str] = []
+
+    async def open_next(number: int) -> StoreContract:
+        if number == 0:
+            return await open_test_store(database, tmp_path)
+        if database == SQLITE_DATABASE:
+            return await open_test_store(f"psad-{number}.db", tmp_path)
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        extra.append(server.createdb(template=request.getfixturevalue("postgres_template")))
+        return await open_test_store(extra[-1], tmp_path)
+
+    maker = HarnessMaker(open_next)
     yield maker
     await maker.close()
+    for url in extra:
+        request.getfixturevalue("postgres_server").dropdb(url)
 
 
 @pytest.fixture
@@ -190,7 +312,7 @@ def auth() -> dict[str, str]:
 
 
 @pytest.fixture
-async def daemon_client(tmp_path: Path, cw_sim, aiohttp_client):
+async def daemon_client(tmp_path: Path, database: str, cw_sim, aiohttp_client):
     """The real daemon app (store, queue, workers, scheduler) on a loopback test server."""
     from prometheus_client import CollectorRegistry
 
@@ -205,6 +327,26 @@ async def daemon_client(tmp_path: Path, cw_sim, aiohttp_client):
     client.runtime = runtime
     client.sim = cw_sim
     return client
+
+
+@asynccontextmanager
+async def configured_store(config: Path) -> AsyncIterator[StoreContract]:
+    """The store a config file names, opened as the daemon opens it (to check what a daemon
+    process left behind, on either backend)."""
+    from psad.config_file import load_config
+
+    opened = await open_store(load_config(config).database)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def queue_idle(runtime) -> bool:
+    """Whether no run waits or runs, as the queue shows it now (on PostgreSQL the shared
+    table, not this instance's last look at it)."""
+    view = await runtime.queue.view()
+    return not view.waiting and not view.running
 
 
 async def wait_for_run(client, run_id: int, headers: dict[str, str], timeout: float = 20) -> dict:
@@ -236,6 +378,26 @@ def sql_rows(store, sql: str, args: tuple = ()) -> list[tuple]:
         return conn.execute(sql, args).fetchall()
     finally:
         conn.close()
+
+
+async def table_columns(store: StoreContract, table: str) -> set[str]:
+    """The columns ``table`` has in ``store``'s database, whichever backend it is."""
+    from psad.store.postgres import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        rows = await store._fetch_all("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = $1", table)
+        return {row["column_name"] for row in rows}
+    return {row[1] for row in sql_rows(store, f"PRAGMA table_info({table})")}
+
+
+async def store_snapshot(store: StoreContract, name: str = "acme") -> list[dict]:
+    """Every stored row of ``name``, deleted or not, with its write stamps: equal
+    snapshots mean no row was written in between."""
+    from psad.model import Entity
+
+    return [row for entity in Entity
+            for row in await store.records(name, entity, include_deleted=True)]
 
 
 async def stored_rows(store, entity, *, live: bool = True, name: str = "acme") -> dict:

@@ -1,21 +1,20 @@
 """A simulator on a loopback port with a store, an engine and a connector against it.
 
 The per-PSA connector and engine tests all drive a simulator app the same way: serve it
-on a free loopback port, open a SQLite store in the test's directory, build the connector
-on a client session, and sync through the real engine with no cursor overlap. The
-``open_harness`` fixture in ``conftest.py`` opens these and closes them after the test; a
-test file adds only what its vendor needs (a state property, its connector's settings).
-``connect_kind`` builds any PSA's connector from the registry for the tests that run every
-PSA alike. The tests that talk to a simulator directly share the ``session`` and ``serve``
-fixtures and the ConnectWise simulator's default credentials here.
+on a free loopback port, open a store on the test's backend (SQLite or PostgreSQL), build
+the connector on a client session, and sync through the real engine with no cursor
+overlap. The ``open_harness`` fixture in ``conftest.py`` opens these and closes them after
+the test; a test file adds only what its vendor needs (a state property, its connector's
+settings). ``connect_kind`` builds any PSA's connector from the registry for the tests that
+run every PSA alike. The tests that talk to a simulator directly share the ``session`` and
+``serve`` fixtures and the ConnectWise simulator's default credentials here.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -33,7 +32,7 @@ from psad.simulators import DATASET_KEY, FAULTS_KEY, REQUEST_LOG_KEY, LoggedRequ
 from psad.simulators.dataset import Dataset
 from psad.simulators.faults import Faults
 from psad.simulators.serve import SIMULATORS, serve_app
-from psad.store import Store
+from psad.store.contract import StoreContract
 
 ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
 """pytest-aiohttp's ``aiohttp_server``."""
@@ -92,7 +91,7 @@ class Harness(Generic[S, C]):
     """One simulator, one store, one client session, the engine and a connector."""
 
     sim: S
-    store: Store
+    store: StoreContract
     session: aiohttp.ClientSession
     connector: C
     engine: SyncEngine
@@ -115,10 +114,11 @@ class Harness(Generic[S, C]):
 
 
 class HarnessMaker:
-    """Opens harnesses in ``directory`` (the store files) and closes every one it opened."""
+    """Opens harnesses, each on the store ``open_store(n)`` opens for the n-th (counting
+    from 0), and closes every one it opened."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, open_store: Callable[[int], Awaitable[StoreContract]]) -> None:
+        self.open_store = open_store
         self.opened: list[Harness[Any, Any]] = []
 
     async def __call__(self, app: web.Application, api_path: str,
@@ -127,8 +127,7 @@ class HarnessMaker:
         """Serve ``app`` as a ``sim``, open a store and a session, and ``connect(sim,
         session)``; the ``harness`` type may be a vendor's subclass, so the result is it."""
         started = sim(app, *await serve_app(app), api_path)
-        name = f"psad-{len(self.opened)}.db" if self.opened else "psad.db"
-        store = await Store.open(self.directory / name)
+        store = await self.open_store(len(self.opened))
         session = aiohttp.ClientSession()
         made = harness(started, store, session, connect(started, session),
                        SyncEngine(store, SyncConfig(cursor_overlap_seconds=0)))

@@ -353,6 +353,19 @@ class Enqueued:
     deduplicated: bool
 
 
+class IntegrationBusy(Exception):
+    """A run of the integration is already running (on another instance): a second one may
+    not start until it ends."""
+
+    def __init__(self, running: RunRecord) -> None:
+        super().__init__(
+            f"integration {running.integration!r} is already running (run {running.id}, "
+            f"{running.trigger} by {running.requested_by}, started {running.started_at}) on "
+            "another psad instance; run this again when it has finished, or queue a Force "
+            f"Sync after it with `psad sync {running.integration}`")
+        self.running = running
+
+
 class SharedQueueStore(StoreContract, Protocol):
     """A store several instances share that also holds the sync queue (PostgreSQL).
 
@@ -384,6 +397,13 @@ class SharedQueueStore(StoreContract, Protocol):
     async def requeue_lapsed_runs(self, *, at: datetime) -> list[RunRecord]:
         """Interrupt running runs whose instance stopped renewing their lease and queue
         each again; returns them as they were."""
+
+    async def start_now(self, integration: str, trigger: str, requested_by: str, *,
+                        full: bool, at: datetime) -> int:
+        """Start a run of ``integration`` at once, outside the queue's order, leased to this
+        instance (``psad sync-once``): the integration's queued run if it has one (joined
+        as :meth:`enqueue` joins it), else a new one. Raises :class:`IntegrationBusy`,
+        queueing nothing, when the integration runs anywhere."""
 
     async def queue_changed(self) -> None:
         """Wake every instance's idle workers (a run ended: its follow-up may start)."""

@@ -41,7 +41,7 @@ from psad.store import (_SEARCHED, FINAL_OUTCOMES, MASS_DELETE_FLOOR, DatabaseUn
                         _prepare_rows, _run, parse_ts, safe_error, ts, utcnow)
 from psad.store.contract import (COMPANY_CHILDREN, TRIGGER_PRIORITY, CompanyDetail,
                                  CompanyPage, Enqueued, EntityPage, EntityQuery,
-                                 EntitySyncState, RecordCounts, Row, RunDetail,
+                                 EntitySyncState, IntegrationBusy, RecordCounts, Row, RunDetail,
                                  RunEntityRecord, RunErrorRecord, RunRecord, TicketChoices)
 from psad.store.pg_schema import MIGRATIONS, SCHEMA_VERSION
 from psad.store.rows import columns, from_row
@@ -450,6 +450,30 @@ class PostgresStore:
             f"RETURNING {_RUN_COLUMNS}", ts(at), self.instance, self._lease_seconds)
         return _run(row) if row else None
 
+    async def start_now(self, integration: str, trigger: str, requested_by: str, *,
+                        full: bool, at: datetime) -> int:
+        """Queue a run as :meth:`enqueue` does (joining the integration's queued one) and
+        start it here at once, unless the integration runs anywhere (see
+        :class:`SharedQueueStore`).
+
+        :meth:`enqueue` locks the queued run, so a worker claiming it at the same
+        moment either has it (and this then sees it running) or skips it: two runs
+        of one integration never start together.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            queued = await _enqueue(conn, integration, trigger, requested_by, full=full,
+                                    queued_at=at)
+            running = await conn.fetchrow(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE integration = $1 "
+                "AND outcome = 'running' ORDER BY id LIMIT 1", integration)
+            if running is not None:
+                raise IntegrationBusy(_run(dict(running)))
+            await conn.execute(
+                "UPDATE runs SET outcome = 'running', started_at = $2, lease_owner = $3, "
+                "lease_until = now() + make_interval(secs => $4) WHERE id = $1",
+                queued.run_id, ts(at), self.instance, self._lease_seconds)
+        return queued.run_id
+
     async def queue_runs(self) -> list[RunRecord]:
         rows = await self._fetch_all(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE outcome IN ('queued', 'running') "
@@ -582,6 +606,8 @@ class PostgresStore:
                     offset: int = 0) -> list[Row]:
         """Entity rows; ``where``/``order`` are SQL written in this module only, with
         parameters numbered from $2 ($1 is the integration)."""
+        if any(isinstance(arg, str) and "\x00" in arg for arg in args):
+            return []  # PostgreSQL text never holds a NUL: nothing equals or contains one
         sql = f"SELECT * FROM {entity.value} WHERE integration = $1"
         if where:
             sql += f" AND ({where})"
@@ -624,8 +650,8 @@ class PostgresStore:
             where.append(f"updated_at >= {since} OR deleted_at >= {since}")
         if query.out_of_scope is not None:
             where.append(f"out_of_scope = {arg(int(query.out_of_scope))}")
-        if query.after is not None:
-            where.append(f"psa_id > {arg(query.after)}")
+        if query.after is not None:  # no id holds a NUL: after "a\0…" is after "a"
+            where.append(f"psa_id > {arg(query.after.partition(chr(0))[0])}")
         rows = await self._rows(integration, entity,
                                 where=" AND ".join(f"({w})" for w in where), args=args,
                                 limit=query.limit + 1)
@@ -633,6 +659,8 @@ class PostgresStore:
 
     async def company_page(self, integration: str, *, text: str | None, limit: int,
                            offset: int) -> CompanyPage:
+        if text and "\x00" in text:  # no name holds a NUL (PostgreSQL text cannot)
+            return CompanyPage(companies=(), total=0, children={})
         where, args = ("name ILIKE $2 ESCAPE '\\'", (_like(text),)) if text else ("", ())
         rows = await self._rows(integration, Entity.COMPANY, where=where, args=args,
                                 limit=limit, offset=offset, order=f"{_nocase('name')}, psa_id")
@@ -654,7 +682,8 @@ class PostgresStore:
     async def company_names(self, integration: str, psa_ids: Iterable[str]) -> dict[str, str]:
         rows = await self._fetch_all(
             "SELECT psa_id, name FROM companies WHERE integration = $1 "
-            "AND psa_id = ANY($2::text[])", integration, sorted(psa_ids))
+            "AND psa_id = ANY($2::text[])", integration,
+            sorted(i for i in psa_ids if "\x00" not in i))
         return {row["psa_id"]: row["name"] for row in rows}
 
     async def company_detail(self, integration: str, psa_id: str) -> CompanyDetail | None:

@@ -24,6 +24,7 @@ from psad.simulators import REQUEST_LOG_KEY, LoggedRequest
 from psad.simulators.dataset import Dataset
 from psad.simulators.faults import CONTROL_PREFIX
 from psad.simulators.serve import SIMULATORS
+from psad.store import Store
 from sim_harness import HarnessMaker, connect_kind
 from spec_check import VENDORS, Spec
 
@@ -69,7 +70,8 @@ async def drive(kind: str, tmp_path: Path) -> Traffic:
     app = spec.create(dataset)
     traffic = Traffic()
     record_answers(app, traffic)
-    maker = HarnessMaker(tmp_path)
+    # the traffic is the PSA's, recorded once a session: a SQLite store is the sync's sink
+    maker = HarnessMaker(lambda number: Store.open(tmp_path / f"psad-{number}.db"))
     try:
         psa = await maker(app, spec.api_path, connect_kind(
             kind, max_retries=1, page_size=10, asset_fields=("Backup",), contact_fields=("VIP",)))

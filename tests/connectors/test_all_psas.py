@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import sql_rows
+from conftest import store_snapshot
 from psad.connectors import registry
 from psad.connectors.base import Connector
 from psad.engine import RunReport
@@ -157,15 +157,10 @@ async def test_full_sync_stores_every_record_the_psa_exposes_with_only_selected_
 # --- 2. idempotence -----------------------------------------------------------------------------
 
 
-SNAPSHOT = "SELECT max(u), max(s), sum(d) FROM ({})".format(" UNION ALL ".join(
-    f"SELECT max(updated_at) AS u, max(last_seen) AS s, count(deleted_at) AS d FROM {e.value}"
-    for e in Entity))
-
-
 @pytest.mark.parametrize("psa", kinds(), indirect=True)
 async def test_second_sync_without_upstream_changes_changes_nothing(psa: Psa) -> None:
     assert (await psa.sync()).outcome == "succeeded"
-    before = sql_rows(psa.store, SNAPSHOT)
+    before = await store_snapshot(psa.store)
     again = await psa.sync()
     full = await psa.sync(full=True)
     for report in (again, full):
@@ -176,7 +171,7 @@ async def test_second_sync_without_upstream_changes_changes_nothing(psa: Psa) ->
         assert result.mode == "full"
         assert result.unchanged == result.fetched == expected_count(psa.kind, result.entity,
                                                                     psa.ds), result.entity
-    assert sql_rows(psa.store, SNAPSHOT) == before  # no row was rewritten
+    assert await store_snapshot(psa.store) == before  # no row was rewritten
     await psa.assert_complete()
 
 
@@ -325,6 +320,7 @@ def db_bytes(db: Path) -> dict[str, bytes | None]:
     return {f.name: f.read_bytes() if f.exists() else None for f in files}
 
 
+@pytest.mark.sqlite_only("proves nothing is written by the SQLite file's bytes")
 @pytest.mark.parametrize("psa", kinds(), indirect=True)
 async def test_live_tickets_list_page_filter_by_board_and_get_without_touching_the_database(
         psa: Psa) -> None:

@@ -346,6 +346,7 @@ async def test_a_synced_list_of_one_page_costs_one_query_and_a_count(harness: Ha
     assert lookups == [ZONE + "/Countries/query"]  # a lookup list asks no count for one page
 
 
+@pytest.mark.no_store
 async def test_next_page_url_must_be_posted_with_the_query_body(harness: Harness) -> None:
     url = harness.sim.root + ZONE + "/Contacts/query"
     async with harness.session.post(url, json={"MaxRecords": 25, "filter": ALL},
@@ -421,6 +422,7 @@ async def test_zone_is_looked_up_once_and_followed_after_it_moves(harness: Harne
     assert harness.connector.zone.api.endswith("/webservices14/ATServicesRest/")
 
 
+@pytest.mark.no_store
 async def test_unknown_api_user_is_an_auth_error(harness: Harness) -> None:
     connector = harness.connect(settings={"username": "nobody@example.com"})
     with pytest.raises(PsaAuthError, match="no zone"):
@@ -431,6 +433,7 @@ async def test_unknown_api_user_is_an_auth_error(harness: Harness) -> None:
         assert await resp.json() == {"errors": ["Zone information could not be determined"]}
 
 
+@pytest.mark.no_store
 async def test_zone_answer_off_the_vendor_hosts_gets_no_credentials(harness: Harness) -> None:
     connector = harness.connect(settings={"zone_hosts": ""})  # the default: vendor hosts only
     harness.sim.app[REQUEST_LOG_KEY].clear()
@@ -457,6 +460,7 @@ def test_zone_answers_are_accepted_only_on_https_vendor_hosts_unless_overridden(
     assert not zone_allowed("https://webservices5.autotask.net/", "proxy.example")
 
 
+@pytest.mark.no_store
 async def test_wrong_secret_is_refused_with_401_and_a_bad_integration_code_with_500(
         harness: Harness) -> None:
     for secrets, status in (({"secret": "wrong"}, 401), ({"integration_code": "WRONG"}, 500)):
@@ -473,6 +477,7 @@ async def test_wrong_secret_is_refused_with_401_and_a_bad_integration_code_with_
 # --- live tickets 
 
 
+@pytest.mark.no_store
 async def test_live_tickets_are_listed_filtered_paged_and_fetched(harness: Harness) -> None:
     ds, connector = harness.ds, harness.connector
     first = await connector.list_tickets(TicketQuery(page=1, page_size=10))
@@ -538,6 +543,7 @@ async def _concurrent_gets(session: aiohttp.ClientSession, url: str, n: int) -> 
     return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
+@pytest.mark.no_store
 async def test_simulator_refuses_a_fourth_concurrent_request_per_endpoint(
         harness: Harness) -> None:
     harness.sim.faults.delay(ZONE + "/Tickets/", 0.3, count=None)
@@ -547,6 +553,7 @@ async def test_simulator_refuses_a_fourth_concurrent_request_per_endpoint(
     assert other == [200, 200, 200]  # endpoints are counted separately
 
 
+@pytest.mark.no_store
 async def test_connector_never_exceeds_three_concurrent_requests_per_endpoint(
         harness: Harness) -> None:
     harness.sim.faults.delay(ZONE + "/Tickets/", 0.05, count=None)
@@ -557,6 +564,7 @@ async def test_connector_never_exceeds_three_concurrent_requests_per_endpoint(
     assert harness.sim.state.threads.rejected == 0
 
 
+@pytest.mark.no_store
 async def test_thread_limit_429_is_backed_off_and_retried(harness: Harness) -> None:
     """Another process with the same tracking identifier holds all three Tickets threads."""
     connector = harness.connect(policy=RetryPolicy(max_retries=8, backoff_base=0.2))
@@ -574,6 +582,7 @@ async def test_thread_limit_429_is_backed_off_and_retried(harness: Harness) -> N
     assert harness.sim.state.threads.rejected >= 1  # it was refused, waited, and got through
 
 
+@pytest.mark.no_store
 async def test_simulator_enforces_and_reports_the_hourly_request_threshold(
         make_harness: HarnessFactory) -> None:
     harness = await make_harness(request_threshold=5, usage_latency=(0.0, 0.0))
@@ -620,6 +629,7 @@ async def test_connector_without_pressure_does_not_wait(harness: Harness) -> Non
     assert clock.slept == []
 
 
+@pytest.mark.no_store
 async def test_lookups_loading_together_share_one_request(harness: Harness) -> None:
     harness.sim.clear()
     first, second = await asyncio.gather(harness.connector._countries(),
@@ -629,6 +639,7 @@ async def test_lookups_loading_together_share_one_request(harness: Harness) -> N
         [ZONE + "/Countries/query"]
 
 
+@pytest.mark.no_store
 async def test_a_failed_lookup_is_asked_again_next_time(harness: Harness) -> None:
     harness.sim.faults.status(ZONE + "/Countries/query", 404, count=1)
     with pytest.raises(PsaNotFound):
@@ -636,6 +647,7 @@ async def test_a_failed_lookup_is_asked_again_next_time(harness: Harness) -> Non
     assert await harness.connector._countries()
 
 
+@pytest.mark.no_store
 async def test_fresh_picklists_asked_together_share_one_request(harness: Harness) -> None:
     def asked() -> int:
         path = ZONE + "/Tickets/entityInformation/fields"

@@ -259,6 +259,7 @@ async def test_malformed_record_is_rejected_alone(harness: Harness) -> None:
 # --- paging, lookups, auth, throttling ---------------------------------------------------------
 
 
+@pytest.mark.no_store
 async def test_paging_uses_pageinate_and_stops_at_record_count(harness: Harness) -> None:
     pages = [page async for page in harness.connector.fetch(Entity.CONTACT)]
     assert [len(p.records) for p in pages] == [40, 20]
@@ -267,6 +268,7 @@ async def test_paging_uses_pageinate_and_stops_at_record_count(harness: Harness)
         ("true", "40", "1"), ("true", "40", "2")]  # no request past record_count
 
 
+@pytest.mark.no_store
 async def test_simulator_answers_an_empty_page_past_the_end(harness: Harness) -> None:
     connector = harness.connector
     headers = await connector.auth.headers()
@@ -282,6 +284,7 @@ async def test_simulator_answers_an_empty_page_past_the_end(harness: Harness) ->
     assert len(second["users"]) == 20 and third["users"] == []
 
 
+@pytest.mark.no_store
 async def test_lookups_are_bare_arrays_and_priorities_collapse_across_slas(
         harness: Harness) -> None:
     headers = await harness.connector.auth.headers()
@@ -299,6 +302,7 @@ async def test_lookups_are_bare_arrays_and_priorities_collapse_across_slas(
     assert all(isinstance(p, Priority) for p in priorities)
 
 
+@pytest.mark.no_store
 async def test_token_is_renewed_about_sixty_seconds_before_expiry(harness: Harness) -> None:
     now = [1000.0]
     harness.connector.auth.clock = lambda: now[0]
@@ -313,6 +317,7 @@ async def test_token_is_renewed_about_sixty_seconds_before_expiry(harness: Harne
     assert len(harness.sim.state.token_requests) == 2
 
 
+@pytest.mark.no_store
 async def test_a_refused_token_is_renewed_once_and_the_request_retried(harness: Harness) -> None:
     await harness.connector.list_tickets(TicketQuery(page_size=5))
     harness.sim.state.revoke_all()
@@ -325,6 +330,7 @@ async def test_a_refused_token_is_renewed_once_and_the_request_retried(harness: 
     assert tickets[0].headers["Authorization"] != tickets[1].headers["Authorization"]
 
 
+@pytest.mark.no_store
 async def test_a_short_expires_in_is_renewed_before_the_simulator_would_refuse_it(
         harness: Harness) -> None:
     sim = await start_halo(Dataset.generate(4, companies=3, assets=5, contacts=5, tickets=5),
@@ -340,6 +346,7 @@ async def test_a_short_expires_in_is_renewed_before_the_simulator_would_refuse_i
         await sim.runner.cleanup()
 
 
+@pytest.mark.no_store
 async def test_wrong_client_secret_is_an_auth_error_naming_the_oauth_reason(
         harness: Harness) -> None:
     connector = harness.connector_for(harness.sim, secrets={"client_secret": "wrong"})
@@ -347,6 +354,7 @@ async def test_wrong_client_secret_is_an_auth_error_naming_the_oauth_reason(
         await connector.list_tickets(TicketQuery())
 
 
+@pytest.mark.no_store
 async def test_simulator_refuses_bad_credentials_like_halo(harness: Harness) -> None:
     root, session, ds = harness.sim.root, harness.session, harness.ds
     inactive = next(s.id for s in ds.records("company_statuses") if s.inactive)
@@ -382,6 +390,7 @@ async def test_simulator_refuses_bad_credentials_like_halo(harness: Harness) -> 
         assert resp.status == 404 and "Message" in await resp.json()
 
 
+@pytest.mark.no_store
 async def test_429_with_retry_after_is_waited_out(harness: Harness) -> None:
     sim = await start_halo(Dataset.generate(5, companies=4, assets=10, contacts=30, tickets=5),
                            rate_limit=(3, 1.0))
@@ -398,6 +407,7 @@ async def test_429_with_retry_after_is_waited_out(harness: Harness) -> None:
         await sim.runner.cleanup()
 
 
+@pytest.mark.no_store
 async def test_injected_429_fault_is_waited_out_for_its_retry_after(harness: Harness) -> None:
     harness.sim.app[FAULTS_KEY].status("/api/Team", 429, retry_after=1, count=1)
     started = time.monotonic()
@@ -410,6 +420,7 @@ async def test_injected_429_fault_is_waited_out_for_its_retry_after(harness: Har
 # --- live tickets ----------------------------------------------------------------------------
 
 
+@pytest.mark.no_store
 async def test_live_tickets_are_listed_paged_and_linked(harness: Harness) -> None:
     ds = harness.ds
     first = await harness.connector.list_tickets(TicketQuery(page=1, page_size=10))
@@ -426,6 +437,7 @@ async def test_live_tickets_are_listed_paged_and_linked(harness: Harness) -> Non
     assert (query["pageinate"], query["page_size"], query["page_no"]) == ("true", "10", "1")
 
 
+@pytest.mark.no_store
 async def test_live_ticket_filters_reach_halo_and_match(harness: Harness) -> None:
     ds = harness.ds
     sample = ds.records("tickets")[0]
@@ -454,6 +466,7 @@ async def test_live_ticket_filters_reach_halo_and_match(harness: Harness) -> Non
     assert sent[4]["search"] == word
 
 
+@pytest.mark.no_store
 @pytest.mark.parametrize("field", ["company", "board", "status", "priority"])
 async def test_live_ticket_filters_refuse_non_numeric_ids(harness: Harness, field: str) -> None:
     bad: dict[str, Any] = {field: "1 or 1=1"}
@@ -462,6 +475,7 @@ async def test_live_ticket_filters_refuse_non_numeric_ids(harness: Harness, fiel
     assert harness.sim.requests("/api/Tickets") == []
 
 
+@pytest.mark.no_store
 async def test_one_live_ticket_is_fetched_with_names_resolved(harness: Harness) -> None:
     ds = harness.ds
     sample = next(t for t in ds.records("tickets") if t.contact_id is not None)
@@ -478,6 +492,7 @@ async def test_one_live_ticket_is_fetched_with_names_resolved(harness: Harness) 
     assert ticket.closed == sample.closed
 
 
+@pytest.mark.no_store
 async def test_missing_ticket_is_psa_not_found(harness: Harness) -> None:
     with pytest.raises(PsaNotFound):
         await harness.connector.get_ticket("999999")

@@ -327,6 +327,7 @@ async def test_requests_follow_the_documented_wire_format(harness: Harness) -> N
     assert harness.requests("/v2/servicedesk/tickets/search")[0].method == "POST"
 
 
+@pytest.mark.no_store
 async def test_contacts_read_alone_look_up_their_locations(harness: Harness) -> None:
     ds = harness.ds
     found = [r async for page in harness.connector.fetch(Entity.CONTACT) for r in page.records
@@ -407,6 +408,7 @@ async def test_revoked_session_signs_in_again(harness: Harness) -> None:
     assert harness.connector.auth.sign_ins == 2
 
 
+@pytest.mark.no_store
 async def test_short_lived_token_is_renewed_before_it_expires(start: Callable[..., Any]) -> None:
     harness: Harness = await start(token_lifetime=1.0)
     await harness.connector.list_tickets(TicketQuery())
@@ -447,6 +449,7 @@ async def test_server_errors_are_retried_with_the_envelope(harness: Harness) -> 
     assert len(harness.requests(ACCOUNTS)) >= 3
 
 
+@pytest.mark.no_store
 async def test_hourly_endpoint_limit_answers_429_and_the_client_backs_off(
         start: Callable[..., Any]) -> None:
     harness: Harness = await start(hourly_limit=2, rate_window=1.0)
@@ -458,6 +461,7 @@ async def test_hourly_endpoint_limit_answers_429_and_the_client_backs_off(
     assert len(harness.requests("/v2/servicedesk/tickets/search")) == 4
 
 
+@pytest.mark.no_store
 async def test_throttled_answer_is_plain_text_with_retry_after(start: Callable[..., Any]) -> None:
     harness: Harness = await start(hourly_limit=1)
     url, session = harness.root + "/v2/system/queues/lookup", harness.session
@@ -472,6 +476,7 @@ async def test_throttled_answer_is_plain_text_with_retry_after(start: Callable[.
 # --- live tickets ------------------------------------------------------------------------------
 
 
+@pytest.mark.no_store
 async def test_live_tickets_are_listed_filtered_paged_and_fetched(harness: Harness) -> None:
     ds, connector = harness.ds, harness.connector
     first = await connector.list_tickets(TicketQuery(page=1, page_size=10))
@@ -507,6 +512,7 @@ async def test_live_tickets_are_listed_filtered_paged_and_fetched(harness: Harne
     assert ticket.url == f"{harness.root}/MSP/TicketEdit.aspx?ID={sample.id}"
 
 
+@pytest.mark.no_store
 async def test_missing_ticket_raises_not_found(harness: Harness) -> None:
     with pytest.raises(PsaNotFound):
         await harness.connector.get_ticket("999999")
@@ -515,6 +521,7 @@ async def test_missing_ticket_raises_not_found(harness: Harness) -> None:
 @pytest.mark.parametrize("query", [
     TicketQuery(company="acme"), TicketQuery(board="x1"), TicketQuery(status="999"),
     TicketQuery(priority="-1")])
+@pytest.mark.no_store
 async def test_ticket_filter_ids_bms_cannot_have_raise_invalid_id(
         harness: Harness, query: TicketQuery) -> None:
     with pytest.raises(PsaInvalidId):
@@ -523,12 +530,14 @@ async def test_ticket_filter_ids_bms_cannot_have_raise_invalid_id(
 
 @pytest.mark.parametrize("query", [
     TicketQuery(page=0), TicketQuery(page_size=0), TicketQuery(page_size=10_000)])
+@pytest.mark.no_store
 async def test_ticket_pages_out_of_range_raise_value_error(harness: Harness,
                                                            query: TicketQuery) -> None:
     with pytest.raises(ValueError):
         await harness.connector.list_tickets(query)
 
 
+@pytest.mark.no_store
 async def test_ticket_id_must_be_numeric(harness: Harness) -> None:
     with pytest.raises(PsaInvalidId):
         await harness.connector.get_ticket("12; drop")

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import sql_rows
+from conftest import store_snapshot
 from psad.config import IntegrationConfig
 from psad.connectors.syncro import (
     REQUESTS_PER_MINUTE,
@@ -178,17 +178,14 @@ async def test_full_sync_stores_exactly_the_dataset_field_by_field(harness: Harn
 
 async def test_second_sync_without_changes_writes_nothing(harness: Harness) -> None:
     await harness.sync()
-    tables = " UNION ALL ".join(f"SELECT max(updated_at) AS u, count(deleted_at) AS d "
-                                f"FROM {e.value}" for e in Entity)
-    snapshot = f"SELECT max(u), sum(d) FROM ({tables})"
-    before = sql_rows(harness.store, snapshot)
+    before = await store_snapshot(harness.store)
     for full in (False, True):
         report = await harness.sync(full=full)
         assert report.outcome == "succeeded"
         for result in report.entities:
             assert (result.created, result.updated, result.deleted) == (0, 0, 0), result.entity
             assert result.unchanged == result.fetched > 0, result.entity
-    assert sql_rows(harness.store, snapshot) == before
+    assert await store_snapshot(harness.store) == before
 
 
 async def test_upstream_changes_become_updated_created_and_soft_deleted(harness: Harness) -> None:
@@ -291,6 +288,7 @@ async def test_every_entity_is_fetched_in_full_because_syncro_has_no_changed_sin
     assert not any("since_updated_at" in r.query for r in calls)
 
 
+@pytest.mark.no_store
 async def test_simulator_filters_tickets_by_since_updated_at(harness: Harness) -> None:
     ds = harness.ds
     cutoff = max(t.updated_at for t in ds.records("tickets"))
@@ -415,6 +413,7 @@ async def test_malformed_record_is_rejected_alone(harness: Harness) -> None:
 # --- auth, throttling and the exact wire ------------------------------------------------
 
 
+@pytest.mark.no_store
 async def test_api_key_is_accepted_as_bearer_bare_header_or_query_parameter(
         harness: Harness) -> None:
     url = harness.sim.base_url + "tickets/settings"
@@ -470,6 +469,7 @@ async def test_per_ip_limit_answers_429_with_retry_after_and_the_connector_backs
     assert max(per_window.values()) <= 5
 
 
+@pytest.mark.no_store
 async def test_simulator_answers_429_with_retry_after_past_the_limit(harness: Harness) -> None:
     sim = await start_sim(harness.ds, rate_limit=2, rate_window=60.0)
     try:
@@ -485,6 +485,7 @@ async def test_simulator_answers_429_with_retry_after_past_the_limit(harness: Ha
     assert 1 <= int(statuses[2][1] or 0) <= 60 and body == "Retry later\n"
 
 
+@pytest.mark.no_store
 async def test_connectors_on_one_session_share_the_per_ip_request_budget(
         harness: Harness) -> None:
     assert REQUESTS_PER_MINUTE == 180
@@ -496,6 +497,7 @@ async def test_connectors_on_one_session_share_the_per_ip_request_budget(
     assert slower.client.transport.budget.limit == 60
 
 
+@pytest.mark.no_store
 async def test_requests_per_minute_setting_must_be_a_positive_number(harness: Harness) -> None:
     with pytest.raises(ConfigError):
         harness.connector_for(settings={"requests_per_minute": "fast"})
@@ -565,6 +567,7 @@ def summary(ticket: Any) -> dict[str, Any]:
             "created_at": ticket.created_at, "closed": ticket.closed}
 
 
+@pytest.mark.no_store
 async def test_live_tickets_are_listed_and_paged_newest_first(harness: Harness) -> None:
     want = dataset_tickets(harness.ds)
     pages = [await harness.connector.list_tickets(TicketQuery(page=n, page_size=25))
@@ -578,6 +581,7 @@ async def test_live_tickets_are_listed_and_paged_newest_first(harness: Harness) 
     assert (empty.tickets, empty.has_more) == ((), False)
 
 
+@pytest.mark.no_store
 async def test_live_tickets_filter_by_company_status_board_priority_and_text(
         harness: Harness) -> None:
     ds = harness.ds
@@ -603,6 +607,7 @@ async def test_live_tickets_filter_by_company_status_board_priority_and_text(
     assert got.tickets and all("printer" in t.summary.lower() for t in got.tickets)
 
 
+@pytest.mark.no_store
 async def test_live_ticket_is_fetched_with_a_link_to_syncro(harness: Harness) -> None:
     want = dataset_tickets(harness.ds)[4]
     ticket = await harness.connector.get_ticket(want["id"])
@@ -612,6 +617,7 @@ async def test_live_ticket_is_fetched_with_a_link_to_syncro(harness: Harness) ->
         await harness.connector.get_ticket("999999")
 
 
+@pytest.mark.no_store
 async def test_ticket_list_refuses_bad_filters(harness: Harness) -> None:
     for query in (TicketQuery(company="12a"), TicketQuery(board="Help Desk"),
                   TicketQuery(status="-ZZ"), TicketQuery(priority="a-2")):
@@ -634,6 +640,7 @@ def test_name_ids_are_web_safe_and_reversible() -> None:
             id_name(bad)
 
 
+@pytest.mark.no_store
 async def test_a_ticket_malformed_upstream_is_left_out_of_the_list(harness: Harness) -> None:
     ds = harness.ds
     newest = ds.ids("tickets")[-1]

@@ -85,6 +85,7 @@ async def test_sync_once_with_an_unknown_integration_exits_2_naming_the_known_on
         capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("database")
 async def test_sync_once_prints_an_aligned_table(tmp_path: Path, cw_sim: Any,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path, [cw_sim])
@@ -109,6 +110,7 @@ def test_a_table_is_as_wide_as_its_widest_cell() -> None:
                                  "assets            12,000"]
 
 
+@pytest.mark.usefixtures("database")
 async def test_sync_once_reports_progress_while_it_runs(tmp_path: Path, cw_sim: Any) -> None:
     config = load_config(write_config(tmp_path, [cw_sim]))
     cw_sim.faults.latency = 0.02

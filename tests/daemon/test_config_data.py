@@ -200,6 +200,7 @@ def test_client_commands_with_the_shipped_config_say_what_is_missing(
     assert bad_url.returncode == 2 and "PSAD_URL: must be" in bad_url.stderr
 
 
+@pytest.mark.usefixtures("database")
 async def test_client_commands_need_only_psad_url_and_psad_token(
         tmp_path: Path, cw_sim: Any, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

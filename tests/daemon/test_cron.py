@@ -14,7 +14,7 @@ from psad.cron import cron_trigger, cron_weekdays
 from psad.errors import ConfigError
 from psad.queue import SyncQueue
 from psad.scheduler import NightlyScheduler
-from psad.store import Store
+from psad.store.contract import StoreContract
 
 NEW_YORK = ZoneInfo("America/New_York")
 SUNDAY_NOON = datetime(2026, 3, 1, 12, 0, tzinfo=NEW_YORK)
@@ -91,7 +91,7 @@ def test_sunday_as_seven_passes_check_and_eight_names_the_key(tmp_path: Path) ->
     assert any(p.startswith("integrations[0].schedule:") for p in err.value.problems)
 
 
-async def test_a_sunday_schedule_is_next_due_on_a_sunday(store: Store) -> None:
+async def test_a_sunday_schedule_is_next_due_on_a_sunday(store: StoreContract) -> None:
     async def idle(run: object, stop: object) -> None:
         return None
 

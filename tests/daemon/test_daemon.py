@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import ROOT, free_port, wait_for_run, write_config
+from conftest import (ROOT, configured_store, free_port, queue_idle, sql_rows, wait_for_run,
+                      write_config)
 from daemon_process import PSAD, DaemonProcess, wait_outcome
+from psad.model import Entity
+from psad.scheduler import OffsetCronTrigger
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import RunningSimulator, start_simulator
+from psad.store import Store
 
 
 async def cli(config: Path, *args: str) -> tuple[int, str, str]:
@@ -34,13 +37,23 @@ async def slow_sim() -> AsyncIterator[RunningSimulator]:
     await sim.stop()
 
 
-def db_counts(path: Path) -> dict[str, int]:
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return {t: conn.execute(f"SELECT count(*) FROM {t} WHERE deleted_at IS NULL").fetchone()[0]
-                for t in ("companies", "sites", "assets", "contacts")}
+async def db_counts(config: Path) -> dict[str, int]:
+    """Live rows per entity the daemon of ``config`` left in its database (a SQLite file
+    passes its integrity check first)."""
+    async with configured_store(config) as store:
+        if isinstance(store, Store):
+            assert sql_rows(store, "PRAGMA integrity_check") == [("ok",)]
+        return {e.value: await store.live_count("demo-connectwise", e)
+                for e in (Entity.COMPANY, Entity.SITE, Entity.ASSET, Entity.CONTACT)}
 
 
+async def run_outcome(config: Path, run_id: int) -> str | None:
+    async with configured_store(config) as store:
+        detail = await store.get_run(run_id)
+    return detail.run.outcome if detail else None
+
+
+@pytest.mark.usefixtures("database")
 async def test_sigterm_mid_sync_interrupts_and_the_next_start_completes_it(
         tmp_path: Path, slow_sim: RunningSimulator) -> None:
     port = free_port()
@@ -56,10 +69,8 @@ async def test_sigterm_mid_sync_interrupts_and_the_next_start_completes_it(
                            .get("current_entity") or ""):
         await asyncio.sleep(0.02)
     assert await daemon.stop() == 0
-    run = await asyncio.to_thread(lambda: sqlite3.connect(tmp_path / "psad.db").execute(
-        "SELECT outcome FROM runs WHERE id = ?", (first,)).fetchone())
-    assert run == ("interrupted",)
-    partial = await asyncio.to_thread(db_counts, tmp_path / "psad.db")
+    assert await run_outcome(config, first) == "interrupted"
+    partial = await db_counts(config)
     assert 0 < partial["assets"] < 2000  # committed pages kept, the rest not yet there
 
     slow_sim.faults.latency = 0
@@ -74,11 +85,12 @@ async def test_sigterm_mid_sync_interrupts_and_the_next_start_completes_it(
     finally:
         assert await daemon.stop() == 0
     ds = slow_sim.dataset
-    assert await asyncio.to_thread(db_counts, tmp_path / "psad.db") == {
+    assert await db_counts(config) == {
         "companies": ds.count("companies"), "sites": ds.count("sites"),
         "assets": ds.count("assets"), "contacts": ds.count("contacts")}
 
 
+@pytest.mark.usefixtures("database")
 async def test_cli_sync_wait_status_and_runs_against_a_running_daemon(
         tmp_path: Path, cw_sim: RunningSimulator) -> None:
     port = free_port()
@@ -106,8 +118,11 @@ async def test_cli_sync_wait_status_and_runs_against_a_running_daemon(
 async def test_a_cron_fire_queues_a_nightly_run_that_completes(daemon_client: Any,
                                                                auth: dict) -> None:
     runtime = daemon_client.runtime
-    while runtime.queue.waiting or runtime.queue.running:
+    while not await queue_idle(runtime):
         await asyncio.sleep(0.05)
+    # a night the start-up catch-up has not run already (this minute's, not last 04:00's)
+    runtime.scheduler.triggers["demo-connectwise"] = OffsetCronTrigger("* * * * *", UTC,
+                                                                       timedelta(0))
     runtime.scheduler.scheduler.modify_job("demo-connectwise", next_run_time=datetime.now(UTC))
     for _ in range(200):
         runs = (await (await daemon_client.get("/api/runs", headers=auth)).json())["runs"]
@@ -119,6 +134,7 @@ async def test_a_cron_fire_queues_a_nightly_run_that_completes(daemon_client: An
     assert done["outcome"] == "succeeded"
 
 
+@pytest.mark.usefixtures("database")
 async def test_sync_once_prints_the_summary_and_exit_code(tmp_path: Path,
                                                           cw_sim: RunningSimulator) -> None:
     config = write_config(tmp_path, [cw_sim])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 
 from psad.health import DatabaseHealth
@@ -53,7 +54,10 @@ async def test_healthz_reports_the_database_through_the_background_ping(
     assert await resp.json() == {"status": "ok", "database": True}
 
 
-async def test_metrics_name_the_instance_and_its_store(daemon_client, auth) -> None:
+async def test_metrics_name_the_instance_and_its_store(daemon_client, auth,
+                                                     store_backend: str) -> None:
     resp = await daemon_client.get("/metrics", headers=auth)
-    instance = f"{socket.gethostname()}:{os.getpid()}"
-    assert f'psad_instance_info{{instance="{instance}",store="sqlite"}} 1.0' in await resp.text()
+    process = re.escape(f"{socket.gethostname()}:{os.getpid()}")
+    # on PostgreSQL the instance's name goes on to tell apart processes sharing a pid
+    assert re.search(rf'psad_instance_info\{{instance="{process}(:[0-9a-f]{{8}})?",'
+                     rf'store="{store_backend}"\}} 1\.0', await resp.text())

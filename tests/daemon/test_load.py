@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from conftest import TOKEN, free_port, write_config
 from psad.simulators.dataset import Dataset
@@ -33,6 +34,7 @@ async def settle(daemon: DaemonProcess) -> None:
     raise AssertionError("daemon did not settle")
 
 
+@pytest.mark.usefixtures("database")
 async def test_force_and_ticket_storms_are_all_answered_without_leaks(tmp_path: Path) -> None:
     sim = await start_simulator("connectwise", Dataset.generate(
         31, companies=20, assets=400, contacts=100, tickets=200))
@@ -82,6 +84,7 @@ async def test_force_and_ticket_storms_are_all_answered_without_leaks(tmp_path: 
         await sim.stop()
 
 
+@pytest.mark.usefixtures("database")
 async def test_api_keeps_answering_during_a_large_sync(tmp_path: Path) -> None:
     """Every answer is right while the sync runs; how fast they come is bench's figure 9."""
     sim = await start_simulator("connectwise", Dataset.generate(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from psad.queue import QueuedRun, SyncQueue
-from psad.store import Store
+from psad.store.contract import StoreContract
 
 
 class Recorder:
@@ -37,7 +37,7 @@ class Recorder:
         self.release.setdefault(run_id, asyncio.Event()).set()
 
 
-async def test_force_sync_runs_before_already_queued_nightly_runs(store: Store) -> None:
+async def test_force_sync_runs_before_already_queued_nightly_runs(store: StoreContract) -> None:
     recorder = Recorder()
     queue = SyncQueue(store, recorder, workers=1)
     blocker = await queue.submit("busy", "nightly", "schedule")
@@ -53,7 +53,7 @@ async def test_force_sync_runs_before_already_queued_nightly_runs(store: Store) 
     await queue.stop(timeout=5)
 
 
-async def test_concurrent_force_requests_for_one_integration_queue_one_run(store: Store) -> None:
+async def test_concurrent_force_requests_for_one_integration_queue_one_run(store: StoreContract) -> None:
     recorder = Recorder()
     queue = SyncQueue(store, recorder, workers=1)
     results = await asyncio.gather(*(queue.submit("acme", "force", f"u{i}") for i in range(100)))
@@ -63,7 +63,7 @@ async def test_concurrent_force_requests_for_one_integration_queue_one_run(store
     assert len(runs) == 1
 
 
-async def test_queued_nightly_is_upgraded_to_force_and_moves_ahead(store: Store) -> None:
+async def test_queued_nightly_is_upgraded_to_force_and_moves_ahead(store: StoreContract) -> None:
     queue = SyncQueue(store, Recorder(), workers=1)
     first = await queue.submit("a", "nightly", "schedule")
     second = await queue.submit("b", "nightly", "schedule")
@@ -76,7 +76,7 @@ async def test_queued_nightly_is_upgraded_to_force_and_moves_ahead(store: Store)
     assert (run.trigger, run.requested_by, run.full_sync) == ("force", "web:bob", True)
 
 
-async def test_request_during_a_run_queues_exactly_one_follow_up(store: Store) -> None:
+async def test_request_during_a_run_queues_exactly_one_follow_up(store: StoreContract) -> None:
     recorder = Recorder()
     queue = SyncQueue(store, recorder, workers=2)
     queue.start()
@@ -93,7 +93,7 @@ async def test_request_during_a_run_queues_exactly_one_follow_up(store: Store) -
     await queue.stop(timeout=5)
 
 
-async def test_stop_refuses_new_work_and_ends_running_syncs(store: Store) -> None:
+async def test_stop_refuses_new_work_and_ends_running_syncs(store: StoreContract) -> None:
     recorder = Recorder()
     queue = SyncQueue(store, recorder, workers=1)
     queue.start()
@@ -109,7 +109,7 @@ async def test_stop_refuses_new_work_and_ends_running_syncs(store: Store) -> Non
 
 
 async def test_two_workers_closing_one_failed_run_both_keep_working(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: StoreContract, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker error's run is closed while another worker starts the follow-up: the
     second worker must not die on the first one's bookkeeping (its run then hung)."""
     recorder = Recorder()

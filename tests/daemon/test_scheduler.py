@@ -13,7 +13,7 @@ from psad.config import IntegrationConfig
 from psad.model import Entity
 from psad.queue import SyncQueue
 from psad.scheduler import NightlyScheduler, OffsetCronTrigger, jitter_offset
-from psad.store import Store
+from psad.store.contract import StoreContract
 
 
 def integration(name: str, schedule: str = "0 4 * * *", tz: str = "UTC") -> IntegrationConfig:
@@ -44,7 +44,7 @@ def test_trigger_fires_in_the_integrations_time_zone_plus_offset() -> None:
     assert trigger.get_next_fire_time(None, datetime(2026, 7, 1, 3, 3, tzinfo=UTC)) == prev
 
 
-async def test_a_cron_fire_submits_a_nightly_run(store: Store) -> None:
+async def test_a_cron_fire_submits_a_nightly_run(store: StoreContract) -> None:
     queue = SyncQueue(store, idle, workers=1)
     scheduler = NightlyScheduler(queue, jitter_seconds=0)
     scheduler.start([integration("acme")])
@@ -60,7 +60,7 @@ async def test_a_cron_fire_submits_a_nightly_run(store: Store) -> None:
         scheduler.shutdown()
 
 
-async def test_a_missed_night_is_run_once_at_start(store: Store) -> None:
+async def test_a_missed_night_is_run_once_at_start(store: StoreContract) -> None:
     queue = SyncQueue(store, idle, workers=1)
     scheduler = NightlyScheduler(queue, jitter_seconds=0)
     scheduler.apply([integration("acme"), integration("other", "0 4 * * *")])
@@ -78,7 +78,7 @@ async def test_a_missed_night_is_run_once_at_start(store: Store) -> None:
 
 
 async def test_first_start_says_first_sync_rather_than_missed(
-        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+        store: StoreContract, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="psad.scheduler")
     scheduler = NightlyScheduler(SyncQueue(store, idle, workers=1), jitter_seconds=0)
     scheduler.apply([integration("fresh"), integration("synced")])
@@ -95,7 +95,7 @@ async def test_first_start_says_first_sync_rather_than_missed(
     assert "missed its nightly sync" in lines["integration=synced"]
 
 
-async def test_reload_replaces_changed_schedules_and_drops_removed_ones(store: Store) -> None:
+async def test_reload_replaces_changed_schedules_and_drops_removed_ones(store: StoreContract) -> None:
     scheduler = NightlyScheduler(SyncQueue(store, idle), jitter_seconds=0)
     scheduler.start([integration("a"), integration("b")])
     try:

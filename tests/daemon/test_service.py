@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import ROOT, TOKEN, require_tool, write_config
+from conftest import ROOT, TOKEN, queue_idle, require_tool, write_config
 from psad.config_file import load_config
 from psad.daemon import Daemon
 from psad.logs import RedactingFormatter, redact
@@ -80,6 +80,7 @@ def test_watchdog_interval_is_half_the_period_and_only_for_our_pid(
     assert watchdog_interval() is None
 
 
+@pytest.mark.usefixtures("database")
 async def test_daemon_notifies_ready_after_binding_then_watchdog_status_and_stopping(
         tmp_path: Path, cw_sim: RunningSimulator, notify_socket: NotifySocket,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,6 +102,7 @@ async def test_daemon_notifies_ready_after_binding_then_watchdog_status_and_stop
     await asyncio.wait_for(task, 30)
 
 
+@pytest.mark.usefixtures("database")
 async def test_reload_applies_changes_and_keeps_queued_work(
         tmp_path: Path, cw_sim: RunningSimulator, notify_socket: NotifySocket) -> None:
     path = write_config(tmp_path, [cw_sim], port=0)
@@ -198,6 +200,7 @@ def test_journald_lines_carry_syslog_priorities_and_redact_credentials() -> None
     assert "sk-live-1" not in redact("Authorization: Bearer sk-live-1")
 
 
+@pytest.mark.usefixtures("database")
 async def test_secrets_never_appear_in_logs_responses_or_metrics(
         tmp_path: Path, cw_sim: RunningSimulator, aiohttp_client: Any,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -215,7 +218,7 @@ async def test_secrets_never_appear_in_logs_responses_or_metrics(
     runtime = Runtime(load_config(path), Metrics(CollectorRegistry()))
     client = await aiohttp_client(create_app(runtime))
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    while runtime.queue.waiting or runtime.queue.running:  # the sync fails: wrong keys
+    while not await queue_idle(runtime):  # the sync fails: wrong keys
         await asyncio.sleep(0.05)
     bodies = []
     for url in ("/api/runs", "/api/runs/1", "/api/integrations", "/metrics",

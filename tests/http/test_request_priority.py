@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import aiohttp
 
@@ -16,7 +15,7 @@ from psad.priority_slots import PrioritySlots
 from psad.simulators import REQUEST_LOG_KEY
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import CONNECTWISE, start_simulator
-from psad.store import Store
+from psad.store.contract import StoreContract
 
 LIVE, SYNC, FAN_OUT = RequestPriority.LIVE, RequestPriority.SYNC, RequestPriority.FAN_OUT
 
@@ -63,7 +62,8 @@ async def test_priority_set_in_a_task_stays_with_that_task() -> None:
     assert REQUEST_PRIORITY.get() is SYNC
 
 
-async def test_a_chain_of_pages_is_not_starved_by_per_company_site_calls(tmp_path: Path) -> None:
+async def test_a_chain_of_pages_is_not_starved_by_per_company_site_calls(
+        store: StoreContract) -> None:
     """Asset pages are a chain (each needs the last id of the one before); ConnectWise
     sites are one call per company where a server refuses bundled reads. The chain's
     next page must go ahead of the queued site calls, or it ends up running alone after
@@ -73,7 +73,6 @@ async def test_a_chain_of_pages_is_not_starved_by_per_company_site_calls(tmp_pat
     sim = await start_simulator("connectwise", dataset)
     sim.faults.latency = 0.005
     sim.faults.status("/v4_6_release/apis/3.0/system/bundles", 404, count=None)
-    store = await Store.open(tmp_path / "psad.db")
     try:
         async with aiohttp.ClientSession() as session:
             integration = IntegrationConfig(
@@ -92,5 +91,4 @@ async def test_a_chain_of_pages_is_not_starved_by_per_company_site_calls(tmp_pat
         assert max(gaps) <= 6, f"asset pages waited behind other calls: gaps {gaps}"
         assert asset_at[-1] < site_at[-1], "the asset chain finished after every site call"
     finally:
-        await store.close()
         await sim.stop()

@@ -7,22 +7,25 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from psad.model import Address, Company, Entity, Site
 from psad.store import Store
-from psad.store.contract import RecordCounts
+from psad.store.contract import RecordCounts, StoreContract
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-async def counted(store: Store, integration: str = "acme") -> dict[str, RecordCounts]:
+async def counted(store: StoreContract, integration: str = "acme") -> dict[str, RecordCounts]:
     """The oracle: every entity's rows counted one by one."""
-    with sqlite3.connect(store.path) as conn:
-        return {entity.value: RecordCounts(*conn.execute(
-            "SELECT count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 0), "
-            "count(*) FILTER (WHERE deleted_at IS NOT NULL), "
-            "count(*) FILTER (WHERE deleted_at IS NULL AND out_of_scope = 1) "
-            f"FROM {entity.value} WHERE integration = ?", (integration,)).fetchone())
-            for entity in Entity}
+    counts = {}
+    for entity in Entity:
+        rows = await store.records(integration, entity, include_deleted=True)
+        counts[entity.value] = RecordCounts(
+            live=sum(r["deleted_at"] is None and not r["out_of_scope"] for r in rows),
+            deleted=sum(r["deleted_at"] is not None for r in rows),
+            out_of_scope=sum(r["deleted_at"] is None and r["out_of_scope"] for r in rows))
+    return counts
 
 
 def company(i: int, status: str = "Active", name: str = "") -> Company:
@@ -34,7 +37,7 @@ def site(i: int) -> Site:
                 primary=False, address=Address(city="Leeds"))
 
 
-async def full_run(store: Store, companies: list[Company], at: datetime, *,
+async def full_run(store: StoreContract, companies: list[Company], at: datetime, *,
                    out_of_scope: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     run = await store.create_run("acme", "manual", "t", full=True, queued_at=at)
     await store.apply_page("acme", Entity.COMPANY, companies, now=at, run_id=run,
@@ -44,7 +47,7 @@ async def full_run(store: Store, companies: list[Company], at: datetime, *,
 
 
 async def test_counts_stay_exact_across_create_update_delete_and_scope_changes(
-        store: Store) -> None:
+        store: StoreContract) -> None:
     at = iter(T0 + timedelta(hours=n) for n in range(100))
     assert await store.count_records("acme") == await counted(store)
     await full_run(store, [company(i) for i in range(30)], next(at), out_of_scope={"3", "4"})
@@ -86,7 +89,9 @@ async def test_migration_counts_rows_already_stored(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_health_ping_does_not_queue_behind_a_dashboard_query(store: Store) -> None:
+@pytest.mark.sqlite_only("SQLite's reader connection (PostgreSQL's: test_postgres_health)")
+async def test_health_ping_does_not_queue_behind_a_dashboard_query(sqlite_store: Store) -> None:
+    store = sqlite_store
     slow = asyncio.create_task(store._fetch_all(
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) "
         "SELECT count(*) AS n FROM c"))

@@ -6,9 +6,12 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from conftest import sql_rows
+import pytest
+
+from conftest import store_snapshot, table_columns
 from psad.model import Address, Asset, Company, Entity, Site
 from psad.store import Store, backup_before_migrate
+from psad.store.contract import StoreContract
 from psad.store.rows import columns
 from psad.store.schema import SCHEMA_VERSION
 
@@ -22,13 +25,12 @@ def asset(i: int, notes: str = "n") -> Asset:
                  notes=notes, custom_fields={"Backup": True, "Rack": None})
 
 
-async def test_tables_match_the_model_for_every_entity(store: Store) -> None:
+async def test_tables_match_the_model_for_every_entity(store: StoreContract) -> None:
     for entity in Entity:
-        names = {row[1] for row in sql_rows(store, f"PRAGMA table_info({entity.value})")}
-        assert set(columns(entity)) <= names, entity
+        assert set(columns(entity)) <= await table_columns(store, entity.value), entity
 
 
-async def test_page_upsert_counts_created_updated_unchanged(store: Store) -> None:
+async def test_page_upsert_counts_created_updated_unchanged(store: StoreContract) -> None:
     first = await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(10)], now=NOW)
     assert (first.created, first.updated, first.unchanged) == (10, 0, 0)
     page = [asset(i, notes="changed" if i < 3 else "n") for i in range(12)]
@@ -39,7 +41,17 @@ async def test_page_upsert_counts_created_updated_unchanged(store: Store) -> Non
     assert rows[0]["purchase_date"] == "2024-01-02"
 
 
-async def test_unchanged_page_writes_nothing(store: Store) -> None:
+async def test_unchanged_page_writes_nothing(store: StoreContract) -> None:
+    await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(50)], now=NOW)
+    before = await store_snapshot(store)
+    counts = await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(50)],
+                                    now=datetime(2027, 1, 1, tzinfo=UTC))
+    assert counts.unchanged == 50 and await store_snapshot(store) == before
+
+
+@pytest.mark.sqlite_only("counts SQLite's own row changes")
+async def test_unchanged_page_changes_no_sqlite_row(sqlite_store: Store) -> None:
+    store = sqlite_store
     await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(50)], now=NOW)
     async with store._writer.execute("SELECT total_changes()") as cur:
         changes_before = (await cur.fetchone())[0]
@@ -50,14 +62,14 @@ async def test_unchanged_page_writes_nothing(store: Store) -> None:
     assert counts.unchanged == 50 and changes_after == changes_before
 
 
-async def test_integrations_are_kept_apart(store: Store) -> None:
+async def test_integrations_are_kept_apart(store: StoreContract) -> None:
     await store.apply_page("a", Entity.ASSET, [asset(1)], now=NOW)
     counts = await store.apply_page("b", Entity.ASSET, [asset(1)], now=NOW)
     assert counts.created == 1
     assert len(await store.records("a", Entity.ASSET)) == 1
 
 
-async def test_sweep_soft_deletes_unseen_rows_and_resurrects_them(store: Store) -> None:
+async def test_sweep_soft_deletes_unseen_rows_and_resurrects_them(store: StoreContract) -> None:
     run = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
     await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(20)], now=NOW, run_id=run)
     run2 = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
@@ -74,7 +86,7 @@ async def test_sweep_soft_deletes_unseen_rows_and_resurrects_them(store: Store) 
     assert (await store.record("acme", Entity.ASSET, "19"))["deleted_at"] is None
 
 
-async def test_mass_delete_guard_refuses_and_deletes_nothing(store: Store) -> None:
+async def test_mass_delete_guard_refuses_and_deletes_nothing(store: StoreContract) -> None:
     run = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
     await store.apply_page("acme", Entity.ASSET, [asset(i) for i in range(20)], now=NOW, run_id=run)
     run2 = await store.create_run("acme", "manual", "t", full=True, queued_at=NOW)
@@ -86,7 +98,7 @@ async def test_mass_delete_guard_refuses_and_deletes_nothing(store: Store) -> No
     assert all(r["deleted_at"] is None for r in await store.records("acme", Entity.ASSET))
 
 
-async def test_company_scope_flows_to_sites(store: Store) -> None:
+async def test_company_scope_flows_to_sites(store: StoreContract) -> None:
     companies = [Company(psa_id="1", name="In", website=None, status="Active"),
                  Company(psa_id="2", name="Out", website=None, status="Lead")]
     await store.apply_page("acme", Entity.COMPANY, companies, now=NOW, out_of_scope=["2"])
@@ -99,7 +111,7 @@ async def test_company_scope_flows_to_sites(store: Store) -> None:
     assert await store.apply_company_scope("acme", Entity.SITE) == 0
 
 
-async def test_unfinished_runs_are_marked_interrupted_at_start(store: Store) -> None:
+async def test_unfinished_runs_are_marked_interrupted_at_start(store: StoreContract) -> None:
     queued = await store.create_run("acme", "force", "u", full=False, queued_at=NOW)
     running = await store.create_run("acme", "nightly", "s", full=False, queued_at=NOW)
     await store.update_run(running, outcome="running", started_at=NOW)
@@ -126,7 +138,7 @@ async def test_schema_version_is_recorded_and_old_databases_are_backed_up(tmp_pa
     assert backup_before_migrate(old) is None  # empty/new database
 
 
-async def delete_companies(store: Store, keep: range, *, now: datetime,
+async def delete_companies(store: StoreContract, keep: range, *, now: datetime,
                            guard_days: int = 7) -> tuple[int, bool]:
     """One full run that sees only ``keep`` upstream; the sweep's (deleted, refused)."""
     run = await store.create_run("acme", "manual", "t", full=True, queued_at=now)
@@ -139,7 +151,7 @@ async def delete_companies(store: Store, keep: range, *, now: datetime,
 
 
 async def test_mass_delete_guard_counts_deletions_spread_over_runs_in_its_window(
-        store: Store) -> None:
+        store: StoreContract) -> None:
     assert await delete_companies(store, range(50), now=NOW) == (0, False)
     assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
     assert await delete_companies(store, range(13), now=LATER) == (0, True)  # 37 of 50
@@ -147,21 +159,31 @@ async def test_mass_delete_guard_counts_deletions_spread_over_runs_in_its_window
     assert len(live) == 26
 
 
-async def test_mass_delete_guard_forgets_high_water_older_than_its_window(store: Store) -> None:
+async def test_mass_delete_guard_forgets_high_water_older_than_its_window(store: StoreContract) -> None:
     assert await delete_companies(store, range(50), now=NOW) == (0, False)
     assert await delete_companies(store, range(26), now=NOW + timedelta(hours=1)) == (24, False)
     week_later = NOW + timedelta(days=8)
     assert await delete_companies(store, range(13), now=week_later) == (13, False)
 
 
-async def test_discovered_custom_fields_are_replaced_by_the_next_complete_fetch(
-        store: Store, tmp_path: Path) -> None:
+async def save_discovered_fields(store: StoreContract) -> None:
     at = datetime(2026, 11, 1, tzinfo=UTC)
     await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 4, "Old": 1}, at=at)
     await store.save_custom_fields("acme", Entity.CONTACT, {"VIP": 2}, at=at)
     await store.save_custom_fields("acme", Entity.ASSET, {"Rack": 5}, at=at)
+
+
+async def test_discovered_custom_fields_are_replaced_by_the_next_complete_fetch(
+        store: StoreContract) -> None:
+    await save_discovered_fields(store)
     assert await store.custom_fields("acme") == {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}
     assert await store.custom_fields("other") == {}
-    assert Store.read_custom_fields(store.path) == {
+
+
+@pytest.mark.sqlite_only("check-config reads a SQLite file without opening the store")
+async def test_discovered_custom_fields_are_read_from_the_file_without_the_store(
+        sqlite_store: Store, tmp_path: Path) -> None:
+    await save_discovered_fields(sqlite_store)
+    assert Store.read_custom_fields(sqlite_store.path) == {
         "acme": {"assets": {"Rack": 5}, "contacts": {"VIP": 2}}}
     assert Store.read_custom_fields(tmp_path / "missing.db") == {}

@@ -405,3 +405,22 @@ async def test_a_created_run_is_readable_at_once_while_other_reads_keep_arriving
         stop.set()
         await asyncio.gather(*readers)
     assert missing == []
+
+
+async def test_a_query_holding_a_nul_is_answered_and_pages_on(backend: StoreContract) -> None:
+    """Query values come from URLs, where ``%00`` is valid; PostgreSQL text cannot hold a
+    NUL, so a value holding one must not reach it as an error."""
+    await backend.apply_page("acme", Entity.COMPANY, [company(i) for i in (1, 2, 3)], now=NOW)
+    nul = "\x00"
+    for text in (nul, f"Company{nul}"):  # SQLite's LIKE ends the pattern at the NUL
+        found = await backend.entity_page("acme", Entity.COMPANY, EntityQuery(text=text))
+        assert {row["psa_id"] for row in found.rows} <= {"1", "2", "3"}
+        assert (await backend.company_page("acme", text=text, limit=10, offset=0)).total \
+            == len(found.rows)
+    assert (await backend.entity_page("acme", Entity.SITE, EntityQuery(company=nul))).rows == ()
+    after = await backend.entity_page("acme", Entity.COMPANY, EntityQuery(after=f"1{nul}x"))
+    assert [row["psa_id"] for row in after.rows] == ["2", "3"]
+    assert [r["psa_id"] for r in (await backend.entity_page(
+        "acme", Entity.COMPANY, EntityQuery(after=nul))).rows] == ["1", "2", "3"]
+    assert await backend.record("acme", Entity.COMPANY, f"1{nul}") is None
+    assert (await backend.company_names("acme", ["1", f"2{nul}"]))["1"] == "Company 1"

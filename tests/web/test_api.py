@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import wait_for_run
+from conftest import queue_idle, wait_for_run
 
 
 async def test_force_sync_returns_202_at_once_and_the_run_completes(daemon_client: Any,
@@ -133,7 +133,7 @@ async def wait_idle(client: Any) -> None:
     """Let the start-up catch-up sync (first run of a new integration) finish."""
     runtime = client.runtime
     for _ in range(400):
-        if not runtime.queue.waiting and not runtime.queue.running:
+        if await queue_idle(runtime):
             return
         await asyncio.sleep(0.05)
     raise AssertionError("queue did not drain")

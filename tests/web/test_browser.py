@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from conftest import ARTIFACTS, TOKEN, require_tool, write_config
+from conftest import ARTIFACTS, TOKEN, queue_idle, require_tool, write_config
 from psad.config_file import load_config
 from psad.metrics import Metrics
 from psad.model import SYNC_ORDER
@@ -51,9 +51,8 @@ class Served:
     sim: RunningSimulator
 
     async def idle(self) -> None:
-        queue = self.runtime.queue
         for _ in range(600):
-            if self.runtime.ready and not queue.waiting and not queue.running:
+            if self.runtime.ready and await queue_idle(self.runtime):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("the sync queue did not drain")
@@ -108,7 +107,7 @@ class Stepper:
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
+async def served(tmp_path: Path, database: str) -> AsyncIterator[Served]:
     """The daemon's app on 127.0.0.1 (a real port) with its start-up sync finished."""
     sim = await start_simulator("connectwise", Dataset.generate(
         21, companies=12, assets=90, contacts=40, tickets=60))
@@ -221,7 +220,7 @@ async def click_and_watch(page: Any, row: Any, button: str, label: str,
 
 
 @pytest.fixture
-async def slow_served(tmp_path: Path) -> AsyncIterator[Served]:
+async def slow_served(tmp_path: Path, database: str) -> AsyncIterator[Served]:
     """Like ``served`` with small pages, so a sync has many steps to watch."""
     sim = await start_simulator("connectwise", Dataset.generate(
         21, companies=12, assets=90, contacts=40, tickets=60))
@@ -326,7 +325,7 @@ INTEGRATIONS = 10
 
 
 @pytest.fixture
-async def crowded(tmp_path: Path) -> AsyncIterator[Served]:
+async def crowded(tmp_path: Path, database: str) -> AsyncIterator[Served]:
     """Ten integrations (all on one simulator), their start-up syncs finished."""
     sim = await start_simulator("connectwise", Dataset.generate(
         21, companies=6, assets=30, contacts=20, tickets=20))

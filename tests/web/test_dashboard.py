@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
-from conftest import TOKEN, write_config
+from conftest import TOKEN, queue_idle, write_config
 from psad.config_file import load_config
 from psad.metrics import Metrics
 from psad.runtime import Runtime
@@ -68,7 +68,8 @@ async def sim() -> AsyncIterator[RunningSimulator]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, sim: RunningSimulator, aiohttp_client: Any) -> TestClient:
+async def client(tmp_path: Path, database: str, sim: RunningSimulator,
+                 aiohttp_client: Any) -> TestClient:
     """The real daemon app, after its start-up sync of the hostile data has finished."""
     hostile = Hostile(sim.dataset)
     path = write_config(tmp_path, [sim],
@@ -84,7 +85,7 @@ async def client(tmp_path: Path, sim: RunningSimulator, aiohttp_client: Any) -> 
 async def settle(client: TestClient) -> None:
     runtime = client.runtime  # type: ignore[attr-defined]
     for _ in range(400):
-        if runtime.ready and not runtime.queue.waiting and not runtime.queue.running:
+        if runtime.ready and await queue_idle(runtime):
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the sync queue did not drain")

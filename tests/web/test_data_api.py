@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import wait_for_run
+from conftest import queue_idle, wait_for_run
 from psad.model import Entity
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import RunningSimulator, start_simulator
@@ -32,7 +32,7 @@ async def cw_sim() -> AsyncIterator[RunningSimulator]:
 async def synced(client: Any, auth: dict[str, str]) -> None:
     """Wait out the start-up sync, then run one Force Sync to the end."""
     for _ in range(400):
-        if not client.runtime.queue.waiting and not client.runtime.queue.running:
+        if await queue_idle(client.runtime):
             break
         await asyncio.sleep(0.05)
     body = await (await client.post(f"{BASE}/sync", headers=auth)).json()

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import ROOT, TOKEN, free_port, write_config
 from psad.web.auth import PUBLIC_PATHS
 from psad.web.openapi import DOCUMENT
@@ -56,6 +58,7 @@ async def test_oversized_bodies_and_queries_are_refused(daemon_client: Any, auth
     assert huge_line.status in (400, 414, 431)
 
 
+@pytest.mark.usefixtures("database")
 async def test_schemathesis_finds_no_server_errors_or_schema_violations(
         tmp_path: Path, cw_sim: Any) -> None:
     port = free_port()

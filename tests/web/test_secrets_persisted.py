@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,15 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from conftest import TOKEN, write_config
+from conftest import TOKEN, queue_idle, write_config
 from psad.config_file import load_config
 from psad.logs import register_secret, redact
 from psad.metrics import Metrics
 from psad.runtime import Runtime
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import SIMULATORS, RunningSimulator, serve_app
-from psad.store import MAX_ERROR_CHARS
+from psad.store import MAX_ERROR_CHARS, utcnow
+from psad.store.contract import StoreContract
 from psad.web.app import create_app
 
 HALO_SECRET = "Sq/9+kL=x&7#pQ2!zz-halo"
@@ -75,6 +75,7 @@ async def echo_sims() -> AsyncIterator[list[RunningSimulator]]:
         await sim.stop()
 
 
+@pytest.mark.usefixtures("database")
 async def test_echoed_secrets_are_redacted_in_the_sync_log_api_and_dashboard(
         tmp_path: Path, echo_sims: list[RunningSimulator], aiohttp_client: Any) -> None:
     config = load_config(write_config(tmp_path, echo_sims))
@@ -83,16 +84,18 @@ async def test_echoed_secrets_are_redacted_in_the_sync_log_api_and_dashboard(
     auth = {"Authorization": f"Bearer {TOKEN}"}
     run_ids = [(await (await client.post(f"/api/integrations/{name}/sync", headers=auth)
                        ).json())["run_id"] for name in ("demo-halo", "demo-connectwise")]
-    while runtime.queue.waiting or runtime.queue.running:
+    while not await queue_idle(runtime):
         await asyncio.sleep(0.05)
     shown = []
     for run_id in run_ids:
         run = await (await client.get(f"/api/runs/{run_id}", headers=auth)).json()
         assert run["outcome"] == "failed" and "***" in run["error"]
         shown += [str(run), await (await client.get(f"/runs/{run_id}", headers=auth)).text()]
-    with sqlite3.connect(config.database) as conn:
-        stored = [str(row) for row in conn.execute("SELECT error FROM runs")] + [
-            str(row) for row in conn.execute("SELECT message FROM run_errors")]
+    stored = []
+    for run in await runtime.store.list_runs():
+        detail = await runtime.store.get_run(run.id)
+        assert detail is not None
+        stored += [str(run.error)] + [error.message for error in detail.errors]
     assert any("***" in message for message in stored)
     haystack = "\n".join(shown + stored)
     basic = base64.b64encode(CW_CREDENTIAL.encode()).decode()
@@ -116,15 +119,11 @@ def test_values_too_short_to_be_secrets_are_never_registered() -> None:
         "it must be at least 16 characters, not 1234567"
 
 
-async def test_stored_errors_are_capped(tmp_path: Path) -> None:
-    from psad.store import Store, utcnow
-
-    store = await Store.open(tmp_path / "psad.db")
+async def test_stored_errors_are_capped(store: StoreContract) -> None:
     run_id = await store.create_run("acme", "manual", "t", full=False, queued_at=utcnow())
     await store.add_run_errors(run_id, [(None, None, "x" * 100_000)], at=utcnow())
     await store.update_run(run_id, error="y" * 100_000)
     run = await store.get_run(run_id)
-    await store.close()
     assert run is not None
     assert len(run.run.error or "") < MAX_ERROR_CHARS + 20
     assert len(run.errors[0].message) < MAX_ERROR_CHARS + 20

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import platform
 import re
@@ -11,9 +10,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ROOT, require_tool, wait_for_run, write_config
+from conftest import (ROOT, queue_idle, require_tool, store_snapshot, wait_for_run,
+                      write_config)
 from psad.simulators import REQUEST_LOG_KEY
 from psad.simulators.dataset import Dataset
 from psad.simulators.serve import start_simulator
@@ -25,17 +26,8 @@ SIM_TICKETS = "/v4_6_release/apis/3.0/service/tickets"
 
 async def settle(client: Any) -> None:
     runtime = client.runtime
-    while runtime.queue.waiting or runtime.queue.running:
+    while not await queue_idle(runtime):
         await asyncio.sleep(0.05)
-
-
-def db_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    for suffix in ("", "-wal"):
-        file = path.with_name(path.name + suffix)
-        if file.exists():
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 async def test_ticket_list_is_live_filtered_and_paged(daemon_client: Any, auth: dict) -> None:
@@ -59,12 +51,16 @@ async def test_ticket_list_is_live_filtered_and_paged(daemon_client: Any, auth: 
 
 async def test_ticket_calls_write_nothing_to_the_database(daemon_client: Any, auth: dict) -> None:
     await settle(daemon_client)
-    path = daemon_client.runtime.store.path
-    before = await asyncio.to_thread(db_digest, path)
+    store = daemon_client.runtime.store
+
+    async def stored() -> tuple[list[dict], list]:
+        return await store_snapshot(store, "demo-connectwise"), await store.list_runs()
+
+    before = await stored()
     ids = daemon_client.sim.dataset.ids("tickets")[:5]
     for query in ("", "?page=2&page_size=5", "?q=printer", f"/{ids[0]}", f"/{ids[1]}", "/999999"):
         await daemon_client.get(TICKETS + query, headers=auth)
-    assert await asyncio.to_thread(db_digest, path) == before
+    assert await stored() == before
 
 
 async def test_identical_concurrent_ticket_requests_share_one_upstream_call(
@@ -97,6 +93,7 @@ async def daemon_for(tmp_path: Path, aiohttp_client: Any, sim: Any, max_concurre
     return client
 
 
+@pytest.mark.usefixtures("database")
 async def test_ticket_calls_may_use_every_request_slot_of_the_integration(
         tmp_path: Path, aiohttp_client: Any, cw_sim: Any, auth: dict) -> None:
     """32 slots configured means 32 calls to the PSA at once, not a hidden pool cap:
@@ -115,6 +112,7 @@ async def test_ticket_calls_may_use_every_request_slot_of_the_integration(
     assert {a.status for a in answers} == {200}
 
 
+@pytest.mark.usefixtures("database")
 async def test_a_ticket_call_goes_ahead_of_a_running_syncs_queued_requests(
         tmp_path: Path, aiohttp_client: Any, auth: dict) -> None:
     sim = await start_simulator("connectwise", Dataset.generate(
