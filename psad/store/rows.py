@@ -64,7 +64,8 @@ def _json_object(value: dict[str, object]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def _day(value: date | None) -> str | None:
+def _day(value: object) -> object:
+    """A date in ISO form; anything else (None) as it is."""
     return value.isoformat() if type(value) is date else value
 
 
