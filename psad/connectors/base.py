@@ -20,6 +20,7 @@ import msgspec
 
 from psad.model import (Entity, Record, Rejected, RejectedTicket, Ticket, TicketPage,
                         TicketQuery)
+from psad.progress import noting_per_page
 from psad.settings import Setting as Setting  # connectors declare their settings with it
 
 if TYPE_CHECKING:
@@ -60,12 +61,14 @@ def translate_page(entity: Entity, items: Sequence[Any],
 
     records: list[Record] = []
     rejected: list[Rejected] = []
-    for item in items:
-        try:
-            records.append(parse(item if isinstance(item, msgspec.Struct)
-                                 else obj(item, entity.value)))
-        except BadRecord as err:
-            rejected.append(Rejected(entity, loggable_id(_item_id(item, id_keys)), str(err)))
+    with noting_per_page():
+        for item in items:
+            try:
+                records.append(parse(item if isinstance(item, msgspec.Struct)
+                                     else obj(item, entity.value)))
+            except BadRecord as err:
+                rejected.append(Rejected(entity, loggable_id(_item_id(item, id_keys)),
+                                         str(err)))
     return Page(records, rejected)
 
 
