@@ -203,7 +203,7 @@ def pick_custom(pairs: Iterable[tuple[str, Any]],
     wanted = tuple(selected)
     if not wanted:
         return {}
-    found = {name: value for name, value in pairs if name in wanted}
+    found = dict(pairs)
     picked: dict[str, CustomValue] = {}
     for name in wanted:
         value = found.get(name)

@@ -71,8 +71,9 @@ def _ref_name(ref: Ref | None) -> str | None:
 
 def _custom(fields: list[CustomField] | None, selected: Sequence[str]
             ) -> dict[str, CustomValue]:
-    return picked_custom([(f.caption, custom_field_value(f.type, f.value))
-                          for f in fields or ()], selected)
+    return picked_custom([(f.caption, f.value if f.type != "Date"
+                           else custom_field_value(f.type, f.value)) for f in fields or ()],
+                         selected)
 
 
 def asset(c: Configuration, selected: Sequence[str]) -> Asset:
