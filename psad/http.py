@@ -199,11 +199,23 @@ OFFLOAD_BYTES = 32 * 1024
 """Bodies larger than this are parsed in a thread so the event loop keeps answering."""
 
 
-async def parse_json(text: str) -> Any:
+async def parse_json(text: str, decoder: msgspec.json.Decoder[Any] | None = None) -> Any:
     if not text.strip():
         return None
     if len(text) > OFFLOAD_BYTES:
-        return await asyncio.to_thread(msgspec.json.decode, text)
+        return await asyncio.to_thread(_decode, text, decoder)
+    return _decode(text, decoder)
+
+
+def _decode(text: str, decoder: msgspec.json.Decoder[Any] | None) -> Any:
+    """``text`` decoded by ``decoder`` (typed structs, for a connector's hot pages), or
+    as plain JSON when it does not fit the decoder's types: the connector then reads it
+    with its dict readers, which name each bad record's fault."""
+    if decoder is not None:
+        try:
+            return decoder.decode(text)
+        except msgspec.DecodeError:
+            pass
     return msgspec.json.decode(text)
 
 
@@ -292,8 +304,10 @@ class PsaClient:
 
     async def get(self, url: str, *, params: Mapping[str, Any] | None = None,
                   headers: Mapping[str, str] | None = None,
-                  auth: Authenticator | None = None) -> Response:
-        return await self.request("GET", url, params=params, headers=headers, auth=auth)
+                  auth: Authenticator | None = None,
+                  decoder: msgspec.json.Decoder[Any] | None = None) -> Response:
+        return await self.request("GET", url, params=params, headers=headers, auth=auth,
+                                  decoder=decoder)
 
     async def request(
         self,
@@ -307,6 +321,7 @@ class PsaClient:
         auth: Authenticator | None = None,
         allow_statuses: frozenset[int] = frozenset(),
         governed: bool = True,
+        decoder: msgspec.json.Decoder[Any] | None = None,
     ) -> Response:
         """Send one logical request, retrying what is worth retrying, within the
         vendor's :class:`TransportPolicy`.
@@ -316,7 +331,8 @@ class PsaClient:
         one; one throttled past its retries tells the budget and, if the budget
         learnt from it, is tried once more. ``governed=False`` is for the calls
         the policy makes itself (a base look-up, a usage check): no budget, no
-        discovered base.
+        discovered base. A ``decoder`` decodes the body into typed structs where it
+        fits them (see :func:`_decode`).
         """
         transport = self.transport if governed else UNGOVERNED
         discovery = transport.discovery
@@ -328,7 +344,7 @@ class PsaClient:
             try:
                 return await self._request_logged(
                     method, target, params=params, headers=headers, json_body=json_body,
-                    form=form, auth=auth, allow_statuses=allow_statuses)
+                    form=form, auth=auth, allow_statuses=allow_statuses, decoder=decoder)
             except PsaAuthError:
                 if (last or discovery is None or base is None or not target.startswith(base)
                         or not await discovery.recheck(base)):
@@ -351,6 +367,7 @@ class PsaClient:
         form: Mapping[str, str] | None,
         auth: Authenticator | None,
         allow_statuses: frozenset[int],
+        decoder: msgspec.json.Decoder[Any] | None,
     ) -> Response:
         """One request with its retries. Each retry is logged at DEBUG; a request
         that needed retries is logged once, at INFO, with how it ended."""
@@ -358,7 +375,7 @@ class PsaClient:
         try:
             response = await self._request_chain(
                 method, url, retried, params=params, headers=headers, json_body=json_body,
-                form=form, auth=auth, allow_statuses=allow_statuses)
+                form=form, auth=auth, allow_statuses=allow_statuses, decoder=decoder)
         except PsaError as err:
             self._log_retried(method, url, retried, f"failed: {err}")
             raise
@@ -384,6 +401,7 @@ class PsaClient:
         form: Mapping[str, str] | None = None,
         auth: Authenticator | None = None,
         allow_statuses: frozenset[int] = frozenset(),
+        decoder: msgspec.json.Decoder[Any] | None = None,
     ) -> Response:
         """:meth:`request`'s attempts; each retry's reason is added to ``retried``.
 
@@ -438,7 +456,7 @@ class PsaClient:
                     integration=self.integration, url=shown))
 
             try:
-                body = await parse_json(text)
+                body = await parse_json(text, decoder)
             except ValueError:
                 if 200 <= status < 300 and attempt < self.policy.max_retries:
                     await self._retry_wait(attempt, "bad_json", None, shown, retried)

@@ -118,13 +118,38 @@ def report_total(total: int | None) -> None:
         progress.total = total
 
 
+_PAGE_NOTES: ContextVar[list[str] | None] = ContextVar("psad_page_notes", default=None)
+
+
 def note_custom_fields(names: Iterable[str]) -> None:
     """One record carries a value in each of these custom fields."""
+    noted = _PAGE_NOTES.get()
+    if noted is not None:
+        noted.extend(set(names))
+        return
     progress = _CURRENT.get()
     if progress is not None:
         found = set(names)
         with progress._lock:
             progress.custom_fields.update(found)
+
+
+@contextmanager
+def noting_per_page() -> Iterator[None]:
+    """Custom fields noted while one page is translated reach the progress together at
+    its end: one lock and one counter update for the page instead of one per record."""
+    progress = _CURRENT.get()
+    if progress is None:
+        yield
+        return
+    noted: list[str] = []
+    token = _PAGE_NOTES.set(noted)
+    try:
+        yield
+    finally:
+        _PAGE_NOTES.reset(token)
+        with progress._lock:
+            progress.custom_fields.update(noted)
 
 
 def progress_line(progress: Mapping[str, Any]) -> str:

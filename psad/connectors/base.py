@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
+
 from psad.model import (Entity, Record, Rejected, RejectedTicket, Ticket, TicketPage,
                         TicketQuery)
+from psad.progress import noting_per_page
 from psad.settings import Setting as Setting  # connectors declare their settings with it
 
 if TYPE_CHECKING:
@@ -48,21 +51,34 @@ class Page:
 
 
 def translate_page(entity: Entity, items: Sequence[Any],
-                   parse: Callable[[Mapping[str, Any]], Record], *,
+                   parse: Callable[[Any], Record], *,
                    id_keys: tuple[str, ...] = ("id",)) -> Page:
-    """Parse each vendor item; a malformed one becomes a :class:`Rejected` with its reason."""
+    """Parse each vendor item; a malformed one becomes a :class:`Rejected` with its reason.
+
+    Items are JSON objects, or the typed structs a connector's decoder made of them
+    (``PsaClient.request``'s ``decoder``), which ``parse`` then reads."""
     from psad.connectors.wire import BadRecord, loggable_id, obj
 
     records: list[Record] = []
     rejected: list[Rejected] = []
-    for item in items:
-        try:
-            records.append(parse(obj(item, entity.value)))
-        except BadRecord as err:
-            ident = next((item[k] for k in id_keys if item.get(k) is not None), None) \
-                if isinstance(item, dict) else None
-            rejected.append(Rejected(entity, loggable_id(ident), str(err)))
+    with noting_per_page():
+        for item in items:
+            try:
+                records.append(parse(item if isinstance(item, msgspec.Struct)
+                                     else obj(item, entity.value)))
+            except BadRecord as err:
+                rejected.append(Rejected(entity, loggable_id(_item_id(item, id_keys)),
+                                         str(err)))
     return Page(records, rejected)
+
+
+def _item_id(item: Any, keys: tuple[str, ...]) -> Any:
+    """The first of ``keys`` an item has, for naming it when it is rejected."""
+    if isinstance(item, msgspec.Struct):
+        return next((v for k in keys if (v := getattr(item, k, None)) is not None), None)
+    if isinstance(item, dict):
+        return next((item[k] for k in keys if item.get(k) is not None), None)
+    return None
 
 
 def translate_tickets(items: Iterable[Any], parse: Callable[[Mapping[str, Any]], Ticket]
@@ -86,7 +102,7 @@ OFFLOAD_ITEMS = 100
 
 
 async def translated(entity: Entity, items: Sequence[Any],
-                     parse: Callable[[Mapping[str, Any]], Record], *,
+                     parse: Callable[[Any], Record], *,
                      id_keys: tuple[str, ...] = ("id",)) -> Page:
     """:func:`translate_page`, off the event loop for a full page: translating a
     page of a few hundred records takes milliseconds, and the loop meanwhile has

@@ -32,7 +32,11 @@ def obj(value: Any, where: str) -> Mapping[str, Any]:
 
 
 def psa_id(record: Mapping[str, Any], key: str = "id") -> str:
-    value = record.get(key)
+    return id_value(record.get(key), key)
+
+
+def id_value(value: Any, key: str) -> str:
+    """:func:`psa_id` of a value already taken out of its record (a typed decoder's field)."""
     if value.__class__ is int:
         text = str(value)
         if len(text) <= 64:
@@ -55,14 +59,23 @@ def opt_id(record: Mapping[str, Any], key: str) -> str | None:
 
 
 def text(record: Mapping[str, Any], key: str) -> str:
-    value = opt_text(record, key)
-    if value is None:
+    return required_text(record.get(key), key)
+
+
+def required_text(value: Any, key: str) -> str:
+    """:func:`text` of a value already taken out of its record."""
+    out = text_value(value, key)
+    if out is None:
         raise BadRecord(f"{key}: required text is missing")
-    return value
+    return out
 
 
 def opt_text(record: Mapping[str, Any], key: str) -> str | None:
-    value = record.get(key)
+    return text_value(record.get(key), key)
+
+
+def text_value(value: Any, key: str) -> str | None:
+    """:func:`opt_text` of a value already taken out of its record."""
     if value is None:
         return None
     if value.__class__ is str:
@@ -147,13 +160,17 @@ def parse_datetime(value: Any, key: str) -> datetime | None:
 
 def opt_date(record: Mapping[str, Any], key: str) -> date | None:
     """The calendar date a vendor meant; PSAs send dates as midnight timestamps."""
-    value = record.get(key)
+    return date_value(record.get(key), key)
+
+
+def date_value(value: Any, key: str) -> date | None:
+    """:func:`opt_date` of a value already taken out of its record."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise BadRecord(f"{key}: expected a date, got {type(value).__name__}")
     raw = value.strip()
-    if _MS_DATE.match(raw):
+    if raw[:1] == "/" and _MS_DATE.match(raw):
         moment = parse_datetime(raw, key)
         return moment.date() if moment else None
     try:
@@ -186,7 +203,7 @@ def pick_custom(pairs: Iterable[tuple[str, Any]],
     wanted = tuple(selected)
     if not wanted:
         return {}
-    found = {name: value for name, value in pairs if name in wanted}
+    found = dict(pairs)
     picked: dict[str, CustomValue] = {}
     for name in wanted:
         value = found.get(name)

@@ -9,9 +9,9 @@ import operator
 from collections.abc import Callable
 from datetime import date
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, get_type_hints
 
-from psad.model import Address, Entity, Record
+from psad.model import Address, CustomFields, Entity, Record
 
 ADDRESS_COLUMNS = tuple(f"address_{f.name}" for f in dataclasses.fields(Address))
 
@@ -54,53 +54,64 @@ def _json_object(value: dict[str, object]) -> str:
     content hash covers it). The usual custom fields, string keys and plain scalar
     values, are joined directly: several times cheaper than the encoder, which builds
     its state anew on every call. Anything else goes through the encoder."""
-    if not all(type(key) is str for key in value):
-        return _OBJECT_ENCODER.encode(value)
     parts = []
     for key in sorted(value):
-        write = _SCALAR_JSON.get(type(value[key]))
-        if write is None:
+        item = value[key]
+        write = _SCALAR_JSON.get(type(item))
+        if write is None or type(key) is not str:
             return _OBJECT_ENCODER.encode(value)
-        parts.append(f"{encode_basestring(key)}: {write(value[key])}")
+        parts.append(f"{encode_basestring(key)}: {write(item)}")
     return "{" + ", ".join(parts) + "}"
 
 
-def _address(value: Address) -> tuple[object, ...]:
-    return (value.line1, value.line2, value.city, value.region, value.postal_code,
-            value.country)
+def _day(value: object) -> object:
+    """A date in ISO form; anything else (None) as it is."""
+    return value.isoformat() if type(value) is date else value
 
 
-_CONVERT: dict[type, Callable[[Any], object]] = {
-    bool: int, date: date.isoformat, tuple: _json_list, dict: _json_object,
-}
-_PLAIN = frozenset({str, int, float, type(None)})
+_STORED_AS: dict[object, Callable[[Any], object]] = {
+    bool: int, date | None: _day, tuple[str, ...]: _json_list, CustomFields: _json_object}
+"""How a record field of each declared type is written to its cell."""
+_STORED_AS_IS = frozenset({str, str | None, int | None})
 
 
-_GETTERS: dict[type[Record], Callable[[Record], tuple[object, ...]]] = {}
+RowMaker = Callable[[Record], tuple[object, ...]]
 
 
-def _getter(record_type: type[Record]) -> Callable[[Record], tuple[object, ...]]:
-    getter = _GETTERS.get(record_type)
-    if getter is None:
-        getter = _GETTERS[record_type] = operator.attrgetter(*record_type.value_names())
-    return getter
+def _row_maker(record_type: type[Record]) -> RowMaker:
+    """``to_row`` for one record type, planned once from its fields' declared types: one
+    ``attrgetter`` for every cell (an address's parts included), then only the cells
+    that need converting are converted."""
+    hints = get_type_hints(record_type)
+    names: list[str] = []
+    converts: list[tuple[int, Callable[[Any], object]]] = []
+    for name in record_type.value_names():
+        hint = hints[name]
+        if hint is Address:
+            names.extend(f"{name}.{part.name}" for part in dataclasses.fields(Address))
+            continue
+        if hint in _STORED_AS:
+            converts.append((len(names), _STORED_AS[hint]))
+        elif hint not in _STORED_AS_IS:
+            raise TypeError(f"{record_type.__name__}.{name}: no cell for {hint}")
+        names.append(name)
+    cells = operator.attrgetter(*names)
+
+    def to_row(record: Record) -> tuple[object, ...]:
+        row = list(cells(record))
+        for index, convert in converts:
+            row[index] = convert(row[index])
+        return tuple(row)
+    return to_row
+
+
+_ROW_MAKERS: dict[type[Record], RowMaker] = {
+    entity.record_type: _row_maker(entity.record_type) for entity in Entity}
 
 
 def to_row(record: Record) -> tuple[object, ...]:
     """The record's content cells, in :func:`columns` order (a hot path: kept lean)."""
-    cells: list[object] = []
-    append = cells.append
-    for value in _getter(type(record))(record):
-        kind = type(value)
-        if kind in _PLAIN:
-            append(value)
-        elif isinstance(value, Address):
-            cells.extend(_address(value))
-        elif (convert := _CONVERT.get(kind)) is not None:
-            append(convert(value))
-        else:
-            raise TypeError(f"cannot store {kind.__name__}")
-    return tuple(cells)
+    return _ROW_MAKERS[type(record)](record)
 
 
 def content_hash(row: tuple[object, ...]) -> str:

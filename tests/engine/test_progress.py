@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from conftest import wait_for_run
 from psad.metrics import Metrics
-from psad.model import SYNC_ORDER
-from psad.progress import EntityProgress, RunProgress, fetching, progress_line, report_total
+from psad.connectors.base import translate_page
+from psad.model import SYNC_ORDER, Asset, Entity
+from psad.progress import (EntityProgress, RunProgress, fetching, note_custom_fields,
+                           progress_line, report_total)
 
 
 def test_percent_and_time_left_follow_the_rate_so_far() -> None:
@@ -35,6 +38,26 @@ def test_a_total_is_reported_only_to_the_entity_being_fetched() -> None:
         report_total(77)
     report_total(3)
     assert part.total == 77
+
+
+def test_custom_fields_a_page_notes_reach_the_progress_together_when_it_is_translated(
+        ) -> None:
+    part = EntityProgress("assets")
+    seen_mid_page: list[dict[str, int]] = []
+
+    def parse(item: Mapping[str, Any]) -> Asset:
+        note_custom_fields(name for name, value in item["custom"].items() if value)
+        seen_mid_page.append(dict(part.custom_fields))
+        return Asset(psa_id=str(item["id"]), company_psa_id=None, name="PC")
+
+    items = [{"id": 1, "custom": {"Rack": "A1", "Backup": None}},
+             {"id": 2, "custom": {"Rack": "B2", "Backup": True}}]
+    with fetching(part):
+        translate_page(Entity.ASSET, items, parse)
+        assert seen_mid_page == [{}, {}]  # one lock and one update for the whole page
+        assert part.custom_fields == {"Rack": 2, "Backup": 1}
+        note_custom_fields(["Rack"])  # noted outside a page: counted at once
+        assert part.custom_fields == {"Rack": 3, "Backup": 1}
 
 
 def test_the_progress_line_names_counts_totals_and_time_left() -> None:

@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from psad.connectors.base import Page, Setting, translate_page, translated
+from psad.connectors.connectwise import typed
 from psad.connectors.connectwise.tickets import ConnectWiseTickets
 from psad.connectors.connectwise.wire import (
     _PATHS,
     BUNDLE_SIZE,
     SITE_BATCH,
-    _asset,
     _board,
     _chunks,
     _company,
@@ -32,6 +34,9 @@ from psad.model import Entity, Record, Rejected
 from psad.progress import report_total
 
 log = logging.getLogger("psad.connectors.connectwise")
+
+_DECODERS: dict[Entity, msgspec.json.Decoder[Any]] = {Entity.ASSET: typed.CONFIGURATIONS}
+"""Entities whose pages are decoded into typed structs (the rest are read as plain JSON)."""
 
 
 class ConnectWiseConnector(ConnectWiseTickets):
@@ -61,7 +66,8 @@ class ConnectWiseConnector(ConnectWiseTickets):
         counting: asyncio.Future[None] | None = None
         first = True
         try:
-            async for items in self._pages(_PATHS[entity], conditions=conditions):
+            async for items in self._pages(_PATHS[entity], conditions=conditions,
+                                           decoder=_DECODERS.get(entity)):
                 if first and len(items) >= self.page_size:  # a full first page: more follow
                     counting = asyncio.ensure_future(
                         self._report_count(_PATHS[entity], conditions))
@@ -151,12 +157,12 @@ class ConnectWiseConnector(ConnectWiseTickets):
                 yield translate_page(Entity.TICKET_STATUS, items,
                                      functools.partial(_ticket_status, board_id=str(board_id)))
 
-    def _parsers(self) -> dict[Entity, Callable[[Mapping[str, Any]], Record]]:
+    def _parsers(self) -> dict[Entity, Callable[[Any], Record]]:
         cfg = self.integration
         return {
             Entity.COMPANY_STATUS: _company_status,
             Entity.COMPANY: _company,
-            Entity.ASSET: lambda d: _asset(d, cfg.asset_custom_fields),
+            Entity.ASSET: lambda d: typed.read_asset(d, cfg.asset_custom_fields),
             Entity.CONTACT: lambda d: _contact(d, cfg.contact_custom_fields),
             Entity.BOARD: _board,
             Entity.PRIORITY: _priority,

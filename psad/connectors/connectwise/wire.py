@@ -15,6 +15,7 @@ from psad.model import (
     Company,
     CompanyStatus,
     Contact,
+    CustomValue,
     Entity,
     Priority,
     Site,
@@ -68,21 +69,27 @@ def _error_text(result: Mapping[str, Any]) -> str:
     return str(message or "no message")
 
 
-def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, Any]:
+def _custom(d: Mapping[str, Any], selected: Sequence[str]) -> dict[str, CustomValue]:
     raw = d.get("customFields") or []
     if not isinstance(raw, list):
         raise BadRecord("customFields: expected a list")
-    pairs = [(f["caption"], _custom_value(f)) for f in raw
+    pairs = [(f["caption"], custom_field_value(f.get("type"), f.get("value"))) for f in raw
              if isinstance(f, dict) and isinstance(f.get("caption"), str)]
+    return picked_custom(pairs, selected)
+
+
+def picked_custom(pairs: list[tuple[str, Any]], selected: Sequence[str]
+                  ) -> dict[str, CustomValue]:
+    """The selected fields of a record's (caption, value) pairs; the captions with a
+    value are noted for the set-up page."""
     note_custom_fields(name for name, value in pairs if value not in (None, ""))
     return wire.pick_custom(pairs, selected)
 
 
-def _custom_value(field: Mapping[str, Any]) -> Any:
+def custom_field_value(kind: Any, value: Any) -> Any:
     """Date fields arrive as midnight timestamps; keep the calendar date."""
-    value = field.get("value")
-    if field.get("type") == "Date" and isinstance(value, str) and value:
-        parsed = wire.opt_date(field, "value")
+    if kind == "Date" and isinstance(value, str) and value:
+        parsed = wire.date_value(value, "value")
         return parsed.isoformat() if parsed else None
     return value
 
