@@ -56,6 +56,29 @@ class RunReport:
     entities: list[EntityResult] = field(default_factory=list)
 
 
+class FetchTurns:
+    """A run's fetches begin in sync order, whichever lane gets to its entity first.
+
+    Lanes take entities in order but look up each one's sync state before
+    fetching, and those lookups can finish in any order. A connector may rely on
+    the order (HaloPSA's sites take the primary flags its companies fetch of the
+    same run notes; begun out of order, sites would read the client list again).
+    """
+
+    def __init__(self, order: Sequence[Entity]) -> None:
+        self._begun = {entity: asyncio.Event() for entity in order}
+        self._before = dict(zip(order[1:], order))
+
+    async def wait(self, entity: Entity) -> None:
+        """Until the fetch of the entity before ``entity`` has begun (or that entity ended)."""
+        before = self._before.get(entity)
+        if before is not None:
+            await self._begun[before].wait()
+
+    def begun(self, entity: Entity) -> None:
+        self._begun[entity].set()
+
+
 async def prefetch(source: AsyncIterator[T], depth: int = PREFETCH_DEPTH,
                    ) -> AsyncIterator[list[T]]:
     """Iterate ``source`` in a task with up to ``depth`` items fetched ahead.
@@ -150,6 +173,7 @@ class SyncEngine:
         """Why fetches failed (without the request) → the entities that failed so."""
         results: dict[Entity, EntityResult] = {}
         pending = list(SYNC_ORDER)
+        turns = FetchTurns(pending)
         active: list[str] = []
         halted = False
         interrupted = False
@@ -174,7 +198,7 @@ class SyncEngine:
                 try:
                     results[entity] = await self._sync_entity(
                         run_id, connector, entity, full=full, sweep_all=sweep_all, stop=stop,
-                        progress=live.start(entity.value))
+                        progress=live.start(entity.value), turns=turns)
                 except SyncInterrupted:
                     interrupted = True
                 except PsaError as err:
@@ -190,6 +214,7 @@ class SyncEngine:
                             integration.name, run_id, entity.value,
                             ", run stops" if fatal else "", err)
                 finally:
+                    turns.begun(entity)  # also when it failed before its fetch began
                     active.remove(entity.value)
 
         try:
@@ -242,7 +267,7 @@ class SyncEngine:
 
     async def _sync_entity(self, run_id: int, connector: Connector, entity: Entity, *,
                            full: bool, sweep_all: bool, stop: asyncio.Event | None,
-                           progress: EntityProgress) -> EntityResult:
+                           progress: EntityProgress, turns: FetchTurns) -> EntityResult:
         integration = connector.integration
         state = await self.store.entity_state(integration.name, entity)
         since: datetime | None = None
@@ -255,8 +280,11 @@ class SyncEngine:
         errors: list[tuple[str | None, str | None, str]] = []
         listing_changed = False
         try:
+            await turns.wait(entity)
+            fetched = connector.fetch(entity, since=since)
+            turns.begun(entity)
             with fetching(progress):
-                async for pages in prefetch(connector.fetch(entity, since=since)):
+                async for pages in prefetch(fetched):
                     progress.pages += len(pages)
                     progress.fetched += sum(len(p.records) + len(p.rejected) for p in pages)
                     page = joined(pages)

@@ -133,7 +133,11 @@ class Connector(abc.ABC):
 
     @abc.abstractmethod
     def fetch(self, entity: Entity, *, since: datetime | None = None) -> AsyncIterator[Page]:
-        """Pages of ``entity``; only records changed after ``since`` when given."""
+        """Pages of ``entity``; only records changed after ``since`` when given.
+
+        Within a run the engine begins these fetches in :data:`psad.model.SYNC_ORDER`
+        (companies before what hangs off them), so a fetch may wait for one begun
+        before it in the same run."""
 
     @abc.abstractmethod
     def list_ids(self, entity: Entity) -> AsyncIterator[Sequence[str]]:

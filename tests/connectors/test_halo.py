@@ -11,8 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from psad.config import IntegrationConfig
+from psad.config import IntegrationConfig, SyncConfig
 from psad.connectors.halo import HaloConnector
+from psad.engine import SyncEngine
 from psad.errors import PsaAuthError, PsaInvalidId, PsaNotFound
 from psad.http import PsaClient, RetryPolicy
 from psad.model import Entity, Priority, TicketQuery
@@ -531,6 +532,37 @@ async def test_requests_follow_halos_documented_wire_format(harness: Harness) ->
     assert sim.requests("/api/Status")[0].query == {"type": "ticket"}
     assert sim.requests("/api/Team")[0].query == {}
     assert sim.requests("/api/Priority")[0].query == {}
+
+
+class LateCompanyState:
+    """The harness's store, answering the companies' sync state a moment late: the sites
+    lane then reaches its fetch first, as it can on a busy database server."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    async def entity_state(self, integration: str, entity: Entity) -> Any:
+        if entity is Entity.COMPANY:
+            await asyncio.sleep(0.2)
+        return await self._store.entity_state(integration, entity)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_sites_wait_for_this_runs_client_list_when_companies_start_late(
+        harness: Harness) -> None:
+    harness.engine = SyncEngine(LateCompanyState(harness.store),
+                                SyncConfig(cursor_overlap_seconds=0))
+    for full in (False, True):  # the first run, then one after it (nothing left over)
+        harness.sim.clear_requests()
+        report = await harness.sync(full=full)
+        assert report.outcome == "succeeded"
+        first_pages = [q for q in query_of(harness.sim.requests("/api/Client"))
+                       if q.get("page_no") == "1" and q.get("page_size") != "1"]
+        assert len(first_pages) == 1
+        sites = await harness.rows(Entity.SITE)
+        assert sum(s["primary"] for s in sites.values()) == harness.ds.count("companies")
 
 
 async def test_a_full_run_reads_the_client_list_once_for_companies_and_primary_sites(
