@@ -185,7 +185,7 @@ class PostgresStore:
         table = entity.value
         cols = self._columns[entity]
         stamp = ts(now)
-        rows, digests = await asyncio.to_thread(_prepare_rows, latest)
+        rows, digests = await asyncio.to_thread(_prepare_text_rows, latest)
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
         counts = [0, 0, 0]
@@ -872,3 +872,16 @@ async def _migrate(conn: Connection) -> None:
             log.info("database schema migrated to version %d", number)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+
+def _prepare_text_rows(records: dict[str, Record]) -> tuple[dict[str, tuple[object, ...]],
+                                                             dict[str, str]]:
+    """Rows as SQLite's store prepares them, with each NUL in a text cell stored as U+FFFD:
+    PostgreSQL text cannot hold a NUL, and a PSA sending one must not fail the page.
+    The digests are of the rows as received, so such a record still reads as unchanged."""
+    rows, digests = _prepare_rows(records)
+    for psa_id, row in rows.items():
+        if any(type(cell) is str and "\x00" in cell for cell in row):
+            rows[psa_id] = tuple(cell.replace("\x00", "\ufffd") if type(cell) is str else cell
+                                 for cell in row)
+    return rows, digests

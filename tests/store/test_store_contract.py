@@ -424,3 +424,18 @@ async def test_a_query_holding_a_nul_is_answered_and_pages_on(backend: StoreCont
         "acme", Entity.COMPANY, EntityQuery(after=nul))).rows] == ["1", "2", "3"]
     assert await backend.record("acme", Entity.COMPANY, f"1{nul}") is None
     assert (await backend.company_names("acme", ["1", f"2{nul}"]))["1"] == "Company 1"
+
+
+async def test_a_record_holding_a_nul_is_stored_and_stays_unchanged(
+        backend: StoreContract) -> None:
+    """A PSA may send a NUL inside a text field; PostgreSQL text cannot hold one (it keeps
+    U+FFFD in its place), and the page must be stored on either backend all the same."""
+    nul = "\x00"
+    page = [company(1, f"Acme{nul}Ltd"), company(2)]
+    first = await backend.apply_page("acme", Entity.COMPANY, page, now=NOW)
+    assert first.created == 2
+    stored = await backend.record("acme", Entity.COMPANY, "1")
+    assert stored is not None
+    assert stored["name"] in (f"Acme{nul}Ltd", "Acme\ufffdLtd")
+    again = await backend.apply_page("acme", Entity.COMPANY, page, now=NOW)
+    assert again.unchanged == 2
