@@ -151,6 +151,14 @@ async def start_instance(directory: Path, sims: dict[str, Simulator], database: 
     return proc, url
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every instance at once (each hands its work back), then wait for each."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(60)
+
+
 async def mark_synced(store: PostgresStore, names: list[str]) -> None:
     """A finished start-up run each, so the instances' start-up catch-up queues nothing:
     the measured syncs are the ones queued at once below."""
@@ -185,10 +193,7 @@ async def measure(server: str, sim: Simulator, names: list[str], instances: int,
         cpu = sum(process_cpu(p.pid) for p in procs) - cpu_before
         sim_cpu = process_cpu(sim.proc.pid) - sim_before
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(60)
+        stop_all(procs)
         await store.close()
         shutil.rmtree(directory, ignore_errors=True)
     times = [(parse_ts(r.queued_at), parse_ts(r.started_at), parse_ts(r.finished_at))
@@ -242,10 +247,7 @@ async def force_sync_elsewhere(server: str, samples: int) -> dict[str, Any]:
         if still != "running":
             raise RuntimeError(f"instance A's worker came free during the samples ({still})")
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(60)
+        stop_all(procs)
         await store.close()
         shutil.rmtree(directory, ignore_errors=True)
         tiny.stop()

@@ -534,6 +534,19 @@ async def test_requests_follow_halos_documented_wire_format(harness: Harness) ->
     assert sim.requests("/api/Priority")[0].query == {}
 
 
+async def sync_reading_the_client_list_once(harness: Harness, *, full: bool) -> None:
+    """A run reads the client list's first page once (companies and the sites' primary
+    flags share it) and marks one primary site per company."""
+    harness.sim.clear_requests()
+    report = await harness.sync(full=full)
+    assert report.outcome == "succeeded"
+    first_pages = [q for q in query_of(harness.sim.requests("/api/Client"))
+                   if q.get("page_no") == "1" and q.get("page_size") != "1"]
+    assert len(first_pages) == 1
+    sites = await harness.rows(Entity.SITE)
+    assert sum(s["primary"] for s in sites.values()) == harness.ds.count("companies")
+
+
 class LateCompanyState:
     """The harness's store, answering the companies' sync state a moment late: the sites
     lane then reaches its fetch first, as it can on a busy database server."""
@@ -555,24 +568,10 @@ async def test_sites_wait_for_this_runs_client_list_when_companies_start_late(
     harness.engine = SyncEngine(LateCompanyState(harness.store),
                                 SyncConfig(cursor_overlap_seconds=0))
     for full in (False, True):  # the first run, then one after it (nothing left over)
-        harness.sim.clear_requests()
-        report = await harness.sync(full=full)
-        assert report.outcome == "succeeded"
-        first_pages = [q for q in query_of(harness.sim.requests("/api/Client"))
-                       if q.get("page_no") == "1" and q.get("page_size") != "1"]
-        assert len(first_pages) == 1
-        sites = await harness.rows(Entity.SITE)
-        assert sum(s["primary"] for s in sites.values()) == harness.ds.count("companies")
+        await sync_reading_the_client_list_once(harness, full=full)
 
 
 async def test_a_full_run_reads_the_client_list_once_for_companies_and_primary_sites(
         harness: Harness) -> None:
     await harness.sync()
-    harness.sim.clear_requests()
-    report = await harness.sync(full=True)
-    assert report.outcome == "succeeded"
-    first_pages = [q for q in query_of(harness.sim.requests("/api/Client"))
-                   if q.get("page_no") == "1" and q.get("page_size") != "1"]
-    assert len(first_pages) == 1
-    sites = await harness.rows(Entity.SITE)
-    assert sum(s["primary"] for s in sites.values()) == harness.ds.count("companies")
+    await sync_reading_the_client_list_once(harness, full=True)
