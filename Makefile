@@ -19,8 +19,10 @@ $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# One pytest worker per core (at most four); each starts its own throwaway PostgreSQL
+# cluster and browser.
 test: $(TEST_STAMP)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n auto --maxprocesses 4 $(PYTEST_ARGS)
 
 demo: $(RUNTIME_STAMP)
 	$(BIN)/psad demo --port $(PORT)

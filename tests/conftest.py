@@ -143,8 +143,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "sqlite_only(reason): a test about SQLite itself (its file, its "
         "connections): it runs on SQLite alone")
     config.addinivalue_line(
-        "markers", "no_store: a test that opens a harness only for its simulator and "
-        "connector, never reading or writing the store: it runs once (on SQLite)")
+        "markers", "no_store: a test whose subject never reads or writes the store (a "
+        "simulator and its connector, live tickets, page layout): it runs once (on SQLite)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -296,6 +296,7 @@ async def test_a_run_page_follows_its_run_to_the_final_counts(
     assert await page.locator('[data-run-field="failure_count"]').inner_text() == "0"
 
 
+@pytest.mark.no_store
 async def test_tickets_filter_by_board_and_open_in_the_psa(served: Served, page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     url = served.url
@@ -347,6 +348,7 @@ async def crowded(tmp_path: Path, database: str) -> AsyncIterator[Served]:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.no_store
 async def test_every_page_fits_the_screen_with_ten_integrations(crowded: Served,
                                                                 width: int) -> None:
     """Screenshots of each page at each width (CI artifacts); nothing runs off the side

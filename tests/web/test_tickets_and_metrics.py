@@ -30,6 +30,7 @@ async def settle(client: Any) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.no_store
 async def test_ticket_list_is_live_filtered_and_paged(daemon_client: Any, auth: dict) -> None:
     ds = daemon_client.sim.dataset
     page = await (await daemon_client.get(f"{TICKETS}?page_size=10", headers=auth)).json()
@@ -63,6 +64,7 @@ async def test_ticket_calls_write_nothing_to_the_database(daemon_client: Any, au
     assert await stored() == before
 
 
+@pytest.mark.no_store
 async def test_identical_concurrent_ticket_requests_share_one_upstream_call(
         daemon_client: Any, auth: dict) -> None:
     await settle(daemon_client)
@@ -94,6 +96,7 @@ async def daemon_for(tmp_path: Path, aiohttp_client: Any, sim: Any, max_concurre
 
 
 @pytest.mark.usefixtures("database")
+@pytest.mark.no_store
 async def test_ticket_calls_may_use_every_request_slot_of_the_integration(
         tmp_path: Path, aiohttp_client: Any, cw_sim: Any, auth: dict) -> None:
     """32 slots configured means 32 calls to the PSA at once, not a hidden pool cap:
@@ -113,6 +116,7 @@ async def test_ticket_calls_may_use_every_request_slot_of_the_integration(
 
 
 @pytest.mark.usefixtures("database")
+@pytest.mark.no_store
 async def test_a_ticket_call_goes_ahead_of_a_running_syncs_queued_requests(
         tmp_path: Path, aiohttp_client: Any, auth: dict) -> None:
     sim = await start_simulator("connectwise", Dataset.generate(
@@ -141,6 +145,7 @@ async def test_a_ticket_call_goes_ahead_of_a_running_syncs_queued_requests(
         await sim.stop()
 
 
+@pytest.mark.no_store
 async def test_upstream_failures_map_to_clear_gateway_errors(daemon_client: Any,
                                                             auth: dict) -> None:
     sim = daemon_client.sim
@@ -158,6 +163,7 @@ async def test_upstream_failures_map_to_clear_gateway_errors(daemon_client: Any,
     assert slow.status == 504 and "did not answer in time" in (await slow.json())["error"]
 
 
+@pytest.mark.no_store
 async def test_ticket_filters_are_validated_before_any_upstream_call(daemon_client: Any,
                                                                     auth: dict) -> None:
     sim = daemon_client.sim
