@@ -44,13 +44,11 @@ import aiohttp
 import asyncpg
 
 from bench import stores
-from bench.service import _Client, _force_samples, percentile
+from bench.service import _Client, _config_for, _force_samples, percentile
 from bench.syncs import ROOT, Simulator, Sizes, process_cpu, start_simulator
-from psad.simulators.serve import SIMULATORS
 from psad.store import parse_ts, utcnow
 from psad.store.postgres import PostgresStore
 
-TOKEN = "bench-token-0123456789abcdef"
 WINDOW_HOURS = 4
 TARGET_INTEGRATIONS = 10_000
 TARGET_RECORDS = 1_000
@@ -100,28 +98,6 @@ async def create_database(server: str) -> str:
     return server.rpartition("/")[0] + "/" + name
 
 
-def write_config(directory: Path, sims: dict[str, Simulator], database: str, *,
-                 port: int, workers: int) -> Path:
-    """One instance's config: an integration per name of ``sims``, against its simulator."""
-    secrets = directory / "secrets"
-    secrets.mkdir(parents=True, exist_ok=True)
-    (secrets / "api-token").write_text(TOKEN)
-    lines = [f'database = "{database}"', "[server]", f'listen = "127.0.0.1:{port}"',
-             'api_token = { file = "secrets/api-token" }', "[sync]", f"workers = {workers}",
-             "jitter_seconds = 0"]
-    for name, sim in sims.items():
-        spec = SIMULATORS[sim.kind]
-        for key, value in spec.secrets.items():
-            (secrets / key).write_text(value)
-        lines += ["[[integrations]]", f'name = "{name}"', f'kind = "{sim.kind}"',
-                  f'base_url = "{sim.base_url}"', 'schedule = "0 4 * * *"', 'timezone = "UTC"']
-        lines += [f'{key} = "{value}"' for key, value in spec.settings.items()]
-        lines += [f'{key} = {{ file = "secrets/{key}" }}' for key in spec.secrets]
-    path = directory / "psad.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(1200):
@@ -141,7 +117,8 @@ async def start_instance(directory: Path, sims: dict[str, Simulator], database: 
                          workers: int) -> tuple[subprocess.Popen[bytes], str]:
     """A ``psad run`` process on a free port, once ready; and its URL."""
     port = free_port()
-    config = write_config(directory, sims, database, port=port, workers=workers)
+    config = _config_for(directory, sims, workers, database=database,
+                         listen=f"127.0.0.1:{port}")
     log = config.parent / "daemon.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "psad.cli", "run", "--config",

@@ -120,12 +120,13 @@ def _config_text(directory: Path, sim: Simulator, integrations: int, workers: in
 
 
 def _config_for(directory: Path, integrations: dict[str, Simulator], workers: int,
-                max_concurrency: int = 4) -> Path:
+                max_concurrency: int = 4, *, database: str = "psad.db",
+                listen: str = "127.0.0.1:0") -> Path:
     """A daemon config with one integration per name, each against its simulator."""
-    (directory / "token").write_text(TOKEN)
     secrets = directory / "secrets"
-    secrets.mkdir(exist_ok=True)
-    lines = ['database = "psad.db"', "[server]", 'listen = "127.0.0.1:0"',
+    secrets.mkdir(parents=True, exist_ok=True)
+    (directory / "token").write_text(TOKEN)
+    lines = [f'database = "{database}"', "[server]", f'listen = "{listen}"',
              'api_token = { file = "token" }', "[sync]", f"workers = {workers}",
              "jitter_seconds = 0"]
     for name, sim in integrations.items():
